@@ -1,0 +1,94 @@
+/*
+ * config: YAML configuration files (through libyaml) decoded into typed C structs by
+ * a declared schema, nginx-style: each struct has a table of fields (key, type,
+ * offset). Upstream formats (prometheus.yml, Loki, Tempo, otelcol) are described by
+ * such tables, so the supported subset of a format is visible in one place.
+ *
+ * Contract:
+ * - The caller fills the output struct with defaults, then loads: keys present in
+ *   the file overwrite their fields, absent keys keep the defaults.
+ * - An unknown key, a value of the wrong type (a map where a string belongs, "abc"
+ *   for an integer, a bad duration...), a duplicate key, a missing CFG_REQUIRED
+ *   field, or a failing field check is an error; `err` reads
+ *     "<file>:<line>:<column>: <key path>: <reason>"
+ *   e.g. "lgtm-metrics.yml:7:3: global.scrape_intervall: unknown key". YAML syntax
+ *   errors carry the position libyaml reports.
+ * - Scalars have `${VAR}`, `${VAR:-default}` and otelcol's `${env:VAR}` expanded
+ *   from the environment before they are typed; an unset variable without a
+ *   default expands to the empty string; `$$` is a literal `$`.
+ * - Every string and array of the result lives in the arena the caller passed; a
+ *   reload parses into a fresh arena and swaps, so readers of the old config are
+ *   never disturbed.
+ * - Reentrant: no global state, so loads may run on any thread.
+ */
+#ifndef LGTM_CONFIG_H
+#define LGTM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena/arena.h"
+
+enum cfg_type {
+	CFG_STRING,      /* char * */
+	CFG_BOOL,        /* bool: true/false (YAML 1.2 core; also yes/no is rejected) */
+	CFG_INT,         /* int64_t */
+	CFG_DOUBLE,      /* double */
+	CFG_DURATION,    /* int64_t milliseconds; Prometheus syntax "1h30m", "15s", "500ms", "0" */
+	CFG_BYTES,       /* uint64_t bytes; "512MiB", "1GB", "64KB", "100" */
+	CFG_STRING_LIST, /* struct cfg_strlist */
+	CFG_STRING_MAP,  /* struct cfg_strmap (labels, headers) */
+	CFG_OBJECT,      /* nested struct at offset, described by sub */
+	CFG_LIST,        /* struct cfg_list of elem_size structs, each described by sub */
+	CFG_OBJECT_MAP,  /* struct cfg_objmap: arbitrary keys -> elem_size structs (otelcol components) */
+};
+
+#define CFG_REQUIRED 0x1u
+
+struct cfg_strlist { char **v; size_t n; };
+struct cfg_strmap { char **keys; char **vals; size_t n; };
+struct cfg_list { void *v; size_t n; };
+struct cfg_objmap { char **keys; void *vals; size_t n; };
+
+struct cfg_schema;
+
+struct cfg_field {
+	const char *key;
+	enum cfg_type type;
+	size_t offset;
+	const struct cfg_schema *sub;  /* CFG_OBJECT, CFG_LIST, CFG_OBJECT_MAP */
+	size_t elem_size;              /* CFG_LIST, CFG_OBJECT_MAP */
+	unsigned flags;
+	/* Optional check of the decoded value (points at the field); returns 0 or fills err. */
+	int (*check)(const void *value, char *err, size_t errlen);
+};
+
+struct cfg_schema {
+	const char *name;               /* used in messages, e.g. "global" */
+	const struct cfg_field *fields; /* terminated by an entry with key == NULL */
+	/* Optional: fill defaults of a list/map element before it is decoded. */
+	void (*init)(void *elem);
+};
+
+int cfg_load_file(const char *path, const struct cfg_schema *schema, void *out,
+		  struct arena *a, char *err, size_t errlen);
+/* `name` stands for the file name in messages. */
+int cfg_load_buffer(const char *name, const char *text, size_t len,
+		    const struct cfg_schema *schema, void *out, struct arena *a,
+		    char *err, size_t errlen);
+
+/* Prometheus duration syntax: [0-9]+(ms|s|m|h|d|w|y) units in decreasing order,
+ * each at most once ("1h30m", "15s", "0"). Result in milliseconds. 0 or -1. */
+int cfg_parse_duration(const char *s, int64_t *ms);
+/* Format milliseconds back to the shortest Prometheus duration ("1h30m"). */
+void cfg_format_duration(int64_t ms, char *out, size_t cap);
+/* Byte sizes: a plain integer, or an integer with a unit B, KB/MB/GB/TB/PB or
+ * KiB/MiB/GiB/TiB/PiB; both spellings are powers of 1024, as Prometheus'
+ * units.ParseBase2Bytes reads "512MB". Overflow is an error. 0 or -1. */
+int cfg_parse_bytes(const char *s, uint64_t *bytes);
+/* Environment expansion as described above, into an arena string; NULL on OOM or a
+ * malformed reference ("${" without "}"), with err filled. */
+char *cfg_expand_env(struct arena *a, const char *s, char *err, size_t errlen);
+
+#endif
