@@ -142,7 +142,7 @@ void log_vkv(enum log_level level, const char *module, const char *msg, va_list 
 	struct line l;
 	struct timeval tv;
 	struct tm tm;
-	char ts[40];
+	char ts[64];
 	ssize_t w;
 	size_t off = 0;
 
