@@ -1,0 +1,30 @@
+/*
+ * lgtm-metrics: stands in for Prometheus on the VM (scrape, TSDB, PromQL, rules,
+ * remote_write out). Its config file is a prometheus.yml; the supported subset
+ * grows with each capability and is declared in config.c.
+ */
+#include "metrics_config.h"
+#include "runtime/runtime.h"
+
+static const char *const buildinfo_paths[] = { "/api/v1/status/buildinfo", NULL };
+
+static const struct runtime_spec spec = {
+	.name = "metrics",
+	.summary = "The lgtm-native metrics server (Prometheus-compatible).",
+	.default_listen = "127.0.0.1:9090",
+	.data_flag = "storage.tsdb.path|storage.path",
+	.default_data = "data/",
+	.metrics_prefix = "prometheus",
+	.metrics_style = RUNTIME_METRICS_PROMETHEUS,
+	.buildinfo_paths = buildinfo_paths,
+	.buildinfo_envelope = true,
+	.config_size = sizeof(struct metrics_config),
+	.config_schema = &metrics_config_schema,
+	.config_defaults = metrics_config_defaults,
+	.config_check = metrics_config_check,
+};
+
+int main(int argc, char **argv)
+{
+	return runtime_main(&spec, argc, argv);
+}
