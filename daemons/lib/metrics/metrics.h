@@ -13,10 +13,22 @@
  * - metrics_inc/add/set/observe on a child are lock-free (atomics) and thread-safe.
  * - Names and label names are validated against the Prometheus rules
  *   ([a-zA-Z_:][a-zA-Z0-9_:]*, labels without ':' and not starting with "__");
- *   an invalid or duplicate name returns NULL.
+ *   an invalid or duplicate name returns NULL. So that the output always passes
+ *   promtool, these are refused too: a counter name not ending in _total, a
+ *   non-histogram name ending in _bucket/_sum/_count, a name that collides with a
+ *   histogram's sample names (or a collector's reserved names), the label names
+ *   "le" and "quantile", a NULL, empty or non-UTF-8 help, histogram buckets not
+ *   strictly ascending. Label values must be UTF-8 (else metrics_child* is NULL).
  * - metrics_write_text() output passes `promtool check metrics`: HELP and TYPE for
  *   every family, label values escaped, families in registration order, children
- *   sorted by label values, counters named *_total.
+ *   sorted by label values, counters named *_total. It matches client_golang's
+ *   text: labels listed by name (histogram "le" last), numbers as Go's
+ *   FormatFloat(v,'g',-1,64) ("1e+06", "0.005", "NaN", "+Inf"), and a labeled
+ *   family with no children yet writes nothing. A label-less family is written
+ *   from the start (at 0).
+ * - Updates ignore a NULL child and the wrong kind (observe on a gauge, inc on a
+ *   histogram); a negative or NaN metrics_add() to a counter is ignored.
+ *   metrics_set() works on counters too (for mirroring a total kept elsewhere).
  * - Allocation failures return NULL / -1; nothing aborts.
  */
 #ifndef LGTM_METRICS_H
@@ -57,7 +69,7 @@ void metrics_inc(struct metric_child *c);
 void metrics_add(struct metric_child *c, double v);     /* counters: v >= 0 */
 void metrics_set(struct metric_child *c, double v);     /* gauges */
 void metrics_observe(struct metric_child *c, double v); /* histograms */
-double metrics_value(const struct metric_child *c);     /* counter/gauge value (tests) */
+double metrics_value(const struct metric_child *c);     /* counter/gauge value (tests); else NaN */
 
 /* A counter or gauge without labels whose value is computed when scraped. */
 int metrics_func(struct metrics_registry *r, const char *name, const char *help,
