@@ -13,13 +13,29 @@
  *     "<file>:<line>:<column>: <key path>: <reason>"
  *   e.g. "lgtm-metrics.yml:7:3: global.scrape_intervall: unknown key". YAML syntax
  *   errors carry the position libyaml reports.
- * - Scalars have `${VAR}`, `${VAR:-default}` and otelcol's `${env:VAR}` expanded
- *   from the environment before they are typed; an unset variable without a
- *   default expands to the empty string; `$$` is a literal `$`.
+ * - Scalar values (not keys) have `${VAR}`, `${VAR:-default}` and otelcol's
+ *   `${env:VAR}` expanded from the environment before they are typed; an unset
+ *   variable without a default expands to the empty string; `:-` also applies to
+ *   an empty variable, as in the shell; `$$` is a literal `$`, and a `$` before
+ *   anything else is kept as it is.
  * - Every string and array of the result lives in the arena the caller passed; a
  *   reload parses into a fresh arena and swaps, so readers of the old config are
  *   never disturbed.
  * - Reentrant: no global state, so loads may run on any thread.
+ *
+ * Details the tables rely on:
+ * - A null value (`~`, `null`, or nothing after the colon) leaves the field's
+ *   default; for a CFG_REQUIRED field it counts as missing. Quoted "" is a string.
+ * - A field's check runs only when the file gave the field a non-null value.
+ * - A present list or map replaces the default one, it is not appended to. Elements
+ *   of CFG_LIST / CFG_OBJECT_MAP get schema->init before decoding; a null element
+ *   keeps just those defaults (otelcol's `otlp:` with no body).
+ * - Anchors, aliases and `<<` merge keys work; keys written in a mapping win over
+ *   merged ones. A value reached through an alias is reported at its anchor.
+ * - Limits: CFG_MAX_INPUT bytes of input, CFG_MAX_DEPTH nested collections, and
+ *   CFG_MAX_NODES nodes once aliases are expanded (so a "billion laughs" file is
+ *   refused while it is read, not while it is decoded).
+ * - On failure `out` may be partly written: discard it together with the arena.
  */
 #ifndef LGTM_CONFIG_H
 #define LGTM_CONFIG_H
@@ -32,9 +48,9 @@
 
 enum cfg_type {
 	CFG_STRING,      /* char * */
-	CFG_BOOL,        /* bool: true/false (YAML 1.2 core; also yes/no is rejected) */
-	CFG_INT,         /* int64_t */
-	CFG_DOUBLE,      /* double */
+	CFG_BOOL,        /* bool: true/false, True/False, TRUE/FALSE; yes/no/on/off are rejected */
+	CFG_INT,         /* int64_t: decimal with optional sign, or 0x hex / 0o octal */
+	CFG_DOUBLE,      /* double: decimal or exponent form, .inf/-.inf/.nan */
 	CFG_DURATION,    /* int64_t milliseconds; Prometheus syntax "1h30m", "15s", "500ms", "0" */
 	CFG_BYTES,       /* uint64_t bytes; "512MiB", "1GB", "64KB", "100" */
 	CFG_STRING_LIST, /* struct cfg_strlist */
@@ -45,6 +61,10 @@ enum cfg_type {
 };
 
 #define CFG_REQUIRED 0x1u
+
+#define CFG_MAX_INPUT (16u << 20)
+#define CFG_MAX_DEPTH 64
+#define CFG_MAX_NODES 1000000
 
 struct cfg_strlist { char **v; size_t n; };
 struct cfg_strmap { char **keys; char **vals; size_t n; };
@@ -79,9 +99,11 @@ int cfg_load_buffer(const char *name, const char *text, size_t len,
 		    char *err, size_t errlen);
 
 /* Prometheus duration syntax: [0-9]+(ms|s|m|h|d|w|y) units in decreasing order,
- * each at most once ("1h30m", "15s", "0"). Result in milliseconds. 0 or -1. */
+ * each at most once ("1h30m", "15s", "0"); y is 365d. Result in milliseconds.
+ * As upstream, the total must fit an int64 of nanoseconds (about 292y). 0 or -1. */
 int cfg_parse_duration(const char *s, int64_t *ms);
-/* Format milliseconds back to the shortest Prometheus duration ("1h30m"). */
+/* Format milliseconds back to the shortest Prometheus duration ("1h30m", "0s";
+ * y and w only when they divide exactly, so 90d stays "90d"; negative gets "-"). */
 void cfg_format_duration(int64_t ms, char *out, size_t cap);
 /* Byte sizes: a plain integer, or an integer with a unit B, KB/MB/GB/TB/PB or
  * KiB/MiB/GiB/TiB/PiB; both spellings are powers of 1024, as Prometheus'
