@@ -3,27 +3,37 @@
  *
  * A server has a route table (method mask + path pattern -> handler). Patterns are
  * literal segments, `:name` segments (one path segment, URL-decoded, read back with
- * http_req_param) and a final `*name` (the rest of the path). Literal routes win over
- * parameter routes; the first registered wins among equals. Unknown paths get 404
- * "404 page not found", a known path with another method 405.
+ * http_req_param) and a final `*name` (the rest of the path, decoded, without a
+ * leading '/', possibly empty). Literal routes win over parameter routes; the first
+ * registered wins among equals. Unknown paths get 404 "404 page not found", a known
+ * path with another method 405 with an Allow header. HEAD is served by GET routes.
  *
  * Before a handler runs the server has:
  * - refused a body over max_body_bytes with 413 (from Content-Length up front, or
- *   while reading a chunked body), and never buffered more than that;
+ *   while reading a chunked body), and never buffered more than that. A refused
+ *   body is read and dropped (up to max(256 KiB, max_body_bytes)) so the connection
+ *   survives; beyond that the reply comes at once and the connection closes (a
+ *   chunked body is cut off, as no reply can be queued mid-body);
  * - decoded Content-Encoding (snappy, gzip, deflate, zstd) with the decoded size
  *   capped at max_decoded_bytes: a bomb or corrupt body gets 400, an unknown
  *   encoding 415;
  * - parsed the query string and, for POST application/x-www-form-urlencoded, the
- *   form body, with `+` as space and %XX escapes (query-string values come first).
+ *   form body, with `+` as space and %XX escapes (query-string values come first);
+ *   a malformed escape gets 400.
  * The handler must call exactly one http_reply* function; if it does not, the
- * client gets 500. Response bodies are gzip-compressed when the client accepts gzip
- * and the body is large enough to gain from it.
+ * client gets 500; later replies are ignored. Response bodies of 1 KiB or more are
+ * gzip-compressed when the client's Accept-Encoding allows gzip (q > 0), unless the
+ * handler set Content-Encoding itself; such responses carry Vary: Accept-Encoding.
+ * After each request the observe callback runs and an access-log line is written at
+ * debug level.
  *
  * Threads: handlers run on the server's thread pool (one thread per core by
  * default), concurrently; a handler's ctx must be safe for that. Everything a
  * handler gets from the request (strings, arena) lives until the reply is sent.
  * http_route() must be called before http_server_start(). http_server_drain() may be
- * called from any thread once.
+ * called from any thread once (later calls do nothing); it waits for requests in
+ * progress, not for idle keep-alive connections, and replies sent while draining
+ * carry Connection: close. A handler still running at the timeout is waited for.
  *
  * Errors: functions returning int give 0 or a negative value with `err` filled.
  */
