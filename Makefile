@@ -17,7 +17,13 @@ CC      ?= cc
 
 DAEMONS := metrics longterm logs traces collector
 
-VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+# A v* tag gives the version (`git describe`); without one, the base in ./VERSION
+# plus the describe-style suffix -<commits>-g<hash>, so versions stay semver-like.
+BASE_VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+VERSION  := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+ifeq ($(VERSION),)
+VERSION  := $(BASE_VERSION)-$(shell git rev-list --count HEAD 2>/dev/null || echo 0)-g$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+endif
 REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 BRANCH   := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 

@@ -153,7 +153,6 @@ static int start_server(struct runtime *rt, char *err, size_t errlen)
 {
 	struct http_server_config hc = { 0 };
 	struct arena *a = arena_new(0);
-	char port[16];
 	int rc = -1;
 
 	if (!a) {
@@ -171,8 +170,6 @@ static int start_server(struct runtime *rt, char *err, size_t errlen)
 		goto out;
 	if (http_server_start(rt->http, err, errlen) < 0)
 		goto out;
-	snprintf(port, sizeof(port), "%u", http_server_port(rt->http));
-	LOG_INFO("runtime", "Listening", "address", hc.listen_address, "port", port);
 	rc = 0;
 out:
 	arena_free(a);
