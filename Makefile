@@ -59,6 +59,8 @@ BINS := $(addprefix $(BUILD)/bin/lgtm-,$(DAEMONS))
 
 .PHONY: all deps test unit asan asan-unit integration run install dist clean conformance
 .DEFAULT_GOAL := all
+# Keep intermediate objects (test and tool objects are reached through pattern chains).
+.SECONDARY:
 
 all: $(BINS) $(UNIT_BINS) $(TOOL_BINS)
 
