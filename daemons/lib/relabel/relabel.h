@@ -19,6 +19,9 @@
  *   left untouched still point into `in`). As Prometheus' label builder does,
  *   labels with an empty value are absent: setting a label to "" (a replace that
  *   expands to nothing, a lowercase of an empty value) deletes it.
+ * - labelmap sets whatever name the replacement expands to, as upstream does
+ *   (an empty one excepted); replace skips targets that are not valid names.
+ *   Moduli are int64 (uint64 upstream), so hashmod takes moduli up to 2^63-1.
  * - Regexes are anchored at both ends, `.` matches newlines, and templates expand
  *   `$1`, `${1}`, `$name`, `${name}` as Go's regexp.Expand does (labels module).
  *

@@ -6,6 +6,8 @@
 #ifndef LGTM_SCRAPE_INTERNAL_H
 #define LGTM_SCRAPE_INTERNAL_H
 
+#include <string.h>
+
 #include "arena/arena.h"
 #include "buf/buf.h"
 #include "scrape/scrape.h"
@@ -104,20 +106,43 @@ static inline bool sp_is_m(int c)
 }
 
 /* lexer.c */
-int sp_next(struct sp *p);
+int sp_next_slow(struct sp *p);
 int sp_cur(const struct sp *p);
+
+/* Advance and return the new current byte (0 at the end); NUL bytes are stepped
+ * over in the states where upstream's lexer does so. Inline: it runs per byte. */
+static inline int sp_next(struct sp *p)
+{
+	size_t i = ++p->i;
+
+	if (i < p->len && p->b[i])
+		return (unsigned char)p->b[i];
+	return sp_next_slow(p);
+}
+
+/* Position of the next '\n' at or after i (the virtual one, or the end). */
+static inline size_t sp_line_end(const struct sp *p, size_t i)
+{
+	const char *nl = i < p->len ? memchr(p->b + i, '\n', p->len - i) : NULL;
+
+	return nl ? (size_t)(nl - p->b) : p->len;
+}
 enum tok sp_consume_ident(struct sp *p, bool colon, enum lstate then, enum tok t);
 enum tok sp_lex_qstring(struct sp *p, bool newline_ok, enum lstate then);
+enum tok sp_lex_labels(struct sp *p, int c, enum lstate self, enum lstate after_eq,
+		       enum lstate after_close);
 const char *sp_tok_name(enum tok t);
 int sp_fail(struct sp *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sp_parse_error(struct sp *p, const char *exp, enum tok got);
 void sp_quote(struct buf *out, const struct sp *p, size_t from, size_t to);
 void sp_go_quote(struct buf *out, const void *s, size_t n);
-void sp_begin_entry(struct sp *p);
+/* Start an entry (a line) at the cursor and return its first token. */
+enum tok sp_begin_entry(struct sp *p, enum tok (*lex)(struct sp *p));
 
 /* series.c */
 int sp_span_add(struct sp *p, struct spanset *s, struct span name, struct span value);
-int sp_check_lvalue_utf8(struct sp *p);
+/* After a label name token: "=" and a quoted value, recorded in set. */
+int sp_label_pair(struct sp *p, struct spanset *set, enum tok (*lex)(struct sp *p));
 int sp_emit_series(struct sp *p, double v, bool has_ts, int64_t ts,
 		   const struct scrape_exemplar *ex, bool has_ex);
 int sp_exemplar_labels(struct sp *p, struct labels *out);

@@ -22,9 +22,9 @@ int sp_cur(const struct sp *p)
 	return sp_at(p, p->i);
 }
 
-int sp_next(struct sp *p)
+/* sp_next past the end, or onto a NUL byte. */
+int sp_next_slow(struct sp *p)
 {
-	p->i++;
 	if (p->i >= p->n)
 		return 0;
 	while (sp_at(p, p->i) == 0 && skips_nul(p->state)) {
@@ -43,6 +43,27 @@ enum tok sp_consume_ident(struct sp *p, bool colon, enum lstate then, enum tok t
 		c = sp_next(p);
 	p->state = then;
 	return t;
+}
+
+/* Inside braces: names, "=", "," and "}". Series labels and OpenMetrics exemplar
+ * labels differ only in the states "=" and "}" lead to. */
+enum tok sp_lex_labels(struct sp *p, int c, enum lstate self, enum lstate after_eq,
+		       enum lstate after_close)
+{
+	if (sp_is_l(c))
+		return sp_consume_ident(p, false, self, T_LNAME);
+	if (c != '}' && c != '=' && c != ',')
+		return T_INVALID;
+	sp_next(p);
+	if (c == '}') {
+		p->state = after_close;
+		return T_BCLOSE;
+	}
+	if (c == '=') {
+		p->state = after_eq;
+		return T_EQUAL;
+	}
+	return T_COMMA;
 }
 
 /* "(\\.|[^\\"])*" with the newline allowed raw or not; `.` never matches '\n'. */
@@ -204,7 +225,7 @@ int sp_parse_error(struct sp *p, const char *exp, enum tok got)
 }
 
 /* A new entry (line) starts at the cursor: count the lines up to it. */
-void sp_begin_entry(struct sp *p)
+enum tok sp_begin_entry(struct sp *p, enum tok (*lex)(struct sp *p))
 {
 	const char *s = p->b + p->counted, *end = p->b + (p->i < p->len ? p->i : p->len);
 
@@ -217,4 +238,5 @@ void sp_begin_entry(struct sp *p)
 	p->lbl.n = 0;
 	p->elbl.n = 0;
 	arena_reset(p->a);
+	return lex(p);
 }

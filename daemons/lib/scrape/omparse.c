@@ -56,35 +56,13 @@ static enum tok lex_meta2(struct sp *p, int c)
 {
 	if (c != ' ')
 		return T_INVALID;
-	do
-		c = sp_next(p);
-	while (c != 0 && c != '\n');
-	if (c != '\n')
+	/* NUL bytes are stepped over here: only the newline ends the text. */
+	p->i = sp_line_end(p, p->i + 1);
+	if (p->i >= p->len)
 		return T_INVALID;
 	sp_next(p);
 	p->state = S_INIT;
 	return T_TEXT;
-}
-
-/* Label lists of series (S_LABELS) and exemplars (S_EXEMPLAR) differ only in the
- * state a value or the closing brace leads to. */
-static enum tok lex_labels(struct sp *p, int c, enum lstate self, enum lstate after_eq,
-			   enum lstate after_close)
-{
-	if (sp_is_l(c))
-		return sp_consume_ident(p, false, self, T_LNAME);
-	if (c != '}' && c != '=' && c != ',')
-		return T_INVALID;
-	sp_next(p);
-	if (c == '}') {
-		p->state = after_close;
-		return T_BCLOSE;
-	}
-	if (c == '=') {
-		p->state = after_eq;
-		return T_EQUAL;
-	}
-	return T_COMMA;
 }
 
 static enum tok lex_timestamp(struct sp *p, int c, bool exemplar)
@@ -136,13 +114,13 @@ static enum tok lex(struct sp *p)
 		}
 		return c == ' ' ? space_run(p, S_TIMESTAMP, T_VALUE) : T_INVALID;
 	case S_LABELS:
-		return lex_labels(p, c, S_LABELS, S_LVALUE, S_VALUE);
+		return sp_lex_labels(p, c, S_LABELS, S_LVALUE, S_VALUE);
 	case S_LVALUE:
 		return c == '"' ? sp_lex_qstring(p, false, S_LABELS) : T_INVALID;
 	case S_TIMESTAMP:
 		return lex_timestamp(p, c, false);
 	case S_EXEMPLAR:
-		return lex_labels(p, c, S_EXEMPLAR, S_EVALUE, S_EVALUE);
+		return sp_lex_labels(p, c, S_EXEMPLAR, S_EVALUE, S_EVALUE);
 	case S_EVALUE:
 		if (c == '"')
 			return sp_lex_qstring(p, false, S_EXEMPLAR);
@@ -220,7 +198,6 @@ static int label_values(struct sp *p, struct spanset *set)
 {
 	for (bool first = true;; first = false) {
 		enum tok t = lex(p);
-		struct span name, value;
 
 		if (t == T_BCLOSE)
 			return 0;
@@ -235,15 +212,7 @@ static int label_values(struct sp *p, struct spanset *set)
 		} else if (!first) {
 			return sp_parse_error(p, "expected comma", t);
 		}
-		name = (struct span){ p->start, p->i - p->start };
-		if ((t = lex(p)) != T_EQUAL)
-			return sp_parse_error(p, "expected equal", t);
-		if ((t = lex(p)) != T_LVALUE)
-			return sp_parse_error(p, "expected label value", t);
-		if (sp_check_lvalue_utf8(p))
-			return -1;
-		value = (struct span){ p->start + 1, p->i - p->start - 2 };
-		if (sp_span_add(p, set, name, value))
+		if (sp_label_pair(p, set, lex))
 			return -1;
 	}
 }
@@ -340,29 +309,20 @@ static int series(struct sp *p)
 int sp_parse_om(struct sp *p)
 {
 	for (;;) {
-		enum tok t;
+		enum tok t = sp_begin_entry(p, lex);
+		int rc;
 
-		sp_begin_entry(p);
-		t = lex(p);
-		switch (t) {
-		case T_EOFWORD:
-			if (lex(p) != T_EOF)
-				return sp_fail(p, "unexpected data after # EOF");
-			return 0;
-		case T_EOF:
+		if (t == T_EOFWORD)
+			return lex(p) == T_EOF ? 0 : sp_fail(p, "unexpected data after # EOF");
+		if (t == T_EOF)
 			return sp_fail(p, "data does not end with # EOF");
-		case T_HELP:
-		case T_TYPE:
-		case T_UNIT:
-			if (meta(p, t))
-				return -1;
-			break;
-		case T_MNAME:
-			if (series(p))
-				return -1;
-			break;
-		default:
-			return sp_parse_error(p, "expected a valid start token", t);
-		}
+		if (t == T_HELP || t == T_TYPE || t == T_UNIT)
+			rc = meta(p, t);
+		else if (t == T_MNAME)
+			rc = series(p);
+		else
+			rc = sp_parse_error(p, "expected a valid start token", t);
+		if (rc)
+			return -1;
 	}
 }

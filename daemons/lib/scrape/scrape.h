@@ -27,9 +27,12 @@
  * - A callback returning non-zero stops the parse; scrape_parse() then returns -1
  *   with whatever the callback wrote into err.
  * - Limits (struct scrape_limits, 0 = none) reproduce Prometheus' scrape-failing
- *   checks with its error texts. The parser applies opts->limits to samples as
- *   parsed; a scrape loop that relabels calls scrape_limits_check_*() after
- *   metric relabeling instead, which is where Prometheus applies them.
+ *   checks with its error texts (no line number, as upstream reports them). The
+ *   parser applies opts->limits to samples as parsed; a scrape loop that relabels
+ *   calls scrape_limits_check_*() after metric relabeling instead, which is where
+ *   Prometheus applies them. Past sample_limit the parse goes on (counting, and
+ *   still failing on bad syntax) without calling the handler, then fails with
+ *   "sample limit exceeded", as Prometheus' scrape loop does.
  *
  * Thread-safety: reentrant, no global state.
  * Errors: 0 / -1 with `err` filled; allocation failure is an error too.

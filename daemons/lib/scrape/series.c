@@ -27,7 +27,7 @@ int sp_span_add(struct sp *p, struct spanset *s, struct span name, struct span v
 }
 
 /* The label value token just lexed (quotes included) must be UTF-8. */
-int sp_check_lvalue_utf8(struct sp *p)
+static int check_lvalue_utf8(struct sp *p)
 {
 	struct buf q = { 0 };
 	int rc;
@@ -38,6 +38,20 @@ int sp_check_lvalue_utf8(struct sp *p)
 	rc = sp_fail(p, "invalid UTF-8 label value: %s", q.data ? q.data : "");
 	buf_free(&q);
 	return rc;
+}
+
+int sp_label_pair(struct sp *p, struct spanset *set, enum tok (*lex)(struct sp *p))
+{
+	struct span name = { p->start, p->i - p->start };
+	enum tok t;
+
+	if ((t = lex(p)) != T_EQUAL)
+		return sp_parse_error(p, "expected equal", t);
+	if ((t = lex(p)) != T_LVALUE)
+		return sp_parse_error(p, "expected label value", t);
+	if (check_lvalue_utf8(p))
+		return -1;
+	return sp_span_add(p, set, name, (struct span){ p->start + 1, p->i - p->start - 2 });
 }
 
 /* Copy with \\ and \n resolved, and \" too where the format escapes quotes (label

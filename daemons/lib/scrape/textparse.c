@@ -26,21 +26,20 @@ static enum tok lex_meta2(struct sp *p)
 	while (ws(c))
 		c = sp_next(p);
 	wend = p->i;
-	p->i = from;
-	c = sp_cur(p);
-	while (c != 0 && c != '\n')
-		c = sp_next(p);
-	tend = p->i;
-	if (wend > from && wend >= tend) {
-		p->i = wend;
+	/* NUL bytes inside are stepped over in this state; one at the start ends it. */
+	tend = sp_at(p, from) == 0 ? from : sp_line_end(p, from);
+	if (wend > from && wend >= tend)
 		return T_WHITESPACE;
-	}
+	p->i = tend;
 	p->state = S_INIT;
 	return T_TEXT;
 }
 
 static enum tok consume_comment(struct sp *p)
 {
+	/* After "# " NUL bytes are stepped over, so only the newline ends it. */
+	if (p->state == S_COMMENT && sp_cur(p) != 0)
+		p->i = sp_line_end(p, p->i);
 	for (int c = sp_cur(p);; c = sp_next(p)) {
 		if (c == 0)
 			return T_EOF;
@@ -106,24 +105,6 @@ static enum tok lex_value(struct sp *p, int c)
 	return T_VALUE;
 }
 
-static enum tok lex_labels(struct sp *p, int c)
-{
-	if (sp_is_l(c))
-		return sp_consume_ident(p, false, S_LABELS, T_LNAME);
-	if (c != '}' && c != '=' && c != ',')
-		return T_INVALID;
-	sp_next(p);
-	if (c == '}') {
-		p->state = S_VALUE;
-		return T_BCLOSE;
-	}
-	if (c == '=') {
-		p->state = S_LVALUE;
-		return T_EQUAL;
-	}
-	return T_COMMA;
-}
-
 static enum tok lex(struct sp *p)
 {
 	int c;
@@ -147,7 +128,7 @@ static enum tok lex(struct sp *p)
 	case S_VALUE:
 		return lex_value(p, c);
 	case S_LABELS:
-		return lex_labels(p, c);
+		return sp_lex_labels(p, c, S_LABELS, S_LVALUE, S_VALUE);
 	case S_LVALUE:
 		return c == '"' ? sp_lex_qstring(p, true, S_LABELS) : T_INVALID;
 	case S_TIMESTAMP:
@@ -228,21 +209,11 @@ static int label_values(struct sp *p)
 	enum tok t = next_token(p);
 
 	for (;;) {
-		struct span name, value;
-
 		if (t == T_BCLOSE)
 			return 0;
 		if (t != T_LNAME)
 			return sp_parse_error(p, "expected label name", t);
-		name = (struct span){ p->start, p->i - p->start };
-		if ((t = next_token(p)) != T_EQUAL)
-			return sp_parse_error(p, "expected equal", t);
-		if ((t = next_token(p)) != T_LVALUE)
-			return sp_parse_error(p, "expected label value", t);
-		if (sp_check_lvalue_utf8(p))
-			return -1;
-		value = (struct span){ p->start + 1, p->i - p->start - 2 };
-		if (sp_span_add(p, &p->lbl, name, value))
+		if (sp_label_pair(p, &p->lbl, next_token))
 			return -1;
 		/* A comma is optional, and may trail. */
 		if ((t = next_token(p)) == T_COMMA)
@@ -308,30 +279,22 @@ static int series(struct sp *p)
 int sp_parse_text(struct sp *p)
 {
 	for (;;) {
-		enum tok t;
+		enum tok t = sp_begin_entry(p, next_token);
+		int rc = 0;
 
-		sp_begin_entry(p);
-		t = next_token(p);
-		switch (t) {
-		case T_EOF:
+		if (t == T_EOF)
 			return 0;
-		case T_LINEBREAK:
+		if (t == T_LINEBREAK) /* blank line */
 			continue;
-		case T_HELP:
-		case T_TYPE:
-			if (meta(p, t))
-				return -1;
-			break;
-		case T_COMMENT:
-			if ((t = next_token(p)) != T_LINEBREAK)
-				return sp_parse_error(p, "linebreak expected after comment", t);
-			break;
-		case T_MNAME:
-			if (series(p))
-				return -1;
-			break;
-		default:
-			return sp_parse_error(p, "expected a valid start token", t);
-		}
+		if (t == T_HELP || t == T_TYPE)
+			rc = meta(p, t);
+		else if (t == T_MNAME)
+			rc = series(p);
+		else if (t != T_COMMENT)
+			rc = sp_parse_error(p, "expected a valid start token", t);
+		else if ((t = next_token(p)) != T_LINEBREAK)
+			rc = sp_parse_error(p, "linebreak expected after comment", t);
+		if (rc)
+			return -1;
 	}
 }
