@@ -56,6 +56,7 @@ struct t_root {
 	struct cfg_objmap receivers;
 	struct cfg_strlist rule_files;
 	char *name;
+	char *template; /* CFG_VERBATIM */
 };
 
 static int check_port(const void *v, char *err, size_t errlen)
@@ -138,6 +139,7 @@ static const struct cfg_field root_fields[] = {
 	      .elem_size = sizeof(struct t_receiver)),
 	FIELD(t_root, "rule_files", CFG_STRING_LIST, rule_files),
 	FIELD(t_root, "name", CFG_STRING, name),
+	FIELD(t_root, "template", CFG_STRING, template, .flags = CFG_VERBATIM),
 	{ 0 },
 };
 static const struct cfg_schema root_schema = { "test", root_fields, NULL };
@@ -589,6 +591,12 @@ static void test_env_in_yaml(void **state)
 		   "t.yml:1:7: name: unterminated \"${\" reference");
 	expect_err("name: ${CFG-T}\n",
 		   "t.yml:1:7: name: invalid variable reference \"${CFG-T}\"");
+
+	/* A verbatim field keeps relabel-style templates as written. */
+	struct fixture fv = { 0 };
+	expect_ok(&fv, "template: ${1}-${CFG_T_NAME}-$$\n");
+	assert_string_equal(fv.cfg.template, "${1}-${CFG_T_NAME}-$$");
+	arena_free(fv.a);
 }
 
 static void test_expand_env(void **state)

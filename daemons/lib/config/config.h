@@ -13,8 +13,9 @@
  *     "<file>:<line>:<column>: <key path>: <reason>"
  *   e.g. "lgtm-metrics.yml:7:3: global.scrape_intervall: unknown key". YAML syntax
  *   errors carry the position libyaml reports.
- * - Scalar values (not keys) have `${VAR}`, `${VAR:-default}` and otelcol's
- *   `${env:VAR}` expanded from the environment before they are typed; an unset
+ * - Scalar values (not keys, not CFG_VERBATIM fields) have `${VAR}`,
+ *   `${VAR:-default}` and otelcol's `${env:VAR}` expanded from the environment
+ *   before they are typed; an unset
  *   variable without a default expands to the empty string; `:-` also applies to
  *   an empty variable, as in the shell; `$$` is a literal `$`, and a `$` before
  *   anything else is kept as it is.
@@ -61,6 +62,10 @@ enum cfg_type {
 };
 
 #define CFG_REQUIRED 0x1u
+/* A scalar taken as written, without environment expansion: for fields whose own
+ * syntax uses `$`, such as relabeling's `${1}` templates (Prometheus expands no
+ * environment variables there). */
+#define CFG_VERBATIM 0x2u
 
 #define CFG_MAX_INPUT (16u << 20)
 #define CFG_MAX_DEPTH 64

@@ -52,14 +52,21 @@ static int oom(struct decoder *d, const struct cfg_node *n)
 	return cfg_fail(d->r, n->line, n->col, "out of memory");
 }
 
-/* The scalar's text with environment references expanded, in arena `a`. */
-static char *text(struct decoder *d, const struct cfg_node *n, struct arena *a)
+/* The scalar's text with environment references expanded (unless verbatim), in
+ * arena `a`. */
+static char *text(struct decoder *d, const struct cfg_node *n, struct arena *a, bool verbatim)
 {
 	char why[256];
 	char *s;
 
 	if (want(d, n, CFG_NODE_SCALAR))
 		return NULL;
+	if (verbatim) {
+		s = arena_strdup(a, n->str);
+		if (!s)
+			oom(d, n);
+		return s;
+	}
 	why[0] = '\0';
 	s = cfg_expand_env(a, n->str, why, sizeof(why));
 	if (!s)
@@ -89,7 +96,7 @@ static const struct {
 };
 
 static int decode_scalar(struct decoder *d, enum cfg_type type, const struct cfg_node *n,
-			 void *p)
+			 void *p, bool verbatim)
 {
 	char *s;
 	int rc;
@@ -97,7 +104,7 @@ static int decode_scalar(struct decoder *d, enum cfg_type type, const struct cfg
 	if ((size_t)type >= sizeof(scalar_types) / sizeof(scalar_types[0]) ||
 	    (type != CFG_STRING && !scalar_types[type].parse))
 		return cfg_fail(d->r, n->line, n->col, "schema: unknown field type %d", (int)type);
-	s = text(d, n, type == CFG_STRING ? d->out : d->tmp);
+	s = text(d, n, type == CFG_STRING ? d->out : d->tmp, verbatim);
 	if (!s)
 		return -1;
 	if (type == CFG_STRING) {
@@ -117,7 +124,7 @@ static int decode_scalar(struct decoder *d, enum cfg_type type, const struct cfg
 /* A null item of a string list or map reads as "", as it would in Go. */
 static char *item_text(struct decoder *d, const struct cfg_node *n)
 {
-	return is_null(n) ? arena_strdup(d->out, "") : text(d, n, d->out);
+	return is_null(n) ? arena_strdup(d->out, "") : text(d, n, d->out, false);
 }
 
 /* One zeroed slot of `size` bytes per item of n; NULL when n is empty, or (with
@@ -266,7 +273,7 @@ static int decode_value(struct decoder *d, const struct cfg_field *f, const stru
 	case CFG_OBJECT_MAP:
 		return decode_objmap(d, f, n, p);
 	default:
-		return decode_scalar(d, f->type, n, p);
+		return decode_scalar(d, f->type, n, p, (f->flags & CFG_VERBATIM) != 0);
 	}
 }
 
