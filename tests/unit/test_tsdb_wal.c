@@ -1676,6 +1676,9 @@ static void test_open_errors(void **state)
 	assert_int_equal(tsdb_wal_close(NULL, err, sizeof(err)), 0);
 }
 
+/* A test with its own temporary WAL directory and model. */
+#define IN_DIR(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1683,21 +1686,21 @@ int main(void)
 		cmocka_unit_test(test_record_golden),
 		cmocka_unit_test(test_record_roundtrip),
 		cmocka_unit_test(test_record_bad_input),
-		cmocka_unit_test_setup_teardown(test_write_replay, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_typed_replay, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_multi_segment, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_torn_tail, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_corruption, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_last_segment, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_fsync_policies, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_write_failures, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint_progress, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_tail_reader, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reader_corruption, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_framing, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, fx_setup, fx_teardown),
+		IN_DIR(test_write_replay),
+		IN_DIR(test_typed_replay),
+		IN_DIR(test_multi_segment),
+		IN_DIR(test_torn_tail),
+		IN_DIR(test_corruption),
+		IN_DIR(test_corrupt_last_segment),
+		IN_DIR(test_group_commit),
+		IN_DIR(test_fsync_policies),
+		IN_DIR(test_write_failures),
+		IN_DIR(test_checkpoint),
+		IN_DIR(test_checkpoint_progress),
+		IN_DIR(test_tail_reader),
+		IN_DIR(test_reader_corruption),
+		IN_DIR(test_bad_framing),
+		IN_DIR(test_open_errors),
 	};
 
 	/* Repairs and injected failures log by design; keep the test output readable. */
