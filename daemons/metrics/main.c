@@ -5,6 +5,22 @@
  */
 #include "metrics_config.h"
 #include "runtime/runtime.h"
+#include "storage.h"
+
+static struct cli_flag flags[] = {
+	STORAGE_FLAGS,
+	{ NULL },
+};
+
+static int start(struct runtime *rt, char *err, size_t errlen)
+{
+	return storage_start(rt, err, errlen);
+}
+
+static void stop(struct runtime *rt)
+{
+	storage_stop();
+}
 
 static const char *const buildinfo_paths[] = { "/api/v1/status/buildinfo", NULL };
 
@@ -22,6 +38,9 @@ static const struct runtime_spec spec = {
 	.config_schema = &metrics_config_schema,
 	.config_defaults = metrics_config_defaults,
 	.config_check = metrics_config_check,
+	.flags = flags,
+	.start = start,
+	.stop = stop,
 };
 
 int main(int argc, char **argv)

@@ -354,7 +354,7 @@ static int unknown_ref(uint64_t ref, char *err, size_t errlen)
 
 /* Append to a series found by ref, with minv as the in-order floor. */
 static int append_ref(struct tsdb_head *h, uint64_t ref, int64_t t, double v, int64_t minv,
-		      char *err, size_t errlen)
+		      bool any_order, char *err, size_t errlen)
 {
 	struct tsdb_stripe *rs = ref_stripe(h, ref);
 	struct tsdb_series *s;
@@ -372,7 +372,7 @@ static int append_ref(struct tsdb_head *h, uint64_t ref, int64_t t, double v, in
 		pthread_mutex_unlock(&s->mu);
 		return unknown_ref(ref, err, errlen);
 	}
-	rc = tsdb_series_append(h, s, t, v, minv, err, errlen);
+	rc = tsdb_series_append(h, s, t, v, minv, any_order, err, errlen);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == 0)
 		__atomic_fetch_add(&rs->appended, 1, __ATOMIC_RELAXED);
@@ -386,7 +386,7 @@ int tsdb_head_append(struct tsdb_head *h, uint64_t ref, int64_t t, double v, cha
 
 	if (h->ooo_window == 0 && t < minv)
 		return out_of_bounds(h, err, errlen); /* fail fast, as upstream does */
-	return append_ref(h, ref, t, v, minv, err, errlen);
+	return append_ref(h, ref, t, v, minv, false, err, errlen);
 }
 
 int tsdb_head_append_labels(struct tsdb_head *h, const struct labels *ls, int64_t t,
@@ -408,7 +408,7 @@ int tsdb_head_append_labels(struct tsdb_head *h, const struct labels *ls, int64_
 	if (rc < 0)
 		return rc;
 	*ref = s->ref;
-	rc = tsdb_series_append(h, s, t, v, minv, err, errlen);
+	rc = tsdb_series_append(h, s, t, v, minv, false, err, errlen);
 	pthread_mutex_unlock(&s->mu);
 	if (rc == 0)
 		__atomic_fetch_add(&hash_stripe(h, s->hash)->appended, 1, __ATOMIC_RELAXED);
@@ -459,7 +459,7 @@ int tsdb_head_replay_sample(struct tsdb_head *h, uint64_t ref, int64_t t, double
 
 	if (h->ooo_window == 0 && t < mv)
 		return out_of_bounds(h, err, errlen);
-	return append_ref(h, ref, t, v, mv, err, errlen);
+	return append_ref(h, ref, t, v, mv, true, err, errlen);
 }
 
 /* --- bounds and stats ------------------------------------------------------------------- */

@@ -286,7 +286,7 @@ void tsdb_series_free(void *p);
 /* 0: appended, 1: an identical duplicate (accepted, nothing stored), < 0: refused
  * (counted in h). minv is the lowest timestamp allowed in order. */
 int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
-		       int64_t minv, char *err, size_t errlen);
+		       int64_t minv, bool any_order, char *err, size_t errlen);
 /* Drop closed chunks and out-of-order samples wholly before mint into g (which must
  * have room for nclosed entries). */
 void tsdb_series_trim(struct tsdb_series *s, int64_t mint, struct tsdb_grave *g);

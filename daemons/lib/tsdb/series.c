@@ -176,7 +176,7 @@ static int refuse(uint64_t *counter, int code, const char *msg, char *err, size_
 }
 
 int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
-		       int64_t minv, char *err, size_t errlen)
+		       int64_t minv, bool any_order, char *err, size_t errlen)
 {
 	if (t >= minv) {
 		if (!s->app.buf || t > s->app.t)
@@ -188,6 +188,10 @@ int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, do
 				      "duplicate sample for timestamp", err, errlen);
 		}
 	}
+	/* Replay keeps every logged sample: two batches for one series may reach the WAL in
+	 * the other order than the head accepted them. */
+	if (any_order && t >= minv)
+		return append_ooo(h, s, t, v, err, errlen);
 	if (h->ooo_window > 0) {
 		int64_t hmax = __atomic_load_n(&h->maxt, __ATOMIC_RELAXED);
 		int64_t lim = hmax < INT64_MIN + h->ooo_window ? INT64_MIN : hmax - h->ooo_window;

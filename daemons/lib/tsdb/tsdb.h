@@ -344,8 +344,11 @@ int tsdb_head_append_labels(struct tsdb_head *h, const struct labels *ls, int64_
  * head serves appends (a concurrent create could take a ref the WAL still holds). */
 int tsdb_head_replay_series(struct tsdb_head *h, uint64_t ref, const struct labels *ls,
 			    uint64_t *actual, char *err, size_t errlen);
-/* A sample record: the series rules apply, the head's append window does not (only the
- * min valid time does), as in Prometheus' replay. */
+/* A sample record: the head's append window does not apply (only the min valid time
+ * does), as in Prometheus' replay, and a sample older than the series' newest one is
+ * kept as an out-of-order sample whatever the out-of-order window: concurrent batches
+ * for one series can reach the WAL in another order than the head accepted them, and
+ * every logged sample was acknowledged. Same timestamp, same value: a no-op. */
 int tsdb_head_replay_sample(struct tsdb_head *h, uint64_t ref, int64_t t, double v,
 			    char *err, size_t errlen);
 

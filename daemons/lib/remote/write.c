@@ -3,7 +3,7 @@
  * one contiguous array per series in the arena: protobuf-c gives an array of
  * pointers to small structs, and the storage layer wants (t, v) pairs.
  */
-#include "remotewrite/remotewrite.h"
+#include "remote/remote.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +14,9 @@
 
 #define MAX_REPORTED 5
 
-static void limits_or_defaults(const struct rw_limits *in, struct rw_limits *out)
+static void limits_or_defaults(const struct remote_write_limits *in, struct remote_write_limits *out)
 {
-	*out = in ? *in : (struct rw_limits){ 0 };
+	*out = in ? *in : (struct remote_write_limits){ 0 };
 	if (!out->max_labels)
 		out->max_labels = 128;
 	if (!out->max_name_length)
@@ -27,7 +27,7 @@ static void limits_or_defaults(const struct rw_limits *in, struct rw_limits *out
 		out->max_decoded_bytes = 256u << 20;
 }
 
-static void report(struct rw_batch *b, const struct labels *ls, const char *why)
+static void report(struct remote_write_batch *b, const struct labels *ls, const char *why)
 {
 	b->invalid_series++;
 	if (b->invalid_series > MAX_REPORTED)
@@ -61,7 +61,7 @@ static struct label *series_labels(struct arena *a, const Prometheus__TimeSeries
 }
 
 /* Why a series is invalid, or NULL. */
-static const char *check_series(const struct labels *ls, const struct rw_limits *lim,
+static const char *check_series(const struct labels *ls, const struct remote_write_limits *lim,
 				char *why, size_t whylen)
 {
 	if (ls->n > lim->max_labels) {
@@ -87,11 +87,11 @@ static const char *check_series(const struct labels *ls, const struct rw_limits 
 	return NULL;
 }
 
-static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const struct rw_limits *lim,
-		      struct rw_batch *b)
+static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const struct remote_write_limits *lim,
+		      struct remote_write_batch *b)
 {
-	struct rw_series *s = &b->series[b->nseries];
-	struct rw_sample *smp;
+	struct remote_write_series *s = &b->series[b->nseries];
+	struct tsdb_sample *smp;
 	char why[512];
 	const char *bad;
 	size_t n;
@@ -123,11 +123,11 @@ static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const s
 	return 0;
 }
 
-int rw_decode(const void *body, size_t len, const char *content_encoding,
-	      const struct rw_limits *limits, struct arena *a, struct rw_batch *out, char *err,
+int remote_write_decode(const void *body, size_t len, const char *content_encoding,
+	      const struct remote_write_limits *limits, struct arena *a, struct remote_write_batch *out, char *err,
 	      size_t errlen)
 {
-	struct rw_limits lim;
+	struct remote_write_limits lim;
 	struct buf plain = { 0 };
 	struct proto_limits pl = { 0 };
 	Prometheus__WriteRequest *req;
@@ -173,7 +173,7 @@ fail:
 	return -1;
 }
 
-void rw_batch_free(struct rw_batch *b)
+void remote_write_batch_free(struct remote_write_batch *b)
 {
 	buf_free(&b->errors);
 }

@@ -1,7 +1,9 @@
 /*
- * remotewrite: the receiving side of Prometheus remote-write 1.0, up to (not
- * including) storage: body -> validated batch of series and samples. Shared by
- * lgtm-metrics (/api/v1/write) and lgtm-longterm (/api/v1/push).
+ * remote: the receiving side of Prometheus' remote protocols, up to (not including)
+ * storage. Shared by lgtm-metrics and lgtm-longterm.
+ *
+ * Remote write 1.0 (/api/v1/write, Mimir's /api/v1/push): body -> validated batch of
+ * series and samples.
  *
  * Semantics (Prometheus' receiver, with the 1.0 spec's "invalid series are a 400"):
  * - The body is a snappy-compressed WriteRequest. A body the HTTP layer did not
@@ -19,37 +21,34 @@
  *   lives in the caller's arena.
  * Thread-safe: no shared state.
  */
-#ifndef LGTM_REMOTEWRITE_H
-#define LGTM_REMOTEWRITE_H
+#ifndef LGTM_REMOTE_H
+#define LGTM_REMOTE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tsdb/tsdb.h"
 
 #include "arena/arena.h"
 #include "buf/buf.h"
 #include "labels/labels.h"
 
-struct rw_limits {
+struct remote_write_limits {
 	size_t max_labels;         /* per series; 0: 128 */
 	size_t max_name_length;    /* 0: 1024 */
 	size_t max_value_length;   /* 0: 16384 */
 	size_t max_decoded_bytes;  /* protobuf size after snappy; 0: 256 MiB */
 };
 
-struct rw_sample {
-	int64_t t; /* ms */
-	double v;
-};
-
-struct rw_series {
+struct remote_write_series {
 	struct labels labels;
-	const struct rw_sample *samples;
+	const struct tsdb_sample *samples;
 	size_t nsamples;
 	size_t nhistograms; /* native histograms are not stored yet: counted, reported */
 };
 
-struct rw_batch {
-	struct rw_series *series;
+struct remote_write_batch {
+	struct remote_write_series *series;
 	size_t nseries;
 	size_t nsamples;
 	size_t invalid_series;
@@ -58,10 +57,29 @@ struct rw_batch {
 };
 
 /* content_encoding: the request's Content-Encoding header (NULL when absent). */
-int rw_decode(const void *body, size_t len, const char *content_encoding,
-	      const struct rw_limits *lim, struct arena *a, struct rw_batch *out, char *err,
+int remote_write_decode(const void *body, size_t len, const char *content_encoding,
+	      const struct remote_write_limits *lim, struct arena *a, struct remote_write_batch *out, char *err,
 	      size_t errlen);
 /* Frees out->errors (everything else is in the arena). */
-void rw_batch_free(struct rw_batch *b);
+void remote_write_batch_free(struct remote_write_batch *b);
+
+/*
+ * Remote read (/api/v1/read), the SAMPLES response type: a snappy ReadRequest in,
+ * a snappy ReadResponse with one QueryResult per query out (series sorted by
+ * labels, samples in time order). A request that accepts only streamed chunks is
+ * refused. Return codes: 0 (out holds the compressed body), -1 for a bad request
+ * (400), -2 when storage failed (500); `err` says why.
+ */
+typedef int (*remote_open_querier_fn)(void *arg, int64_t mint, int64_t maxt,
+				      struct tsdb_querier **q, char *err, size_t errlen);
+
+struct remote_read_limits {
+	uint64_t max_samples;       /* over all queries; 0: 50 000 000 (Prometheus' default) */
+	size_t max_decoded_bytes;   /* 0: 64 MiB */
+};
+
+int remote_read(const void *body, size_t len, const char *content_encoding,
+		const struct remote_read_limits *lim, remote_open_querier_fn open_querier,
+		void *arg, struct arena *a, struct buf *out, char *err, size_t errlen);
 
 #endif

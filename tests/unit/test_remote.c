@@ -12,7 +12,7 @@
 #include "compress/compress.h"
 #include "prometheus/remote.pb-c.h"
 #include "proto/proto.h"
-#include "remotewrite/remotewrite.h"
+#include "remote/remote.h"
 
 static char *read_fixture(const char *name, size_t *len)
 {
@@ -39,12 +39,12 @@ static char *read_fixture(const char *name, size_t *len)
 static void test_golden_body(void **state)
 {
 	struct arena *a = arena_new(0);
-	struct rw_batch b;
+	struct remote_write_batch b;
 	char err[256];
 	size_t len;
 	char *body = read_fixture("prom_write.snappy", &len);
 
-	assert_int_equal(rw_decode(body, len, NULL, NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(body, len, NULL, NULL, a, &b, err, sizeof(err)), 0);
 	assert_int_equal(b.nseries, 2);
 	assert_int_equal(b.nsamples, 3);
 	assert_int_equal(b.invalid_series, 0);
@@ -57,7 +57,7 @@ static void test_golden_body(void **state)
 	assert_true(b.series[0].samples[1].v == 1042.5);
 	assert_string_equal(labels_get(&b.series[1].labels, "room"), "k\xc3\xbc" "che");
 	assert_true(b.series[1].samples[0].v == -3.25);
-	rw_batch_free(&b);
+	remote_write_batch_free(&b);
 	free(body);
 	arena_free(a);
 }
@@ -114,11 +114,11 @@ static void test_partially_bad_request(void **state)
 	};
 	struct arena *a = arena_new(0);
 	struct buf body = { 0 };
-	struct rw_batch b;
+	struct remote_write_batch b;
 	char err[256];
 
 	build(&body, series, 6);
-	assert_int_equal(rw_decode(body.data, body.len, NULL, NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(body.data, body.len, NULL, NULL, a, &b, err, sizeof(err)), 0);
 	assert_int_equal(b.nseries, 2);
 	assert_int_equal(b.invalid_series, 4);
 	assert_int_equal(b.invalid_samples, 4);
@@ -128,7 +128,7 @@ static void test_partially_bad_request(void **state)
 	assert_non_null(strstr(b.errors.data, "invalid label name: bad-label"));
 	assert_non_null(strstr(b.errors.data, "no metric name"));
 	assert_non_null(strstr(b.errors.data, "invalid metric name: 1startsdigit"));
-	rw_batch_free(&b);
+	remote_write_batch_free(&b);
 	buf_free(&body);
 	arena_free(a);
 }
@@ -143,7 +143,7 @@ static void test_too_many_labels(void **state)
 	char (*names)[16] = calloc(N, 16);
 	struct buf pb = { 0 };
 	struct arena *a = arena_new(0);
-	struct rw_batch b;
+	struct remote_write_batch b;
 	char err[256];
 
 	for (int i = 0; i < N; i++) {
@@ -159,11 +159,11 @@ static void test_too_many_labels(void **state)
 	req.timeseries = &tsp;
 	assert_int_equal(proto_pack(&req.base, &pb, err, sizeof(err)), 0);
 	/* Already-decoded body (as after the HTTP layer's Content-Encoding step). */
-	assert_int_equal(rw_decode(pb.data, pb.len, "snappy", NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, a, &b, err, sizeof(err)), 0);
 	assert_int_equal(b.nseries, 0);
 	assert_int_equal(b.invalid_series, 1);
 	assert_non_null(strstr(b.errors.data, "10000 labels, more than the limit of 128"));
-	rw_batch_free(&b);
+	remote_write_batch_free(&b);
 	buf_free(&pb);
 	free(lab);
 	free(labp);
@@ -176,16 +176,16 @@ static void test_whole_request_errors(void **state)
 	static const char *const one[] = { "__name__=x" };
 	struct arena *a = arena_new(0);
 	struct buf body = { 0 };
-	struct rw_batch b;
+	struct remote_write_batch b;
 	char err[256];
 
-	assert_int_equal(rw_decode("", 0, NULL, NULL, a, &b, err, sizeof(err)), -1);
+	assert_int_equal(remote_write_decode("", 0, NULL, NULL, a, &b, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "empty"));
 	/* Truncated snappy. */
 	build(&body, one, 1);
-	assert_int_equal(rw_decode(body.data, body.len - 3, NULL, NULL, a, &b, err, sizeof(err)), -1);
+	assert_int_equal(remote_write_decode(body.data, body.len - 3, NULL, NULL, a, &b, err, sizeof(err)), -1);
 	/* Garbage protobuf (already decompressed). */
-	assert_int_equal(rw_decode("\xff\xff\xff\xff\x0f garbage", 14, "snappy", NULL, a, &b, err,
+	assert_int_equal(remote_write_decode("\xff\xff\xff\xff\x0f garbage", 14, "snappy", NULL, a, &b, err,
 				   sizeof(err)), -1);
 	buf_free(&body);
 	arena_free(a);
@@ -199,5 +199,5 @@ int main(void)
 		cmocka_unit_test(test_too_many_labels),
 		cmocka_unit_test(test_whole_request_errors),
 	};
-	return cmocka_run_group_tests_name("remotewrite", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("remote", tests, NULL, NULL);
 }
