@@ -5,6 +5,7 @@
  */
 #include "metrics_config.h"
 #include "runtime/runtime.h"
+#include "status_api.h"
 #include "storage.h"
 
 static struct cli_flag flags[] = {
@@ -14,6 +15,8 @@ static struct cli_flag flags[] = {
 
 static int start(struct runtime *rt, char *err, size_t errlen)
 {
+	if (status_api_register(rt, err, errlen) < 0)
+		return -1;
 	return storage_start(rt, err, errlen);
 }
 

@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "arena/arena.h"
+#include "buf/buf.h"
 
 enum cfg_type {
 	CFG_STRING,      /* char * */
@@ -66,6 +67,8 @@ enum cfg_type {
  * syntax uses `$`, such as relabeling's `${1}` templates (Prometheus expands no
  * environment variables there). */
 #define CFG_VERBATIM 0x2u
+/* A credential: cfg_dump_yaml() prints "<secret>" instead of the value. */
+#define CFG_SECRET 0x4u
 
 #define CFG_MAX_INPUT (16u << 20)
 #define CFG_MAX_DEPTH 64
@@ -117,5 +120,10 @@ int cfg_parse_bytes(const char *s, uint64_t *bytes);
 /* Environment expansion as described above, into an arena string; NULL on OOM or a
  * malformed reference ("${" without "}"), with err filled. */
 char *cfg_expand_env(struct arena *a, const char *s, char *err, size_t errlen);
+
+/* The decoded config back as YAML (2-space indentation), for /api/v1/status/config:
+ * every declared field that has a value (NULL strings and empty lists and maps are
+ * left out), durations in Prometheus' form, CFG_SECRET values as "<secret>". */
+void cfg_dump_yaml(const struct cfg_schema *schema, const void *obj, struct buf *out);
 
 #endif

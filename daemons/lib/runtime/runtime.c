@@ -75,6 +75,29 @@ static void print_version(const char *daemon)
 	printf("  platform:         linux/amd64\n");
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void runtime_status(struct runtime *rt, struct runtime_status *out)
+{
+	out->start_time = rt->start_time;
+	out->last_reload_ok = atomic_load(&rt->last_reload_ok);
+	out->config_time = atomic_load(&rt->config_time);
+}
+
+void runtime_config_yaml(struct runtime *rt, struct buf *out)
+{
+	const void *cfg = runtime_config_acquire(rt);
+
+	cfg_dump_yaml(rt->spec->config_schema, cfg, out);
+	runtime_config_release(rt, cfg);
+}
+
 int runtime_reload(struct runtime *rt, char *err, size_t errlen)
 {
 	struct runtime_cfg *next = NULL;
@@ -92,7 +115,9 @@ int runtime_reload(struct runtime *rt, char *err, size_t errlen)
 	runtime_cfg_swap(rt, next);
 	rc = 0;
 out:
+	atomic_store(&rt->last_reload_ok, rc == 0);
 	if (rc == 0) {
+		atomic_store(&rt->config_time, now_seconds());
 		metrics_set(rt->reload_ok, 1);
 		metrics_set(rt->reload_ts, (double)time(NULL));
 		LOG_INFO("runtime", "Completed loading of configuration file", "filename", rt->config_file);
@@ -254,6 +279,9 @@ static int run(struct runtime *rt)
 	signal(SIGPIPE, SIG_IGN);
 	LOG_INFO("runtime", "Starting", "daemon", rt->daemon, "version", lgtm_version(),
 		 "revision", lgtm_revision());
+	rt->start_time = now_seconds();
+	atomic_store(&rt->config_time, rt->start_time);
+	atomic_store(&rt->last_reload_ok, true);
 	if (runtime_cfg_load(rt->spec, rt->config_file, &rt->cur, err, sizeof(err)) < 0 ||
 	    runtime_datadir_open(rt->data_dir, &rt->lock_fd, err, sizeof(err)) < 0 ||
 	    setup_metrics(rt, err, sizeof(err)) < 0 || start_server(rt, err, sizeof(err)) < 0) {

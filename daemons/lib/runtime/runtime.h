@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "cli/cli.h"
+#include "buf/buf.h"
 #include "config/config.h"
 
 struct runtime;
@@ -96,6 +97,17 @@ void *runtime_user(const struct runtime *rt);
 /* The current config, held until released (a reload never frees it under a reader). */
 const void *runtime_config_acquire(struct runtime *rt);
 void runtime_config_release(struct runtime *rt, const void *cfg);
+
+/* The current config as YAML (secrets masked), for /api/v1/status/config. */
+void runtime_config_yaml(struct runtime *rt, struct buf *out);
+/* When the process started, whether the last (re)load succeeded and when the config in
+ * force was loaded (unix seconds). */
+struct runtime_status {
+	double start_time;
+	bool last_reload_ok;
+	double config_time;
+};
+void runtime_status(struct runtime *rt, struct runtime_status *out);
 
 /* Load the config file again and apply it; 0, or -1 with err (old config kept). */
 int runtime_reload(struct runtime *rt, char *err, size_t errlen);
