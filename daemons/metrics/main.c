@@ -3,6 +3,7 @@
  * remote_write out). Its config file is a prometheus.yml; the supported subset
  * grows with each capability and is declared in config.c.
  */
+#include "api.h"
 #include "metrics_config.h"
 #include "runtime/runtime.h"
 #include "status_api.h"
@@ -15,9 +16,9 @@ static struct cli_flag flags[] = {
 
 static int start(struct runtime *rt, char *err, size_t errlen)
 {
-	if (status_api_register(rt, err, errlen) < 0)
+	if (status_api_register(rt, err, errlen) < 0 || storage_start(rt, err, errlen) < 0)
 		return -1;
-	return storage_start(rt, err, errlen);
+	return api_register(rt, err, errlen);
 }
 
 static void stop(struct runtime *rt)

@@ -17,6 +17,7 @@
 #include "json/json.h"
 
 struct http_req;
+struct http_server;
 
 /* Start a success envelope: writes {"status":"success","data": — the caller writes
  * the data value next, then calls promapi_reply(). */
@@ -35,6 +36,26 @@ int promapi_parse_time(const char *s, int64_t *ms, char *err, size_t errlen);
 int promapi_parse_duration(const char *s, int64_t *ms, char *err, size_t errlen);
 /* A time parameter with a default when absent (Prometheus' minTime/maxTime style). */
 int promapi_time_param(const char *v, int64_t dflt, int64_t *ms, char *err, size_t errlen);
+
+/* Opens a querier over [mint, maxt] for a request (the request lets a multi-tenant
+ * daemon pick the tenant from X-Scope-OrgID). 0, or -1 with err (a 500/503). */
+struct tsdb_querier;
+typedef int (*promapi_open_querier_fn)(void *arg, struct http_req *req, int64_t mint,
+				       int64_t maxt, struct tsdb_querier **q, char *err,
+				       size_t errlen);
+
+/* Where the API's handlers get their data; owned by the caller and kept alive as
+ * long as the server serves. */
+struct promapi_source {
+	promapi_open_querier_fn open;
+	void *arg;
+};
+
+/* GET|POST <prefix>/api/v1/series, GET|POST <prefix>/api/v1/labels and
+ * GET <prefix>/api/v1/label/:name/values, with match[], start, end and limit as
+ * Prometheus 3 takes them. prefix is "" or e.g. "/prometheus". */
+int promapi_register_metadata_routes(struct http_server *s, const char *prefix,
+				     const struct promapi_source *src);
 
 /* The widest times Prometheus accepts ("the beginning and end of time"). */
 #define PROMAPI_MIN_TIME INT64_C(-9223309901257974)
