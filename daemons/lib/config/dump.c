@@ -64,6 +64,29 @@ static void scalar(struct buf *out, const char *s)
 
 static void dump_object(const struct cfg_schema *s, const char *obj, struct buf *out, int level);
 
+/* "key:" and the items one per line ("key: []" when there are none), then a newline. */
+static void strlist(struct buf *out, const char *key, const struct cfg_strlist *l, int level)
+{
+	indent(out, level);
+	scalar(out, key);
+	buf_puts(out, l->n ? ":" : ": []");
+	for (size_t i = 0; i < l->n; i++) {
+		buf_putc(out, '\n');
+		indent(out, level);
+		buf_puts(out, "- ");
+		scalar(out, l->v[i]);
+	}
+	buf_putc(out, '\n');
+}
+
+static bool absent(const struct cfg_schema *s, const char *obj)
+{
+	for (const struct cfg_field *f = s->fields; f->key; f++)
+		if (f->type == CFG_POS)
+			return ((const struct cfg_pos *)(obj + f->offset))->line == 0;
+	return false;
+}
+
 /* "key:" followed by a scalar on the same line, or nothing when the field is unset. */
 static void dump_field(const struct cfg_field *f, const char *obj, struct buf *out, int level)
 {
@@ -101,20 +124,10 @@ static void dump_field(const struct cfg_field *f, const char *obj, struct buf *o
 		indent(out, level);
 		buf_printf(out, "%s: %" PRIu64 "B", f->key, *(const uint64_t *)p);
 		break;
-	case CFG_STRING_LIST: {
-		const struct cfg_strlist *l = p;
-		if (!l->n)
-			return;
-		indent(out, level);
-		buf_printf(out, "%s:", f->key);
-		for (size_t i = 0; i < l->n; i++) {
-			buf_putc(out, '\n');
-			indent(out, level);
-			buf_puts(out, "- ");
-			scalar(out, l->v[i]);
-		}
-		break;
-	}
+	case CFG_STRING_LIST:
+		if (((const struct cfg_strlist *)p)->n)
+			strlist(out, f->key, p, level);
+		return;
 	case CFG_STRING_MAP: {
 		const struct cfg_strmap *m = p;
 		if (!m->n)
@@ -130,10 +143,25 @@ static void dump_field(const struct cfg_field *f, const char *obj, struct buf *o
 		}
 		break;
 	}
+	case CFG_STRLIST_MAP: {
+		const struct cfg_strlistmap *m = p;
+		if (!m->n)
+			return;
+		indent(out, level);
+		buf_printf(out, "%s:\n", f->key);
+		for (size_t i = 0; i < m->n; i++)
+			strlist(out, m->keys[i], &m->vals[i], level + 1);
+		return;
+	}
 	case CFG_OBJECT:
+		/* An object that records its position and has none was not written. */
+		if (absent(f->sub, p))
+			return;
 		indent(out, level);
 		buf_printf(out, "%s:\n", f->key);
 		dump_object(f->sub, p, out, level + 1);
+		return;
+	case CFG_POS:
 		return;
 	case CFG_LIST: {
 		const struct cfg_list *l = p;

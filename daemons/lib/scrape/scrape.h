@@ -1,8 +1,13 @@
 /*
- * scrape: parsers for what a Prometheus scrape target answers, the text exposition
- * format 0.0.4 and OpenMetrics 1.0 text, over a complete body held in memory.
+ * scrape: Prometheus-style scraping, shared by lgtm-metrics and lgtm-collector.
+ * Three layers, each with its contract below:
+ *   1. parsers for what a target answers (text format 0.0.4, OpenMetrics 1.0);
+ *   2. the `scrape_configs:` section of a prometheus.yml (schema, validation);
+ *   3. the scrape manager: target discovery (static, file SD), relabeling, one
+ *      scrape loop per target, staleness, self metrics and the targets API, writing
+ *      into storage only through the struct scrape_appendable the caller supplies.
  *
- * Contract:
+ * Parsers. Contract:
  * - scrape_parse() walks the body once and calls the handler for every sample and
  *   every TYPE / HELP / UNIT line, in the order of the body. Everything handed to a
  *   callback (labels, strings, the exemplar) lives only until the callback returns;
@@ -44,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "labels/labels.h"
 
 /* Prometheus' value.NormalNaN: the NaN every parsed NaN becomes. */
@@ -155,5 +161,226 @@ int scrape_limits_check_samples(const struct scrape_limits *lim, size_t samples,
 
 /* "counter", "gauge", ..., "unknown": the names Prometheus' metadata API uses. */
 const char *scrape_type_name(enum scrape_type t);
+
+/* ==== 2. configuration: prometheus.yml `scrape_configs:` ===========================
+ *
+ * Contract:
+ * - scrape_config_schema describes one entry with Prometheus' keys and defaults
+ *   (metrics_path /metrics, scheme http, honor_timestamps true, follow_redirects
+ *   true, enable_compression true, file_sd refresh_interval 5m); the daemon's
+ *   top-level schema embeds the list with SCRAPE_CONFIGS_FIELD. Relabel rules are
+ *   validated as they load (relabel module).
+ * - scrape_configs_validate() runs once the whole file is decoded: it fills the
+ *   per-job scrape_interval / scrape_timeout from the global ones as Prometheus
+ *   does (an unset timeout is min(global timeout, interval)), and applies the
+ *   checks that need more than one field, with Prometheus' messages prefixed by
+ *   "<file>:<line>:<col>: scrape_configs[i]: ", e.g.
+ *     found multiple scrape configs with job name "node"
+ *     scrape timeout greater than scrape interval for scrape config with job name "x"
+ *     at most one of basic_auth password & password_file must be configured
+ *     "http://h:9100/metrics" is not a valid hostname   (targets without relabeling)
+ * - Relative file names (file_sd files, password_file, credentials_file, TLS
+ *   files) are relative to the directory of the config file, as upstream; the
+ *   manager resolves them when it applies the config, the struct keeps them as
+ *   written.
+ */
+
+struct scrape_static_config {
+	struct cfg_strlist targets;
+	struct cfg_strmap labels;
+};
+
+struct scrape_file_sd_config {
+	struct cfg_strlist files;    /* patterns: a '*' only in the last path element */
+	int64_t refresh_interval_ms; /* re-read although no file event came [5m] */
+	struct cfg_pos pos;
+};
+
+struct scrape_basic_auth {
+	char *username;
+	char *password;
+	char *password_file;   /* read (and trimmed) at every scrape, as upstream */
+	struct cfg_pos pos;    /* line 0: no basic_auth block */
+};
+
+struct scrape_authorization {
+	char *type;            /* ["Bearer"] once validated */
+	char *credentials;
+	char *credentials_file;
+	struct cfg_pos pos;    /* line 0: no authorization block */
+};
+
+struct scrape_tls_config {
+	char *ca_file;
+	char *cert_file;
+	char *key_file;
+	char *server_name;
+	bool insecure_skip_verify;
+};
+
+struct scrape_config {
+	char *job_name;
+	int64_t scrape_interval_ms;   /* 0 in the file: the global one */
+	int64_t scrape_timeout_ms;
+	char *metrics_path;
+	char *scheme;                 /* http or https */
+	struct cfg_strlistmap params;
+	bool honor_labels;
+	bool honor_timestamps;
+	bool follow_redirects;
+	bool enable_compression;      /* Accept-Encoding: gzip (else identity) */
+	struct cfg_list static_configs;  /* struct scrape_static_config */
+	struct cfg_list file_sd_configs; /* struct scrape_file_sd_config */
+	struct scrape_basic_auth basic_auth;
+	struct scrape_authorization authorization;
+	struct scrape_tls_config tls_config;
+	struct cfg_list relabel_configs;        /* struct relabel_config */
+	struct cfg_list metric_relabel_configs; /* struct relabel_config */
+	int64_t sample_limit;         /* 0: no limit (all four) */
+	int64_t label_limit;
+	int64_t label_name_length_limit;
+	int64_t label_value_length_limit;
+	uint64_t body_size_limit;     /* decoded bytes; 0: the HTTP client's 64 MiB */
+	struct cfg_pos pos;
+};
+
+extern const struct cfg_schema scrape_config_schema;
+
+#define SCRAPE_CONFIGS_FIELD(key, type, member)                                           \
+	{ (key), CFG_LIST, offsetof(type, member), &scrape_config_schema,                \
+	  sizeof(struct scrape_config), 0, NULL }
+
+int scrape_configs_validate(struct cfg_list *scrape_configs, int64_t global_interval_ms,
+			    int64_t global_timeout_ms, char *err, size_t errlen);
+
+/* ==== 3. the scrape manager ==========================================================
+ *
+ * Storage interface. The manager appends through a struct scrape_appendable: one
+ * transaction per scrape (begin, add..., commit; rollback when the scrape fails
+ * after adding). Calls come from many scrape threads at once, each with its own
+ * transaction, so begin/add/commit/rollback must be thread-safe across
+ * transactions. The label set handed to add() lives only during the call; it is
+ * sorted, with __name__. `ref` is a series reference hint: 0 the first time, then
+ * whatever the appender stored into it for the same label set (from the same
+ * scrape loop); an appender may ignore it, and must treat a ref it does not know
+ * as 0. add() results:
+ *   0                               appended (or accepted for the commit)
+ *   SCRAPE_APPEND_OUT_OF_ORDER      counted (prometheus_target_scrapes_sample_out_of_order_total),
+ *   SCRAPE_APPEND_DUPLICATE         ... _sample_duplicate_timestamp_total,
+ *   SCRAPE_APPEND_OUT_OF_BOUNDS     ... _sample_out_of_bounds_total,
+ *   SCRAPE_APPEND_TOO_OLD           (out-of-order window) counted as out of bounds;
+ *                                   those four skip the sample, the scrape goes on
+ *   any other negative value        the scrape fails: rolled back, up=0.
+ * An appender that checks samples only when it commits (a batch write, as
+ * tsdb_db_append) accepts them in add() and reports what it refused in the
+ * struct scrape_append_result commit() gets (zeroed), counted the same way; a
+ * failing commit fails the scrape. Staleness markers are the value with bits
+ * SCRAPE_STALE_NAN_BITS; add() answering one with OUT_OF_ORDER or DUPLICATE is
+ * not counted (the target came back under a new loop: upstream expects that).
+ *
+ * Manager contract:
+ * - scrape_manager_new() copies the configs it is given (they may be freed after
+ *   the call), starts one scrape loop thread per target and a discovery thread
+ *   (file SD: inotify on the files' directories, plus each refresh_interval).
+ *   The configs must have passed scrape_configs_validate().
+ * - Targets follow Prometheus: labels __address__, __scheme__, __metrics_path__,
+ *   __scrape_interval__, __scrape_timeout__, __param_<name> and job (group labels
+ *   and target labels first), then relabel_configs; a target without __address__
+ *   afterwards is dropped with an error logged; a default port is added (http 80,
+ *   https 443) as Prometheus 2 does; instance defaults to __address__; __meta_*
+ *   labels go, other __ labels stay out of the series; targets are deduplicated by
+ *   the hash of their labels and URL. Targets dropped by relabeling are listed as
+ *   droppedTargets.
+ * - Each loop scrapes at an offset within the interval spread by the target's
+ *   hash (and the external labels), with the Accept header of Prometheus 2.42
+ *   (OpenMetrics preferred, text 0.0.4), Accept-Encoding gzip, the scrape timeout
+ *   in X-Prometheus-Scrape-Timeout-Seconds; it appends samples with the target
+ *   labels (honor_labels: conflicts keep the scraped value, else the scraped one
+ *   moves to exported_<name>), metric_relabel_configs, the limits (a limit
+ *   exceeded fails the scrape: nothing appended, up=0), then up,
+ *   scrape_duration_seconds, scrape_samples_scraped,
+ *   scrape_samples_post_metric_relabeling and scrape_series_added at the scrape
+ *   timestamp. Samples that carried their own timestamp (honor_timestamps) are not
+ *   tracked for staleness.
+ * - Staleness: a series of the previous scrape absent from this one gets a stale
+ *   marker at this scrape's timestamp; a failed scrape marks every series of the
+ *   previous one stale; a target that goes away (reload, file SD change) gets stale
+ *   markers on its last series and its report series when its loop stops.
+ *   scrape_manager_stop() writes none (the next start carries on, as upstream).
+ * - scrape_manager_apply() applies a new set of configs: jobs whose config is
+ *   unchanged keep their loops running (targets matched by hash, no gap), new jobs
+ *   and targets start, removed ones stop with stale markers; a changed job is
+ *   rebuilt and each new target whose series labels match an old one takes over
+ *   that target's staleness state, so no gap and no spurious stale marker.
+ *   A job that cannot be set up (e.g. a TLS file missing) is logged, counted in
+ *   prometheus_target_scrape_pools_failed_total and keeps its previous state;
+ *   apply then returns -1 with the first such error after applying everything else.
+ * - scrape_manager_targets_json() writes the `data` object of Prometheus'
+ *   /api/v1/targets (activeTargets, droppedTargets) with the JSON writer; `state`
+ *   is "active", "dropped", "any" or NULL/"" (any); `scrape_pool` NULL/"" for all.
+ * - scrape_manager_stop() stops every loop (an HTTP request in flight is aborted
+ *   within about 20 ms) and the discovery thread, and returns when they have
+ *   exited. scrape_manager_free() stops first if needed.
+ * - Self metrics with upstream names go to the registry given (NULL: none):
+ *   prometheus_target_scrape_pools_total, .._pools_failed_total,
+ *   prometheus_target_scrape_pool_reloads_total, .._reloads_failed_total,
+ *   prometheus_target_scrape_pool_targets{scrape_job},
+ *   prometheus_target_scrape_pool_sync_total{scrape_job},
+ *   prometheus_target_interval_length_seconds{interval} (a histogram here, a
+ *   summary upstream), prometheus_target_scrapes_exceeded_sample_limit_total,
+ *   .._exceeded_body_size_limit_total, .._sample_out_of_order_total,
+ *   .._sample_duplicate_timestamp_total, .._sample_out_of_bounds_total,
+ *   prometheus_target_scrape_pool_exceeded_label_limits_total,
+ *   prometheus_sd_file_read_errors_total, prometheus_sd_file_mtime_seconds{filename},
+ *   prometheus_sd_discovered_targets{config,name}. A registry serves one manager.
+ *
+ * Thread-safety: apply, targets_json, stop and free may be called from any thread
+ * but are serialized by the manager; free must not race with the others.
+ * Errors: 0 / -1 with err filled.
+ */
+
+#define SCRAPE_STALE_NAN_BITS 0x7ff0000000000002ull
+
+#define SCRAPE_APPEND_OUT_OF_ORDER  (-2)
+#define SCRAPE_APPEND_DUPLICATE     (-3)
+#define SCRAPE_APPEND_OUT_OF_BOUNDS (-4)
+#define SCRAPE_APPEND_TOO_OLD       (-5)
+
+/* Samples a commit refused (batch appenders); the manager zeroes it. */
+struct scrape_append_result {
+	uint64_t out_of_order, duplicate, out_of_bounds;
+};
+
+struct scrape_appendable {
+	void *ctx;
+	/* A new transaction, or NULL when storage cannot take one (the scrape fails). */
+	void *(*begin)(void *ctx);
+	int (*add)(void *txn, uint64_t *ref, const struct labels *ls, int64_t t_ms, double v);
+	/* Both end the transaction; commit returns 0 or a negative error. */
+	int (*commit)(void *txn, struct scrape_append_result *res);
+	void (*rollback)(void *txn);
+};
+
+struct scrape_manager;
+struct metrics_registry;
+struct jw;
+
+struct scrape_manager_options {
+	const char *user_agent;                /* NULL: "lgtm-metrics/<version>" */
+	const struct labels *external_labels;  /* seeds the offset spread; may be NULL */
+};
+
+/* opts may be NULL. */
+int scrape_manager_new(const struct scrape_config *cfgs, size_t n,
+		       const struct scrape_appendable *app, struct metrics_registry *reg,
+		       const struct scrape_manager_options *opts, struct scrape_manager **out,
+		       char *err, size_t errlen);
+int scrape_manager_apply(struct scrape_manager *m, const struct scrape_config *cfgs, size_t n,
+			 char *err, size_t errlen);
+/* 0, or -1 when the writer failed (out of memory). */
+int scrape_manager_targets_json(struct scrape_manager *m, struct jw *w, const char *state,
+				const char *scrape_pool);
+void scrape_manager_stop(struct scrape_manager *m);
+void scrape_manager_free(struct scrape_manager *m);
 
 #endif
