@@ -6,6 +6,7 @@
 #include "api.h"
 #include "metrics_config.h"
 #include "runtime/runtime.h"
+#include "scraping.h"
 #include "status_api.h"
 #include "storage.h"
 
@@ -16,13 +17,27 @@ static struct cli_flag flags[] = {
 
 static int start(struct runtime *rt, char *err, size_t errlen)
 {
-	if (status_api_register(rt, err, errlen) < 0 || storage_start(rt, err, errlen) < 0)
+	const struct metrics_config *cfg;
+	int rc;
+
+	if (status_api_register(rt, err, errlen) < 0 || storage_start(rt, err, errlen) < 0 ||
+	    api_register(rt, err, errlen) < 0)
 		return -1;
-	return api_register(rt, err, errlen);
+	cfg = runtime_config_acquire(rt);
+	rc = scraping_start(rt, cfg, err, errlen);
+	runtime_config_release(rt, cfg);
+	return rc;
 }
 
+static int apply_config(struct runtime *rt, const void *cfg, char *err, size_t errlen)
+{
+	return scraping_apply(cfg, err, errlen);
+}
+
+/* Scrapes stop before storage closes, so no scrape appends to a closed TSDB. */
 static void stop(struct runtime *rt)
 {
+	scraping_stop();
 	storage_stop();
 }
 
@@ -44,6 +59,7 @@ static const struct runtime_spec spec = {
 	.config_check = metrics_config_check,
 	.flags = flags,
 	.start = start,
+	.apply_config = apply_config,
 	.stop = stop,
 };
 

@@ -51,6 +51,8 @@ class Daemon:
         self.dir = tmp_path / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / f"lgtm-{name}.yml"
+        if callable(config_text):  # a template that needs the daemon's own port
+            config_text = config_text(self)
         self.config.write_text(config_text if config_text is not None
                                else default_config(name, self.health_port))
         self.args = list(args)
@@ -90,6 +92,10 @@ class Daemon:
 
     def get(self, path, **kw):
         return http("GET", self.url + path, **kw)
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
 
     def signal(self, sig):
         self.proc.send_signal(sig)
