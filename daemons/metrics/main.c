@@ -4,6 +4,7 @@
  * grows with each capability and is declared in config.c.
  */
 #include "api.h"
+#include "forwarding.h"
 #include "metrics_config.h"
 #include "runtime/runtime.h"
 #include "scraping.h"
@@ -24,20 +25,26 @@ static int start(struct runtime *rt, char *err, size_t errlen)
 	    api_register(rt, err, errlen) < 0)
 		return -1;
 	cfg = runtime_config_acquire(rt);
-	rc = scraping_start(rt, cfg, err, errlen);
+	rc = forwarding_start(rt, cfg, err, errlen);
+	if (rc == 0)
+		rc = scraping_start(rt, cfg, err, errlen);
 	runtime_config_release(rt, cfg);
 	return rc;
 }
 
 static int apply_config(struct runtime *rt, const void *cfg, char *err, size_t errlen)
 {
+	if (forwarding_apply(cfg, err, errlen) < 0)
+		return -1;
 	return scraping_apply(cfg, err, errlen);
 }
 
-/* Scrapes stop before storage closes, so no scrape appends to a closed TSDB. */
+/* Scrapes stop first (nothing new is appended), then the senders flush what the WAL
+ * holds for them, then storage closes. */
 static void stop(struct runtime *rt)
 {
 	scraping_stop();
+	forwarding_stop();
 	storage_stop();
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "metrics_config.h"
+#include "rwsend/rwsend.h"
 #include "scrape/scrape.h"
 
 /* Label names and values as Prometheus' GlobalConfig checks them. */
@@ -41,6 +42,7 @@ static const struct cfg_schema global_schema = { "global", global_fields, NULL }
 static const struct cfg_field top_fields[] = {
 	{ "global", CFG_OBJECT, offsetof(struct metrics_config, global), &global_schema, 0, 0, NULL },
 	SCRAPE_CONFIGS_FIELD("scrape_configs", struct metrics_config, scrape_configs),
+	RWSEND_CONFIGS_FIELD("remote_write", struct metrics_config, remote_write),
 	{ 0 },
 };
 

@@ -1,7 +1,7 @@
 /*
  * lgtm-metrics' configuration: the prometheus.yml format. This revision declares
- * `global` and `scrape_configs` (the scrape module's schema); rule and
- * remote_write sections arrive with their features.
+ * `global`, `scrape_configs` (the scrape module's schema) and `remote_write` (the
+ * rwsend module's); rule sections arrive with their feature.
  */
 #ifndef LGTM_METRICS_CONFIG_H
 #define LGTM_METRICS_CONFIG_H
@@ -21,6 +21,7 @@ struct metrics_global_config {
 struct metrics_config {
 	struct metrics_global_config global;
 	struct cfg_list scrape_configs; /* struct scrape_config */
+	struct cfg_list remote_write;   /* struct rwsend_config */
 };
 
 extern const struct cfg_schema metrics_config_schema;

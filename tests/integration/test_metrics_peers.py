@@ -82,3 +82,44 @@ remote_write:
         diff = [k for k in expected if k in ours and ours[k] != expected[k]]
         pytest.fail(f"{len(missing)} series missing, {len(diff)} series differ, of {len(expected)}")
     assert d.stop() == 0
+
+
+def test_we_remote_write_to_prometheus(start_daemon, prometheus, node_exporter):
+    prom = prometheus("global: {scrape_interval: 1h}\n", extra=["--web.enable-remote-write-receiver"])
+
+    def config(d):
+        return f"""
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  external_labels: {{site: lab}}
+scrape_configs:
+  - job_name: node
+    static_configs: [{{targets: ['{node_exporter}']}}]
+remote_write:
+  - url: {prom}/api/v1/write
+    name: to-prometheus
+    queue_config: {{batch_send_deadline: 1s}}
+"""
+    d = start_daemon("metrics", config_text=config)
+    matchers = [("job", "=", "node"), ("__name__", "=~", "up|node_load1|node_cpu_seconds_total|scrape_.+")]
+    assert wait_for(lambda: max([len(v) for v in promproto.read(
+        d.url, [("__name__", "=", "up")], 0, int(time.time() * 1000)).values()] or [0]) >= 5,
+        timeout=30)
+    cutoff = int(time.time() * 1000) - 2000
+    ours = promproto.read(d.url, matchers, 0, cutoff)
+    assert ours and sum(len(v) for v in ours.values()) > 20
+    # Prometheus stores what we sent, with our external label added by the sender.
+    expected = {tuple(sorted(k + (("site", "lab"),))): v for k, v in ours.items()}
+
+    def caught_up():
+        theirs = promproto.read(prom, matchers, 0, cutoff)
+        return theirs if theirs == expected else None
+    if wait_for(caught_up, timeout=20) is None:
+        theirs = promproto.read(prom, matchers, 0, cutoff)
+        pytest.fail(f"{len(set(expected) - set(theirs))} series missing, "
+                    f"{sum(1 for k in expected if k in theirs and theirs[k] != expected[k])} differ, "
+                    f"of {len(expected)}")
+    metrics = d.get("/metrics")[2].decode()
+    assert 'prometheus_remote_storage_samples_total{remote_name="to-prometheus"' in metrics
+    assert d.stop() == 0

@@ -36,6 +36,7 @@ struct common_flags {
 struct http_server *runtime_http(struct runtime *rt) { return rt->http; }
 struct metrics_registry *runtime_metrics(struct runtime *rt) { return rt->metrics; }
 const char *runtime_data_dir(const struct runtime *rt) { return rt->data_dir; }
+const char *runtime_config_file(const struct runtime *rt) { return rt->config_file; }
 const struct runtime_spec *runtime_spec(const struct runtime *rt) { return rt->spec; }
 void runtime_set_user(struct runtime *rt, void *user) { rt->user = user; }
 void *runtime_user(const struct runtime *rt) { return rt->user; }

@@ -88,6 +88,8 @@ const char *runtime_server_listen(const struct runtime_server_config *s, struct 
 struct http_server *runtime_http(struct runtime *rt);
 struct metrics_registry *runtime_metrics(struct runtime *rt);
 const char *runtime_data_dir(const struct runtime *rt);
+/* The config file path as given (--config.file). */
+const char *runtime_config_file(const struct runtime *rt);
 const struct runtime_spec *runtime_spec(const struct runtime *rt);
 /* Started, not stopping, and the daemon's own ready hook agrees. */
 bool runtime_is_ready(struct runtime *rt);
