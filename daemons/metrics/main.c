@@ -4,6 +4,7 @@
  * grows with each capability and is declared in config.c.
  */
 #include "api.h"
+#include "federate.h"
 #include "forwarding.h"
 #include "metrics_config.h"
 #include "runtime/runtime.h"
@@ -22,7 +23,7 @@ static int start(struct runtime *rt, char *err, size_t errlen)
 	int rc;
 
 	if (status_api_register(rt, err, errlen) < 0 || storage_start(rt, err, errlen) < 0 ||
-	    api_register(rt, err, errlen) < 0)
+	    api_register(rt, err, errlen) < 0 || federate_register(rt, err, errlen) < 0)
 		return -1;
 	cfg = runtime_config_acquire(rt);
 	rc = forwarding_start(rt, cfg, err, errlen);

@@ -102,3 +102,40 @@ def test_metadata_errors(start_daemon):
     assert status == 400 and doc["error"] == 'invalid label name: "bad-name"'
     assert d.get("/-/ready")[0] == 200
     assert d.stop() == 0
+
+
+def test_federate(start_daemon):
+    import subprocess
+    import promproto
+    from conftest import http
+
+    def cfg(d):
+        return "global:\n  external_labels: {site: lab, job: ignored}\n"
+    d = start_daemon("metrics", config_text=cfg)
+    t = int(time.time() * 1000)
+    assert promproto.push(d.url, [
+        ({"__name__": "up", "job": "node", "instance": "a"}, [(t - 2000, 0), (t - 1000, 1)]),
+        ({"__name__": "up", "job": "api", "instance": "b"}, [(t - 1000, 1)]),
+        ({"__name__": "gone", "job": "api"}, [(t - 2000, 5), (t - 1000, promproto_stale())]),
+        ({"__name__": "http_requests_total", "job": "api", "path": 'a"b\\c'}, [(t - 1000, 1e6)]),
+    ])[0] == 204
+    status, headers, body = d.get("/federate?match[]=%7Bjob%3D~%22.%2B%22%7D&match[]=up")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = body.decode()
+    assert text == (
+        "# TYPE http_requests_total untyped\n"
+        f'http_requests_total{{job="api",path="a\\"b\\\\c",site="lab"}} 1e+06 {t - 1000}\n'
+        "# TYPE up untyped\n"
+        f'up{{instance="a",job="node",site="lab"}} 1 {t - 1000}\n'
+        f'up{{instance="b",job="api",site="lab"}} 1 {t - 1000}\n')
+    check = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert d.get("/federate")[0] == 400
+    assert d.get("/federate?match[]=up%7B")[0] == 400
+    assert d.stop() == 0
+
+
+def promproto_stale():
+    import struct
+    import promproto
+    return struct.unpack("<d", struct.pack("<Q", promproto.STALE_NAN_BITS))[0]

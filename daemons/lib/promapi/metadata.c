@@ -14,15 +14,9 @@
 #include "promql/promql.h"
 #include "tsdb/tsdb.h"
 
-/* One parsed match[] selector. */
-struct selector {
-	struct tsdb_matcher *ms;
-	size_t n;
-};
-
 /* The request's common parameters. */
 struct meta_params {
-	struct selector *sel;
+	struct promapi_selector *sel;
 	size_t nsel;
 	int64_t start, end;
 	size_t limit; /* 0: none */
@@ -30,12 +24,17 @@ struct meta_params {
 
 static void free_params(struct meta_params *p)
 {
-	for (size_t i = 0; i < p->nsel; i++)
-		for (size_t k = 0; k < p->sel[i].n; k++)
-			tsdb_matcher_free(&p->sel[i].ms[k]);
+	promapi_selectors_free(p->sel, p->nsel);
 }
 
-static int to_matchers(struct arena *a, const struct promql_node *vs, struct selector *out,
+void promapi_selectors_free(struct promapi_selector *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < s[i].n; k++)
+			tsdb_matcher_free(&s[i].ms[k]);
+}
+
+static int to_matchers(struct arena *a, const struct promql_node *vs, struct promapi_selector *out,
 		       char *err, size_t errlen)
 {
 	static const enum tsdb_match_type types[] = {
@@ -62,7 +61,6 @@ static int to_matchers(struct arena *a, const struct promql_node *vs, struct sel
 /* 0, or -1 after replying 400. */
 static int parse_params(struct http_req *req, struct meta_params *p, bool need_match)
 {
-	struct arena *a = http_req_arena(req);
 	const char *const *match;
 	size_t nmatch = http_req_arg_all(req, "match[]", &match);
 	const char *limit = http_req_arg(req, "limit");
@@ -94,31 +92,47 @@ static int parse_params(struct http_req *req, struct meta_params *p, bool need_m
 		http_reply_prom_error(req, 400, "bad_data", "no match[] parameter provided");
 		return -1;
 	}
-	p->sel = arena_calloc(a, nmatch ? nmatch : 1, sizeof(*p->sel));
-	if (!p->sel) {
-		http_reply_prom_error(req, 500, "internal", "out of memory");
+	if (promapi_parse_matches(req, true, &p->sel, &p->nsel, err, sizeof(err)) < 0) {
+		http_reply_prom_error(req, 400, "bad_data", "%s", err);
 		return -1;
 	}
-	for (size_t i = 0; i < nmatch; i++) {
+	return 0;
+}
+
+int promapi_parse_matches(struct http_req *req, bool selective, struct promapi_selector **out,
+			  size_t *n, char *err, size_t errlen)
+{
+	struct arena *a = http_req_arena(req);
+	const char *const *match;
+	size_t nmatch = http_req_arg_all(req, "match[]", &match);
+	struct promapi_selector *sel = arena_calloc(a, nmatch ? nmatch : 1, sizeof(*sel));
+	size_t k = 0;
+
+	if (!sel) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (; k < nmatch; k++) {
 		struct promql_parse_error perr;
 		struct promql_node *vs;
+		char why[1024];
 
-		if (promql_parse_selector(a, match[i], &vs, &perr, err, sizeof(err)) < 0 ||
-		    to_matchers(a, vs, &p->sel[p->nsel], err, sizeof(err)) < 0) {
-			p->nsel++;
-			free_params(p);
-			http_reply_prom_error(req, 400, "bad_data", "invalid parameter \"match[]\": %s", err);
-			return -1;
+		if (promql_parse_selector(a, match[k], &vs, &perr, why, sizeof(why)) < 0 ||
+		    to_matchers(a, vs, &sel[k], why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "invalid parameter \"match[]\": %s", why);
+			goto fail;
 		}
-		p->nsel++;
-		if (!tsdb_matchers_selective(p->sel[i].ms, p->sel[i].n)) {
-			free_params(p);
-			http_reply_prom_error(req, 400, "bad_data",
-					      "match[] must contain at least one non-empty matcher");
-			return -1;
+		if (selective && !tsdb_matchers_selective(sel[k].ms, sel[k].n)) {
+			snprintf(err, errlen, "match[] must contain at least one non-empty matcher");
+			goto fail;
 		}
 	}
+	*out = sel;
+	*n = nmatch;
 	return 0;
+fail:
+	promapi_selectors_free(sel, k + 1);
+	return -1;
 }
 
 static int cmp_labels(const void *a, const void *b)

@@ -57,6 +57,21 @@ struct promapi_source {
 int promapi_register_metadata_routes(struct http_server *s, const char *prefix,
 				     const struct promapi_source *src);
 
+/* match[] parameters parsed as PromQL series selectors into TSDB matchers. */
+struct tsdb_matcher;
+struct promapi_selector {
+	struct tsdb_matcher *ms;
+	size_t n;
+};
+
+/* All match[] values of the request (query string, then form). With `selective`, a
+ * selector whose every matcher matches "" is refused ("match[] must contain at least
+ * one non-empty matcher"), as the series API does. Arrays live in the request arena;
+ * release the matchers with promapi_selectors_free(). 0, or -1 with err (a 400). */
+int promapi_parse_matches(struct http_req *req, bool selective, struct promapi_selector **out,
+			  size_t *n, char *err, size_t errlen);
+void promapi_selectors_free(struct promapi_selector *s, size_t n);
+
 /* The widest times Prometheus accepts ("the beginning and end of time"). */
 #define PROMAPI_MIN_TIME INT64_C(-9223309901257974)
 #define PROMAPI_MAX_TIME INT64_C(9223309901257974)
