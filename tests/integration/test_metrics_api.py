@@ -105,9 +105,7 @@ def test_metadata_errors(start_daemon):
 
 
 def test_federate(start_daemon):
-    import subprocess
     import promproto
-    from conftest import http
 
     def cfg(d):
         return "global:\n  external_labels: {site: lab, job: ignored}\n"
@@ -128,8 +126,6 @@ def test_federate(start_daemon):
         "# TYPE up untyped\n"
         f'up{{instance="a",job="node",site="lab"}} 1 {t - 1000}\n'
         f'up{{instance="b",job="api",site="lab"}} 1 {t - 1000}\n')
-    check = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
-    assert check.returncode == 0, check.stdout + check.stderr
     assert d.get("/federate")[0] == 400
     assert d.get("/federate?match[]=up%7B")[0] == 400
     assert d.stop() == 0
