@@ -35,6 +35,16 @@ def http(method, url, body=None, headers=None, timeout=10):
         return e.code, dict(e.headers), e.read()
 
 
+def wait_for(cond, timeout=5):
+    """Poll cond() every 50 ms until it holds (True) or the timeout passes (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def default_config(daemon, extra_port=None):
     """The daemon's shipped default config, adjusted to free ports where it names any."""
     text = (REPO / "daemons" / daemon / f"lgtm-{daemon}.yml").read_text()

@@ -4,7 +4,8 @@
  * pending list and are applied after the whole log is read), and samples of one
  * series can be out of time order (the head keeps them; see
  * tsdb_head_replay_sample). A series record whose labels already have a series maps
- * its ref onto that one.
+ * its ref onto that one; the mapping is kept for the database's life, since the
+ * WAL keeps using the old ref until a checkpoint rewrites it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,36 +13,16 @@
 
 #include "log/log.h"
 #include "tsdb/db_internal.h"
-
-struct remap {
-	uint64_t from, to;
-};
+#include "tsdb/internal.h"
 
 struct replay_ctx {
 	struct tsdb_db *db;
 	const struct tsdb_db_options *o;
-	struct remap *remap;   /* refs whose labels already had a series (rare) */
+	struct tsdb_remap *remap; /* refs whose labels already had a series (rare) */
 	size_t nremap, capremap;
 	struct tsdb_wal_sample *pending; /* samples that came before their series record */
 	size_t npending, cappending;
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t c = *cap ? *cap : 16;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	np = realloc(*p, c * elem);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = c;
-	return 0;
-}
 
 static uint64_t mapped(const struct replay_ctx *c, uint64_t ref)
 {
@@ -63,9 +44,9 @@ static int on_series(void *ctx, const struct tsdb_wal_series *s, size_t n, char 
 					    errlen) < 0)
 			return -1;
 		if (actual != s[i].ref) {
-			if (grow((void **)&c->remap, &c->capremap, c->nremap + 1, sizeof(*c->remap)) < 0)
+			if (tsdb_grow((void **)&c->remap, &c->capremap, c->nremap + 1, sizeof(*c->remap)) < 0)
 				goto oom;
-			c->remap[c->nremap++] = (struct remap){ s[i].ref, actual };
+			c->remap[c->nremap++] = (struct tsdb_remap){ s[i].ref, actual };
 		}
 		if (tsdb_logged_mark(c->db->logged, actual) < 0)
 			goto oom;
@@ -109,7 +90,7 @@ static int on_samples(void *ctx, const struct tsdb_wal_sample *s, size_t n, char
 			return -1;
 		if (rc == 0)
 			continue;
-		if (grow((void **)&c->pending, &c->cappending, c->npending + 1, sizeof(*c->pending)) < 0) {
+		if (tsdb_grow((void **)&c->pending, &c->cappending, c->npending + 1, sizeof(*c->pending)) < 0) {
 			snprintf(err, errlen, "out of memory replaying the WAL");
 			return -1;
 		}
@@ -128,6 +109,13 @@ static void on_progress(void *ctx, const struct tsdb_wal_progress *p)
 	snprintf(status, sizeof(status), "Replaying WAL %s %d (%d/%d)",
 		 p->checkpoint ? "checkpoint" : "segment", p->segment, p->i, p->n);
 	c->o->progress(c->o->progress_arg, status);
+}
+
+static int cmp_remap(const void *a, const void *b)
+{
+	uint64_t x = ((const struct tsdb_remap *)a)->from, y = ((const struct tsdb_remap *)b)->from;
+
+	return x < y ? -1 : x > y;
 }
 
 int tsdb_db_replay(struct tsdb_db *db, const struct tsdb_db_options *o, char *err,
@@ -159,6 +147,12 @@ int tsdb_db_replay(struct tsdb_db *db, const struct tsdb_db_options *o, char *er
 		LOG_WARN("tsdb", "WAL samples without a series record were dropped", "samples", n);
 	}
 out:
+	if (rc == 0 && c.nremap) {
+		qsort(c.remap, c.nremap, sizeof(*c.remap), cmp_remap);
+		db->remap = c.remap;
+		db->nremap = c.nremap;
+		c.remap = NULL;
+	}
 	free(c.remap);
 	free(c.pending);
 	return rc;

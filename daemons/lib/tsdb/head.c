@@ -106,6 +106,7 @@ int tsdb_head_new(const struct tsdb_head_options *opt, struct tsdb_head **out, c
 	h->mint = INT64_MAX;
 	h->maxt = INT64_MIN;
 	h->min_valid = INT64_MIN;
+	h->floor = INT64_MIN;
 	h->next_ref = 1;
 	h->gc_watermark = 1;
 	h->by_hash = stripes_new(n);
@@ -479,6 +480,16 @@ int64_t tsdb_head_min_valid_time(const struct tsdb_head *h)
 	return __atomic_load_n(&h->min_valid, __ATOMIC_RELAXED);
 }
 
+void tsdb_head_raise_min_valid_time(struct tsdb_head *h, int64_t t)
+{
+	tsdb_atomic_raise(&h->min_valid, t);
+}
+
+bool tsdb_head_series_exists(struct tsdb_head *h, uint64_t ref)
+{
+	return tsdb_head_series_by_ref(h, ref) != NULL;
+}
+
 uint64_t tsdb_head_num_series(const struct tsdb_head *h)
 {
 	return __atomic_load_n(&h->nseries, __ATOMIC_RELAXED);
@@ -601,6 +612,7 @@ int tsdb_head_truncate(struct tsdb_head *h, int64_t mint, uint64_t *removed, cha
 	}
 	pthread_mutex_lock(&h->gc_mu);
 	tsdb_atomic_raise(&h->min_valid, mint);
+	tsdb_atomic_raise(&h->floor, mint);
 	tsdb_atomic_raise(&h->mint, mint); /* a no-op on an empty head (INT64_MAX) */
 	/* Readers opened from now on start at mint; the older ones that read below it
 	 * finish first. */

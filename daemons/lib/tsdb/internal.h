@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf/buf.h"
 #include "tsdb/tsdb.h"
 
 #define TSDB_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -36,6 +37,9 @@ static inline double tsdb_b2f(uint64_t b)
 
 /* qsort/bsearch comparator for arrays of C strings. */
 int tsdb_strp_cmp(const void *a, const void *b);
+/* Sort and deduplicate strings that are interned (equal strings are equal pointers,
+ * as in the head's index and a block's symbols): by address first, then by content. */
+void tsdb_strings_unique_interned(struct tsdb_strings *s);
 
 /* Monotonic atomic bounds (head min/max time, min valid time). */
 static inline void tsdb_atomic_raise(int64_t *p, int64_t v)
@@ -55,6 +59,39 @@ static inline void tsdb_atomic_lower(int64_t *p, int64_t v)
 						       __ATOMIC_RELAXED))
 		;
 }
+
+/* ---- array.c ---------------------------------------------------------------------- */
+
+/* Make room for `need` elements of `elem` bytes in *p (capacity *cap, doubling);
+ * 0 or -1 (the array is unchanged). */
+int tsdb_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* ---- encoding.c: Prometheus' byte encodings (tsdb/encoding) ------------------------ */
+
+void tsdb_put_be32(struct buf *b, uint32_t v);
+void tsdb_put_be64(struct buf *b, uint64_t v);
+void tsdb_put_uvarint(struct buf *b, uint64_t v);
+void tsdb_put_varint(struct buf *b, int64_t v);       /* zigzag */
+void tsdb_put_uvarint_str(struct buf *b, const char *s, size_t n);
+size_t tsdb_uvarint_len(uint64_t v);
+uint32_t tsdb_be32(const uint8_t *p);
+uint64_t tsdb_be64(const uint8_t *p);
+
+/* A read cursor over [p, end); any overrun or bad varint sets `bad` (sticky) and the
+ * reads return 0 / NULL from then on. */
+struct tsdb_dec {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+uint64_t tsdb_dec_uvarint(struct tsdb_dec *d);
+int64_t tsdb_dec_varint(struct tsdb_dec *d);
+uint32_t tsdb_dec_be32(struct tsdb_dec *d);
+uint64_t tsdb_dec_be64(struct tsdb_dec *d);
+uint8_t tsdb_dec_byte(struct tsdb_dec *d);
+const uint8_t *tsdb_dec_bytes(struct tsdb_dec *d, size_t n);
+/* A uvarint-prefixed string (not NUL-terminated); *n gets its length. */
+const char *tsdb_dec_uvarint_str(struct tsdb_dec *d, size_t *n);
 
 /* ---- ptab.c: open-addressing table of (key, pointer) ------------------------------ */
 
@@ -196,8 +233,23 @@ int tsdb_ix_names(struct tsdb_index *ix, struct arena *a, struct tsdb_strings *o
 int tsdb_ix_values(struct tsdb_index *ix, const char *name, struct arena *a,
 		   struct tsdb_strings *out);
 
+/* Where postings come from: the head's index or a block's. Each call appends to out
+ * (lists of one label's values are disjoint) and returns 0 or -1 (allocation failure,
+ * or a corrupt block). */
+struct tsdb_postings_src {
+	int (*postings)(void *ctx, const char *name, const char *value, struct tsdb_plist *out);
+	int (*postings_where)(void *ctx, const char *name,
+			      bool (*pred)(const void *arg, const char *v), const void *arg,
+			      bool want, struct tsdb_plist *out);
+	int (*all)(void *ctx, struct tsdb_plist *out);
+	void *ctx;
+};
+
 /* Refs matching every matcher (all refs when n == 0), with Prometheus' empty-value
  * semantics; out is sorted and unique. */
+int tsdb_postings_select_src(const struct tsdb_postings_src *src, const struct tsdb_matcher *ms,
+			     size_t n, struct tsdb_plist *out);
+/* The same over the head's index. */
 int tsdb_postings_select(struct tsdb_index *ix, const struct tsdb_matcher *ms, size_t n,
 			 struct tsdb_plist *out);
 
@@ -260,6 +312,7 @@ struct tsdb_head {
 	uint32_t smask;
 	struct tsdb_stripe *by_hash, *by_ref;
 	int64_t mint, maxt, min_valid; /* atomic */
+	int64_t floor;                  /* atomic: readers start here (the last truncation) */
 	uint64_t next_ref;              /* atomic */
 	uint64_t nseries;               /* atomic */
 	uint64_t gc_watermark;          /* under gc_mu: next_ref at the previous truncation */
@@ -331,5 +384,40 @@ struct tsdb_snap_iter {
 
 void tsdb_snap_iter_init(struct tsdb_snap_iter *it, const struct tsdb_snap *snap,
 			 int64_t mint, int64_t maxt);
+
+/* A series set whose current series is a snapshot: the head's and a block's sets
+ * embed it (first) and differ only in how next() fills it. */
+struct tsdb_snap_set {
+	struct tsdb_series_set ss;
+	int64_t mint, maxt;
+	bool labels_only, failed;
+	char why[256];        /* what failed */
+	struct labels cur;
+	struct tsdb_snap snap;
+	struct tsdb_snap_iter it;
+};
+
+/* A zeroed set of `size` bytes (a struct starting with a tsdb_snap_set) in the
+ * querier's arena, reading the querier's range narrowed by hints; NULL when out of
+ * memory. */
+void *tsdb_snap_set_new(struct tsdb_querier *q, size_t size,
+			const struct tsdb_series_set_ops *ops,
+			const struct tsdb_select_hints *hints);
+/* Mark the set failed with a reason, which may already be in s->why (returns false,
+ * for next()). */
+bool tsdb_snap_set_fail(struct tsdb_snap_set *s, const char *why);
+const struct labels *tsdb_snap_set_labels(const struct tsdb_series_set *ss);
+struct tsdb_iterator *tsdb_snap_set_iterator(struct tsdb_series_set *ss);
+int tsdb_snap_set_err(const struct tsdb_series_set *ss, char *err, size_t errlen);
+/* The ops of such a set, given its next(). */
+#define TSDB_SNAP_SET_OPS(next_fn) { .next = (next_fn), .labels = tsdb_snap_set_labels, \
+	.iterator = tsdb_snap_set_iterator, .err = tsdb_snap_set_err }
+
+/* ---- merge.c -------------------------------------------------------------------------- */
+
+/* The union of n iterators by timestamp, the first one winning equal timestamps;
+ * allocated in a (NULL when it runs out). */
+struct tsdb_iterator *tsdb_merge_iterators(struct arena *a, struct tsdb_iterator **its,
+					   size_t n);
 
 #endif

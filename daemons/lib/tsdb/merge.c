@@ -154,6 +154,19 @@ static const struct tsdb_iterator_ops merge_iter_ops = {
 	.err = mi_err,
 };
 
+struct tsdb_iterator *tsdb_merge_iterators(struct arena *a, struct tsdb_iterator **its, size_t n)
+{
+	struct merge_iter *m = arena_calloc(a, 1, sizeof(*m));
+
+	if (!m || !(m->its = arena_alloc(a, (n + 1) * sizeof(*m->its))) ||
+	    !(m->ok = arena_calloc(a, n + 1, sizeof(*m->ok))))
+		return NULL;
+	memcpy(m->its, its, n * sizeof(*its));
+	m->n = n;
+	m->it.ops = &merge_iter_ops;
+	return &m->it;
+}
+
 /* --- merged series sets ------------------------------------------------------------------ */
 
 struct merge_set {

@@ -129,24 +129,49 @@ static bool value_matches(const void *arg, const char *v)
 
 /* Postings of the values of m->name for which m says `want`, without scanning the
  * values when the matcher names them (= and sets of literals). */
-static int values_postings(struct tsdb_index *ix, const struct tsdb_matcher *m, bool want,
-			   struct tsdb_plist *out)
+static int values_postings(const struct tsdb_postings_src *src, const struct tsdb_matcher *m,
+			   bool want, struct tsdb_plist *out)
 {
 	bool direct = want != tsdb_matcher_negated(m);
 
 	if (direct && m->kind == TSDB_MK_LITERAL)
-		return tsdb_ix_postings(ix, m->name, m->lit, out);
+		return src->postings(src->ctx, m->name, m->lit, out);
 	if (direct && m->kind == TSDB_MK_SET) {
 		for (size_t i = 0; i < m->nset; i++)
-			if (tsdb_ix_postings(ix, m->name, m->set[i], out) < 0)
+			if (src->postings(src->ctx, m->name, m->set[i], out) < 0)
 				return -1;
 		return 0;
 	}
-	return tsdb_ix_postings_where(ix, m->name, value_matches, m, want, out);
+	return src->postings_where(src->ctx, m->name, value_matches, m, want, out);
+}
+
+static int ix_postings(void *ctx, const char *name, const char *value, struct tsdb_plist *out)
+{
+	return tsdb_ix_postings(ctx, name, value, out);
+}
+
+static int ix_postings_where(void *ctx, const char *name,
+			     bool (*pred)(const void *arg, const char *v), const void *arg,
+			     bool want, struct tsdb_plist *out)
+{
+	return tsdb_ix_postings_where(ctx, name, pred, arg, want, out);
+}
+
+static int ix_all(void *ctx, struct tsdb_plist *out)
+{
+	return tsdb_ix_all(ctx, out);
 }
 
 int tsdb_postings_select(struct tsdb_index *ix, const struct tsdb_matcher *ms, size_t n,
 			 struct tsdb_plist *out)
+{
+	struct tsdb_postings_src src = { ix_postings, ix_postings_where, ix_all, ix };
+
+	return tsdb_postings_select_src(&src, ms, n, out);
+}
+
+int tsdb_postings_select_src(const struct tsdb_postings_src *src, const struct tsdb_matcher *ms,
+			     size_t n, struct tsdb_plist *out)
 {
 	struct tsdb_plist acc = { 0 }, sub = { 0 }, tmp = { 0 };
 	bool have = false;
@@ -158,7 +183,7 @@ int tsdb_postings_select(struct tsdb_index *ix, const struct tsdb_matcher *ms, s
 		if (empty_ok && m->kind == TSDB_MK_ALL && !tsdb_matcher_negated(m))
 			continue; /* =~".*" selects everything */
 		tmp.n = 0;
-		if (values_postings(ix, m, !empty_ok, &tmp) < 0)
+		if (values_postings(src, m, !empty_ok, &tmp) < 0)
 			goto fail;
 		if (empty_ok) {
 			if (tsdb_plist_append(&sub, tmp.v, tmp.n) < 0)
@@ -176,7 +201,7 @@ int tsdb_postings_select(struct tsdb_index *ix, const struct tsdb_matcher *ms, s
 		if (acc.n == 0)
 			break;
 	}
-	if (!have && tsdb_ix_all(ix, &acc) < 0)
+	if (!have && src->all(src->ctx, &acc) < 0)
 		goto fail;
 	if (sub.n) {
 		tsdb_plist_normalize(&sub);

@@ -26,15 +26,10 @@ struct head_querier {
 };
 
 struct head_set {
-	struct tsdb_series_set ss;
+	struct tsdb_snap_set s; /* first */
 	struct head_set *next;
 	struct tsdb_series **series;
 	size_t n, i;
-	int64_t mint, maxt;
-	bool labels_only, failed;
-	struct labels cur;
-	struct tsdb_snap snap;
-	struct tsdb_snap_iter it;
 };
 
 static int oom(char *err, size_t errlen)
@@ -96,46 +91,22 @@ static bool set_next(struct tsdb_series_set *base)
 {
 	struct head_set *hs = (struct head_set *)base;
 
-	while (hs->i < hs->n && !hs->failed) {
+	while (hs->i < hs->n && !hs->s.failed) {
 		struct tsdb_series *s = hs->series[hs->i++];
-		int rc = tsdb_series_snapshot(s, hs->mint, hs->maxt, hs->labels_only, &hs->snap);
+		int rc = tsdb_series_snapshot(s, hs->s.mint, hs->s.maxt, hs->s.labels_only,
+					      &hs->s.snap);
 
 		if (rc < 0)
-			hs->failed = true;
-		if (rc <= 0)
+			return tsdb_snap_set_fail(&hs->s, "out of memory");
+		if (rc == 0)
 			continue;
-		hs->cur = tsdb_series_labels(s);
+		hs->s.cur = tsdb_series_labels(s);
 		return true;
 	}
 	return false;
 }
 
-static const struct labels *set_labels(const struct tsdb_series_set *base)
-{
-	return &((const struct head_set *)base)->cur;
-}
-
-static struct tsdb_iterator *set_iterator(struct tsdb_series_set *base)
-{
-	struct head_set *hs = (struct head_set *)base;
-
-	tsdb_snap_iter_init(&hs->it, &hs->snap, hs->mint, hs->maxt);
-	return &hs->it.it;
-}
-
-static int set_err(const struct tsdb_series_set *base, char *err, size_t errlen)
-{
-	if (((const struct head_set *)base)->failed)
-		return oom(err, errlen);
-	return 0;
-}
-
-static const struct tsdb_series_set_ops set_ops = {
-	.next = set_next,
-	.labels = set_labels,
-	.iterator = set_iterator,
-	.err = set_err,
-};
+static const struct tsdb_series_set_ops set_ops = TSDB_SNAP_SET_OPS(set_next);
 
 /* --- querier ------------------------------------------------------------------------- */
 
@@ -144,27 +115,19 @@ static int hq_select(struct tsdb_querier *q, const struct tsdb_matcher *ms, size
 		     char *err, size_t errlen)
 {
 	struct head_querier *hq = (struct head_querier *)q;
-	int64_t mint = q->mint, maxt = q->maxt;
-	struct head_set *hs;
+	struct head_set *hs = tsdb_snap_set_new(q, sizeof(*hs), &set_ops, hints);
 
 	*out = tsdb_empty_series_set();
-	if (hints && hints->start <= hints->end) {
-		mint = hints->start > mint ? hints->start : mint;
-		maxt = hints->end < maxt ? hints->end : maxt;
-	}
-	if (!head_overlaps(hq->h, mint, maxt))
+	if (!hs)
+		return oom(err, errlen);
+	if (!head_overlaps(hq->h, hs->s.mint, hs->s.maxt))
 		return 0;
-	hs = arena_calloc(q->arena, 1, sizeof(*hs));
-	if (!hs || matching(hq, ms, n, &hs->series, &hs->n) < 0)
+	if (matching(hq, ms, n, &hs->series, &hs->n) < 0)
 		return oom(err, errlen);
 	qsort(hs->series, hs->n, sizeof(*hs->series), cmp_series);
-	hs->ss.ops = &set_ops;
-	hs->mint = mint;
-	hs->maxt = maxt;
-	hs->labels_only = hints && hints->labels_only;
 	hs->next = hq->sets;
 	hq->sets = hs;
-	*out = &hs->ss;
+	*out = &hs->s.ss;
 	return 0;
 }
 
@@ -176,9 +139,7 @@ static int cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Index strings are interned, so equal strings are equal pointers: dedupe by address,
- * then sort by content. */
-static void unique_sorted(struct tsdb_strings *s)
+void tsdb_strings_unique_interned(struct tsdb_strings *s)
 {
 	size_t w = 0;
 
@@ -216,7 +177,7 @@ static int collect(struct head_querier *hq, const char *name, const struct tsdb_
 			out->v[out->n++] = v;
 		}
 	}
-	unique_sorted(out);
+	tsdb_strings_unique_interned(out);
 	return 0;
 }
 
@@ -252,7 +213,7 @@ static void hq_close(struct tsdb_querier *q)
 	struct head_querier *hq = (struct head_querier *)q;
 
 	for (struct head_set *s = hq->sets; s; s = s->next)
-		tsdb_snap_free(&s->snap);
+		tsdb_snap_free(&s->s.snap);
 	tsdb_reclaim_leave(&hq->h->rc, &hq->reader);
 	arena_free(q->arena);
 	free(hq);
@@ -281,7 +242,7 @@ int tsdb_head_querier(struct tsdb_head *h, int64_t mint, int64_t maxt,
 	hq->q.ops = &head_querier_ops;
 	hq->q.maxt = maxt;
 	hq->h = h;
-	hq->q.mint = tsdb_reclaim_enter(&h->rc, &hq->reader, mint, &h->min_valid);
+	hq->q.mint = tsdb_reclaim_enter(&h->rc, &hq->reader, mint, &h->floor);
 	*out = &hq->q;
 	return 0;
 }
@@ -345,7 +306,7 @@ int tsdb_head_foreach(struct tsdb_head *h, int64_t mint, int64_t maxt, bool sort
 
 	if (!a)
 		return oom(err, errlen);
-	mint = tsdb_reclaim_enter(&h->rc, &r, mint, &h->min_valid);
+	mint = tsdb_reclaim_enter(&h->rc, &r, mint, &h->floor);
 	rc = walk(h, mint, maxt, sorted, fn, arg, a, &failed);
 	tsdb_reclaim_leave(&h->rc, &r);
 	arena_free(a);

@@ -178,6 +178,10 @@ static int refuse(uint64_t *counter, int code, const char *msg, char *err, size_
 int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
 		       int64_t minv, bool any_order, char *err, size_t errlen)
 {
+	/* Read again under the series lock: a block cut raises it before walking the
+	 * series, so a sample either makes it into the walk or is refused here. */
+	if (t < __atomic_load_n(&h->min_valid, __ATOMIC_ACQUIRE))
+		return refuse(&h->rej_bounds, TSDB_EOUT_OF_BOUNDS, "out of bounds", err, errlen);
 	if (t >= minv) {
 		if (!s->app.buf || t > s->app.t)
 			return append_in_order(h, s, t, v, err, errlen);

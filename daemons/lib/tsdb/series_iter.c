@@ -1,5 +1,7 @@
 /*
- * The sample iterator over a head series snapshot. Two sorted streams are merged: the
+ * The sample iterator over a series snapshot (a head series' chunks and out-of-order
+ * samples, or a block series' chunks), and the series-set plumbing around it that the
+ * head and block queriers share. Two sorted streams are merged: the
  * in-order chunks, read one after another (they never overlap), and the out-of-order
  * samples. On equal timestamps the in-order sample wins and both streams move on.
  * Seeking skips whole chunks by their max time before decoding anything.
@@ -173,4 +175,56 @@ void tsdb_snap_iter_init(struct tsdb_snap_iter *it, const struct tsdb_snap *snap
 		.mint = mint,
 		.maxt = maxt,
 	};
+}
+
+/* --- the shared snapshot series set ---------------------------------------------------- */
+
+void *tsdb_snap_set_new(struct tsdb_querier *q, size_t size,
+			const struct tsdb_series_set_ops *ops,
+			const struct tsdb_select_hints *hints)
+{
+	struct tsdb_snap_set *s = arena_calloc(q->arena, 1, size);
+
+	if (!s)
+		return NULL;
+	s->ss.ops = ops;
+	s->mint = q->mint;
+	s->maxt = q->maxt;
+	if (hints && hints->start <= hints->end) {
+		s->mint = hints->start > s->mint ? hints->start : s->mint;
+		s->maxt = hints->end < s->maxt ? hints->end : s->maxt;
+	}
+	s->labels_only = hints && hints->labels_only;
+	return s;
+}
+
+bool tsdb_snap_set_fail(struct tsdb_snap_set *s, const char *why)
+{
+	if (why != s->why)
+		snprintf(s->why, sizeof(s->why), "%s", why);
+	s->failed = true;
+	return false;
+}
+
+const struct labels *tsdb_snap_set_labels(const struct tsdb_series_set *ss)
+{
+	return &((const struct tsdb_snap_set *)ss)->cur;
+}
+
+struct tsdb_iterator *tsdb_snap_set_iterator(struct tsdb_series_set *ss)
+{
+	struct tsdb_snap_set *s = (struct tsdb_snap_set *)ss;
+
+	tsdb_snap_iter_init(&s->it, &s->snap, s->mint, s->maxt);
+	return &s->it.it;
+}
+
+int tsdb_snap_set_err(const struct tsdb_series_set *ss, char *err, size_t errlen)
+{
+	const struct tsdb_snap_set *s = (const struct tsdb_snap_set *)ss;
+
+	if (!s->failed)
+		return 0;
+	snprintf(err, errlen, "%s", s->why);
+	return TSDB_EFAIL;
 }

@@ -12,7 +12,7 @@
  *   index maps label name -> value -> sorted refs. Label strings are stored once, in the
  *   index, and series point at them.
  * - Matchers (=, !=, =~, !~) with Prometheus semantics and the querier interface that
- *   PromQL and the HTTP API use over the head now and over blocks later.
+ *   PromQL and the HTTP API use over the head and over blocks (block.h).
  *
  * Append rules (Prometheus'): per series, t must be greater than the last in-order
  * sample's; an equal t with the same value bits is accepted silently, with other bits it
@@ -20,7 +20,8 @@
  * (max(min valid time, head max time - chunk range / 2)) is "out of bounds"; an older t
  * is "out of order sample". With an out-of-order window W, samples older than the last
  * one but not older than head max time - W are kept in a per-series out-of-order buffer
- * and merged at query time; older ones are "too old sample". The stale NaN
+ * and merged at query time; older ones are "too old sample". Below the min valid time
+ * (raised when blocks are cut) every path refuses with "out of bounds". The stale NaN
  * (TSDB_STALE_NAN_BITS) is a value like any other and keeps its bits.
  *
  * Thread-safety: a head is safe for any number of threads. Appends take one stripe lock
@@ -355,8 +356,14 @@ int tsdb_head_replay_sample(struct tsdb_head *h, uint64_t ref, int64_t t, double
 /* INT64_MAX / INT64_MIN while the head is empty. */
 int64_t tsdb_head_min_time(const struct tsdb_head *h);
 int64_t tsdb_head_max_time(const struct tsdb_head *h);
-/* Samples below this are refused (raised by truncation). */
+/* Samples below this are refused, on every append path (raised by truncation). */
 int64_t tsdb_head_min_valid_time(const struct tsdb_head *h);
+/* Raise it without truncating: a block writer raises it to the end of the range it
+ * is about to write, so no sample can slip into that range behind its walk; readers
+ * still see everything until tsdb_head_truncate(). Never lowers it. */
+void tsdb_head_raise_min_valid_time(struct tsdb_head *h, int64_t t);
+/* Whether the head has a series with this ref (for WAL checkpoints). */
+bool tsdb_head_series_exists(struct tsdb_head *h, uint64_t ref);
 uint64_t tsdb_head_num_series(const struct tsdb_head *h);
 
 struct tsdb_head_stats {
@@ -368,6 +375,25 @@ struct tsdb_head_stats {
 	uint64_t chunks_created;
 };
 void tsdb_head_stats(const struct tsdb_head *h, struct tsdb_head_stats *st);
+
+/* Cardinality of the head for /api/v1/status/tsdb, as Prometheus computes it from its
+ * postings: the top `limit` label names by number of values, metric names by series,
+ * label names by bytes of values (value length times series), and name=value pairs by
+ * series; each list sorted by value, descending (ties by name). Strings live in `a`. */
+struct tsdb_stat {
+	const char *name;
+	uint64_t value;
+};
+
+struct tsdb_head_status {
+	uint64_t num_series, num_label_pairs, chunk_count;
+	int64_t min_time, max_time; /* as tsdb_head_min_time / tsdb_head_max_time */
+	struct tsdb_stat *series_by_metric, *values_by_label, *bytes_by_label, *series_by_pair;
+	size_t nseries_by_metric, nvalues_by_label, nbytes_by_label, nseries_by_pair;
+};
+
+int tsdb_head_status(struct tsdb_head *h, size_t limit, struct arena *a,
+		     struct tsdb_head_status *out, char *err, size_t errlen);
 
 /* Head truncation after a block is cut: raise the min valid time to `mint`, wait for
  * queriers and walks reading below `mint` to finish (new ones start at mint), drop closed
@@ -397,7 +423,7 @@ struct tsdb_head_series {
 };
 
 /* Call fn for every series with data in [mint, maxt] (mint raised to the last
- * truncation point, as for queriers), in label order when `sorted`, else in ref order.
+ * truncation point, as for queriers, not to the min valid time), in label order when `sorted`, else in ref order.
  * Pointers are valid during the call. A non-zero return from fn stops the walk and is
  * returned. */
 int tsdb_head_foreach(struct tsdb_head *h, int64_t mint, int64_t maxt, bool sorted,

@@ -9,58 +9,30 @@
  * counts are bounded by the bytes left before anything is allocated, arithmetic on
  * deltas wraps in unsigned space, and trailing bytes are an error.
  */
+#include "tsdb/internal.h"
 #include "tsdb/wal_internal.h"
 
 #include <string.h>
 
 /* --- encoding --------------------------------------------------------------------- */
 
-static void put_be64(struct buf *b, uint64_t v)
-{
-	unsigned char s[8];
-
-	for (int i = 7; i >= 0; i--) {
-		s[i] = v & 0xff;
-		v >>= 8;
-	}
-	buf_append(b, s, 8);
-}
-
-static void put_uvarint(struct buf *b, uint64_t v)
-{
-	unsigned char s[10];
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		s[n++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	s[n++] = (unsigned char)v;
-	buf_append(b, s, n);
-}
-
-static void put_varint(struct buf *b, int64_t v)
-{
-	put_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
 static void put_double(struct buf *b, double v)
 {
 	uint64_t bits;
 
 	memcpy(&bits, &v, 8);
-	put_be64(b, bits);
+	tsdb_put_be64(b, bits);
 }
 
 static void put_labels(struct buf *b, const struct labels *ls)
 {
-	put_uvarint(b, ls->n);
+	tsdb_put_uvarint(b, ls->n);
 	for (size_t i = 0; i < ls->n; i++) {
 		size_t nl = strlen(ls->v[i].name), vl = strlen(ls->v[i].value);
 
-		put_uvarint(b, nl);
+		tsdb_put_uvarint(b, nl);
 		buf_append(b, ls->v[i].name, nl);
-		put_uvarint(b, vl);
+		tsdb_put_uvarint(b, vl);
 		buf_append(b, ls->v[i].value, vl);
 	}
 }
@@ -69,7 +41,7 @@ void tsdb_wal_encode_series(struct buf *out, const struct tsdb_wal_series *s, si
 {
 	buf_putc(out, TSDB_WAL_REC_SERIES);
 	for (size_t i = 0; i < n; i++) {
-		put_be64(out, s[i].ref);
+		tsdb_put_be64(out, s[i].ref);
 		put_labels(out, &s[i].labels);
 	}
 }
@@ -80,11 +52,11 @@ static void put_delta(struct buf *out, bool first, uint64_t ref0, int64_t t0, ui
 		      int64_t t, double v)
 {
 	if (first) {
-		put_be64(out, ref0);
-		put_be64(out, (uint64_t)t0);
+		tsdb_put_be64(out, ref0);
+		tsdb_put_be64(out, (uint64_t)t0);
 	}
-	put_varint(out, (int64_t)(ref - ref0));
-	put_varint(out, (int64_t)((uint64_t)t - (uint64_t)t0));
+	tsdb_put_varint(out, (int64_t)(ref - ref0));
+	tsdb_put_varint(out, (int64_t)((uint64_t)t - (uint64_t)t0));
 	put_double(out, v);
 }
 
@@ -99,9 +71,9 @@ void tsdb_wal_encode_tombstones(struct buf *out, const struct tsdb_wal_tombstone
 {
 	buf_putc(out, TSDB_WAL_REC_TOMBSTONES);
 	for (size_t i = 0; i < n; i++) {
-		put_be64(out, s[i].ref);
-		put_varint(out, s[i].mint);
-		put_varint(out, s[i].maxt);
+		tsdb_put_be64(out, s[i].ref);
+		tsdb_put_varint(out, s[i].mint);
+		tsdb_put_varint(out, s[i].maxt);
 	}
 }
 
