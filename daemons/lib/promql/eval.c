@@ -393,7 +393,8 @@ static int smooth_one(struct pq_ev *ev, struct pq_node *vs, struct pq_source *sr
 	int64_t lb = ev->q->lookback;
 	int rc = -1;
 
-	for (int64_t ts = ev->start - vs->offset; ts <= ev->end - vs->offset; ts += ev->interval) {
+	for (int64_t step = ev->start; step <= ev->end; step += ev->interval) {
+		int64_t ts = step - vs->offset;
 		size_t i = 0;
 
 		if (pq_window_advance(ev, &w, src, ts - lb, ts + lb))
@@ -403,16 +404,16 @@ static int smooth_one(struct pq_ev *ev, struct pq_node *vs, struct pq_source *sr
 		while (i < w.n && w.v[i].t < ts)
 			i++;
 		if (i < w.n && w.v[i].t == ts) {
-			if (pq_series_push(ev->q, s, ts, w.v[i].f))
+			if (pq_series_push(ev->q, s, step, w.v[i].f))
 				goto done;
 		} else if (i > 0 && i < w.n) {
 			const struct pq_point *a = &w.v[i - 1], *b = &w.v[i];
 			double f = a->f + (b->f - a->f) * (double)(ts - a->t) / (double)(b->t - a->t);
 
-			if (pq_series_push(ev->q, s, ts, f))
+			if (pq_series_push(ev->q, s, step, f))
 				goto done;
 		} else if (i > 0) {
-			if (pq_series_push(ev->q, s, ts, w.v[i - 1].f))
+			if (pq_series_push(ev->q, s, step, w.v[i - 1].f))
 				goto done;
 		}
 	}

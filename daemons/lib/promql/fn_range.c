@@ -64,7 +64,7 @@ static int extended_rate(struct pq_mcall *c, bool counter, bool is_rate, double 
 		first = 0;
 	if (smoothed)
 		last = search(f, last, end, true);
-	if (f[last].t <= start)
+	if (f[last].t <= start || (smoothed && f[first].t > end))
 		return 0;
 	left = smoothed && f[first].t < start ? interp(&f[first], &f[first + 1], start, counter) :
 						 f[first].f;
@@ -391,6 +391,12 @@ static int fn_quantile_over_time(struct pq_mcall *c, double *out)
 
 static int fn_mad_over_time(struct pq_mcall *c, double *out)
 {
+	for (size_t i = 0; i < c->n; i++) {
+		if (isnan(c->p[i].f)) {
+			*out = NAN;
+			return 1;
+		}
+	}
 	return quantile_of(c, 0.5, out, true);
 }
 

@@ -33,7 +33,7 @@ struct info_ctx {
 	const char **names;		/* distinct info metric names */
 	size_t nnames;
 	struct pq_lbuilder add;
-	struct tsdb_matcher *own;	/* the default target_info matcher */
+	struct tsdb_matcher *own;	/* an implied __name__ matcher */
 };
 
 static const char *const id_labels[] = { "instance", "job" };
@@ -73,38 +73,43 @@ static int compile(struct pq_query *q, struct tsdb_matcher *m, enum tsdb_match_t
 	return 0;
 }
 
-/* The matchers of info()'s second argument, or __name__="target_info". */
+/* The matchers of info()'s second argument. Without one, the info metric is
+ * target_info; with only negative __name__ matchers, the candidates are the
+ * metrics named *_info that they do not exclude. */
 static int load_matchers(struct info_ctx *c, const struct pq_node *n)
 {
 	struct pq_query *q = c->ev->q;
 	const struct pq_node *sel = n->nargs > 1 ? n->args[1] : NULL;
+	size_t k = 0;
 
 	if (sel && sel->kind == PQ_STEPINV)
 		sel = sel->args[0];
-	c->nmm = sel ? sel->nms : 1;
-	c->mm = arena_calloc(q->a, c->nmm ? c->nmm : 1, sizeof(*c->mm));
-	if (!c->mm)
+	c->mm = arena_calloc(q->a, (sel ? sel->nms : 0) + 1, sizeof(*c->mm));
+	c->own = arena_calloc(q->a, 1, sizeof(*c->own));
+	if (!c->mm || !c->own)
 		return pq_oom(q);
-	if (!sel) {
-		c->mm[0].name = LABELS_METRIC_NAME;
-		c->mm[0].m = arena_calloc(q->a, 1, sizeof(struct tsdb_matcher));
-		if (!c->mm[0].m)
-			return pq_oom(q);
-		c->has_positive_name = true;
-		if (compile(q, c->mm[0].m, TSDB_MATCH_EQ, LABELS_METRIC_NAME, "target_info"))
-			return -1;
-		c->own = c->mm[0].m;
-		return 0;
-	}
-	for (size_t i = 0; i < sel->nms; i++) {
-		c->mm[i].name = sel->ms[i].name;
-		c->mm[i].m = &sel->ms[i];
-		if (!strcmp(c->mm[i].name, LABELS_METRIC_NAME)) {
+	for (size_t i = 0; sel && i < sel->nms; i++) {
+		c->mm[k].name = sel->ms[i].name;
+		c->mm[k++].m = &sel->ms[i];
+		if (!strcmp(sel->ms[i].name, LABELS_METRIC_NAME)) {
 			c->has_name = true;
 			if (sel->ms[i].type == TSDB_MATCH_EQ || sel->ms[i].type == TSDB_MATCH_RE)
 				c->has_positive_name = true;
 		}
 	}
+	c->nmm = k;
+	if (sel && (!c->has_name || c->has_positive_name)) {
+		c->own = NULL;
+		return 0;
+	}
+	if (sel ? compile(q, c->own, TSDB_MATCH_RE, LABELS_METRIC_NAME, ".+_info") :
+		  compile(q, c->own, TSDB_MATCH_EQ, LABELS_METRIC_NAME, "target_info")) {
+		c->own = NULL;
+		return -1;
+	}
+	c->mm[c->nmm].name = LABELS_METRIC_NAME;
+	c->mm[c->nmm++].m = c->own;
+	c->has_name = c->has_positive_name = true;
 	return 0;
 }
 
