@@ -3,14 +3,16 @@
  * ../shared/conformance/promql/FORMAT.md) against our parser and engine over an
  * in-memory TSDB head.
  *
- *   promqltest [-v] [-q] FILE...
+ *   promqltest [-v] [-q] [-x] [--no-delayed-name-removal] FILE...
  *
  * Every eval is one case. A case is skipped when it needs native histograms (a
  * histogram literal among its expected results, or a selector that matches a
  * series that was loaded as a native histogram) or start timestamps (@st lines,
  * which the storage does not keep). Per file the harness prints its counts and,
  * with -v, every failure with its line and reason; skipped cases are listed
- * unless -q. The last line is `N passed, N failed, N skipped`; the exit status
+ * unless -q. With -x every instant eval is also run as a range query around its
+ * time, whose middle step must agree (one of the reference harness's checks).
+ * The last line is `N passed, N failed, N skipped`; the exit status
  * is 1 when a case failed.
  *
  * Engine settings are the reference suite's: lookback 5m, timeout 100s, 10,000
@@ -36,7 +38,7 @@ struct counts {
 };
 
 struct opts {
-	bool verbose, quiet;
+	bool verbose, quiet, extra;
 };
 
 struct state {
@@ -971,6 +973,52 @@ static int parse_header(struct eval_case *c, char *p)
 	return 0;
 }
 
+/* The reference harness's second check: an instant eval run as a range query from
+ * t-1m to t+1m must give the same result in its middle step. */
+static bool range_check(struct state *st, struct eval_case *c)
+{
+	struct promql_query q = { .expr = c->expr, .start_ms = c->start - 60000,
+				  .end_ms = c->start + 60000, .step_ms = 60000 };
+	struct promql_result r;
+	size_t found = 0;
+	bool ok = true;
+
+	if (c->expect_fail || c->ordered || c->has_string || c->range_vector ||
+	    strstr(c->expr, "start()") || strstr(c->expr, "end()") || strstr(c->expr, "range()") ||
+	    strstr(c->expr, "step()"))
+		return true;
+	if (promql_engine_exec(st->eng, &q, open_querier, st, &r)) {
+		whyf(c, "as a range query: %s", r.err);
+		promql_result_free(&r);
+		return false;
+	}
+	for (size_t i = 0; i < r.nseries && ok; i++) {
+		const struct promql_series *s = &r.series[i];
+		const struct promql_point *mid = NULL;
+
+		for (size_t k = 0; k < s->npoints; k++)
+			if (s->points[k].t == c->start)
+				mid = &s->points[k];
+		if (!mid)
+			continue;
+		found++;
+		if (c->scalar_set) {
+			ok = float_eq(c->scalar, mid->v);
+			continue;
+		}
+		ok = false;
+		for (size_t j = 0; j < c->nres; j++)
+			if (labels_equal(&c->res[j].ls, &s->metric) && c->res[j].vals.n == 1)
+				ok = float_eq(c->res[j].vals.v[0].v, mid->v);
+	}
+	if (ok && found != (c->scalar_set ? 1 : c->nres))
+		ok = false;
+	if (!ok)
+		whyf(c, "as a range query the middle step differs");
+	promql_result_free(&r);
+	return ok;
+}
+
 static void report(struct state *st, struct eval_case *c, const char *status)
 {
 	if (!strcmp(status, "SKIP") && st->o.quiet)
@@ -1062,7 +1110,8 @@ static int do_eval(struct state *st, char **lines, size_t *i, size_t n)
 		snprintf(c.why, sizeof(c.why), "reads native histogram series");
 		st->c.skip++;
 		report(st, &c, "SKIP");
-	} else if (!c.why[0] && check_result(&c, &r, rc)) {
+	} else if (!c.why[0] && check_result(&c, &r, rc) &&
+		   (!st->o.extra || c.range || range_check(st, &c))) {
 		st->c.pass++;
 	} else {
 		st->c.fail++;
@@ -1168,8 +1217,12 @@ int main(int argc, char **argv)
 			st.o.verbose = true;
 		else if (!strcmp(argv[argi], "-q"))
 			st.o.quiet = true;
+		else if (!strcmp(argv[argi], "-x"))
+			st.o.extra = true;
+		else if (!strcmp(argv[argi], "--no-delayed-name-removal"))
+			eo.delayed_name_removal = false;
 		else {
-			fprintf(stderr, "usage: promqltest [-v] [-q] FILE...\n");
+			fprintf(stderr, "usage: promqltest [-v] [-q] [-x] FILE...\n");
 			return 2;
 		}
 	}

@@ -165,7 +165,7 @@ static int lb_grow(struct pq_query *q, struct pq_lbuilder *b, size_t need)
 int pq_lb_reset(struct pq_query *q, struct pq_lbuilder *b, const struct labels *from)
 {
 	b->n = 0;
-	if (!from)
+	if (!from || !from->n)
 		return 0;
 	if (lb_grow(q, b, from->n))
 		return -1;
@@ -268,7 +268,8 @@ const struct pq_lset *pq_lb_finish(struct pq_query *q, struct pq_lbuilder *b)
 		pq_oom(q);
 		return NULL;
 	}
-	memcpy(ls.v, b->v, b->n * sizeof(struct label));
+	if (b->n)
+		memcpy(ls.v, b->v, b->n * sizeof(struct label));
 	l = pq_lset_wrap(q, &ls);
 	if (!l)
 		pq_oom(q);
