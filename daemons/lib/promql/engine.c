@@ -160,11 +160,8 @@ static int render_annotations(struct pq_query *q, struct promql_result *res)
 		return -1;
 	for (size_t i = 0; i < q->annos.n; i++) {
 		const struct pq_anno *a = &q->annos.v[i];
-		uint32_t line, col;
-		char *s;
+		char *s = pq_anno_render(res->arena, q->qs, a);
 
-		promql_position(q->qs, a->pos.start, &line, &col);
-		s = arena_sprintf(res->arena, "%s (%u:%u)", a->msg, line, col);
 		if (!s)
 			return -1;
 		if (a->level == PQ_WARN)
@@ -261,6 +258,7 @@ static void query_free(struct pq_query *q)
 	free(q->matchers);
 	free(q->annos.v);
 	pq_lb_free(&q->lb);
+	pq_hmap_free(&q->hist_groups);
 	arena_free(q->a);
 }
 

@@ -601,7 +601,61 @@ struct cv_ctx {
 	size_t ngrouping;
 	struct pq_hmap values;	/* value bits -> formatted string */
 	struct pq_hmap groups;	/* per step: key -> output index */
+	struct pq_hmap memo;	/* (series, value) -> memo entry */
+	struct cv_memo {
+		const struct pq_lset *in;
+		const char *value;
+		uint64_t key;
+		const struct pq_lset *group;
+	} *m, scratch;
+	size_t nm, capm;
 };
+
+/* The grouping key and labels of (series, value), made once per pair. */
+static const struct cv_memo *cv_lookup(struct pq_query *q, struct cv_ctx *c, struct pq_node *gn,
+				       const struct pq_lset *in, const char *v)
+{
+	uint64_t h = (uint64_t)(uintptr_t)in * 0x9E3779B97F4A7C15ULL ^
+		     (uint64_t)(uintptr_t)v * 0xC2B2AE3D27D4EB4FULL;
+	bool found;
+	uint64_t *slot = pq_hmap_put(&c->memo, h, &found);
+	const struct pq_lset *m;
+	struct cv_memo e;
+
+	if (!slot) {
+		pq_oom(q);
+		return NULL;
+	}
+	if (found && c->m[*slot].in == in && c->m[*slot].value == v)
+		return &c->m[*slot];
+	if (pq_lb_reset(q, &q->lb, &in->ls) || pq_lb_set(q, &q->lb, c->label, v))
+		return NULL;
+	m = pq_lb_finish(q, &q->lb);
+	if (!m)
+		return NULL;
+	e = (struct cv_memo){ in, v, grouping_key(gn, &m->ls, c->grouping, c->ngrouping), NULL };
+	e.group = grouping_labels(q, gn, m);
+	if (!e.group)
+		return NULL;
+	if (found) {	/* a colliding pair: answer without memoizing */
+		c->scratch = e;
+		return &c->scratch;
+	}
+	if (c->nm == c->capm) {
+		size_t cap = c->capm ? c->capm * 2 : 64;
+		struct cv_memo *nv = realloc(c->m, cap * sizeof(*nv));
+
+		if (!nv) {
+			pq_oom(q);
+			return NULL;
+		}
+		c->m = nv;
+		c->capm = cap;
+	}
+	*slot = c->nm;
+	c->m[c->nm] = e;
+	return &c->m[c->nm++];
+}
 
 static const char *value_string(struct pq_query *q, struct cv_ctx *c, double f)
 {
@@ -642,30 +696,22 @@ static int count_values_step(struct pq_step *st)
 	pq_hmap_clear(&c->groups);
 	for (size_t i = 0; i < in->n; i++) {
 		const char *v = value_string(q, c, in->v[i].f);
-		const struct pq_lset *m, *g;
-		uint64_t key, *slot;
+		const struct cv_memo *e;
+		uint64_t *slot;
 		bool found;
 		struct pq_sample out;
 
-		if (!v || pq_lb_reset(q, &q->lb, &in->v[i].ls->ls) ||
-		    pq_lb_set(q, &q->lb, c->label, v))
+		if (!v || !(e = cv_lookup(q, c, &gn, in->v[i].ls, v)))
 			return -1;
-		m = pq_lb_finish(q, &q->lb);
-		if (!m)
-			return -1;
-		key = grouping_key(&gn, &m->ls, c->grouping, c->ngrouping);
-		slot = pq_hmap_put(&c->groups, key, &found);
+		slot = pq_hmap_put(&c->groups, e->key, &found);
 		if (!slot)
 			return pq_oom(q);
 		if (found) {
 			st->out->v[*slot].f++;
 			continue;
 		}
-		g = grouping_labels(q, &gn, m);
-		if (!g)
-			return -1;
 		*slot = st->out->n;
-		out = (struct pq_sample){ .ls = g, .f = 1, .t = st->ts };
+		out = (struct pq_sample){ .ls = e->group, .f = 1, .t = st->ts };
 		if (pq_vector_push(q, st->out, &out))
 			return -1;
 	}
@@ -712,6 +758,8 @@ static int eval_count_values(struct pq_ev *ev, struct pq_node *n, struct pq_matr
 	rc = pq_range_eval(ev, n->args, 1, NULL, count_values_step, &c, out);
 	pq_hmap_free(&c.values);
 	pq_hmap_free(&c.groups);
+	pq_hmap_free(&c.memo);
+	free(c.m);
 	return rc;
 }
 

@@ -138,6 +138,12 @@ struct pq_anno {
 	enum pq_anno_level level;
 	char *msg;		/* without the position */
 	struct promql_pos pos;
+	/* histogram_quantile's monotonicity info accumulates over the samples it
+	 * was raised for, as upstream's histogramQuantileForcedMonotonicityErr */
+	bool mono;
+	int64_t min_ts, max_ts;
+	double min_bucket, max_bucket, max_diff;
+	unsigned count;
 };
 
 struct pq_annos {
@@ -147,6 +153,10 @@ struct pq_annos {
 
 void pq_annof(struct pq_query *q, enum pq_anno_level lvl, struct promql_pos pos,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void pq_anno_monotonicity(struct pq_query *q, struct promql_pos pos, const char *msg, int64_t ts,
+			  double min_bucket, double max_bucket, double max_diff);
+/* The rendered text: "<msg>[ details] (<line>:<col>)", in the arena. */
+char *pq_anno_render(struct arena *a, const char *query, const struct pq_anno *an);
 
 /* --- plan (plan.c) ---------------------------------------------------------------- */
 
@@ -228,6 +238,7 @@ struct pq_query {
 
 	struct pq_lbuilder lb;		/* scratch builder */
 	const struct pq_lset *empty;
+	struct pq_hmap hist_groups;	/* histogram group signature -> its labels */
 
 	enum promql_errtype errtype;
 	char err[1024];

@@ -90,14 +90,26 @@ static struct hgroup *group_for(struct pq_query *q, struct hstate *h, const stru
 	}
 	g = &h->g[h->n];
 	memset(g, 0, sizeof(*g));
-	if (pq_lb_reset(q, &q->lb, &ls->ls))
+	/* the group's labels only depend on the signature: made once per query */
+	slot = pq_hmap_put(&q->hist_groups, sig, &found);
+	if (!slot) {
+		pq_oom(q);
 		return NULL;
-	pq_lb_del(&q->lb, LABELS_METRIC_NAME);
-	pq_lb_del(&q->lb, "le");
-	g->metric = pq_lb_finish(q, &q->lb);
-	if (!g->metric)
-		return NULL;
+	}
+	if (found) {
+		g->metric = (const struct pq_lset *)(uintptr_t)*slot;
+	} else {
+		if (pq_lb_reset(q, &q->lb, &ls->ls))
+			return NULL;
+		pq_lb_del(&q->lb, LABELS_METRIC_NAME);
+		pq_lb_del(&q->lb, "le");
+		g->metric = pq_lb_finish(q, &q->lb);
+		if (!g->metric)
+			return NULL;
+		*slot = (uint64_t)(uintptr_t)g->metric;
+	}
 	g->name = labels_get(&ls->ls, LABELS_METRIC_NAME);
+	slot = pq_hmap_get(&h->index, sig);
 	*slot = h->n++;
 	return g;
 }
@@ -174,14 +186,16 @@ static int quantile_groups(struct pq_step *st, struct hstate *h, double qv,
 			const char *name = q->delayed && g->name ? g->name : "";
 			struct buf nb = { 0 };
 
+			buf_puts(&nb, "PromQL info: input to histogram_quantile needed to be fixed "
+				 "for monotonicity (see https://prometheus.io/docs/prometheus/latest/"
+				 "querying/functions/#histogram_quantile)");
 			if (*name) {
 				buf_puts(&nb, " for metric name ");
 				promql_quote(name, strlen(name), &nb);
 			}
-			pq_annof(q, PQ_INFO, vec_arg->pos, "PromQL info: input to histogram_quantile "
-				 "needed to be fixed for monotonicity (see https://prometheus.io/docs/"
-				 "prometheus/latest/querying/functions/#histogram_quantile)%s",
-				 nb.data ? nb.data : "");
+			if (!nb.oom)
+				pq_anno_monotonicity(q, vec_arg->pos, nb.data, st->ts, mono.min_bucket,
+						     mono.max_bucket, mono.max_diff);
 			buf_free(&nb);
 		}
 		if (qlabel) {
