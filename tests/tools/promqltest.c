@@ -37,6 +37,7 @@
 #include "http/http.h"
 #include "labels/labels.h"
 #include "promapi/promapi.h"
+#include "promql/eval_internal.h"
 #include "promql/internal.h"
 #include "promql/promql.h"
 #include "tsdb/tsdb.h"
@@ -572,22 +573,13 @@ struct eval_case {
 	char why[2048];
 };
 
+/* FORMAT.md 5.3: a stale marker equals only a stale marker, otherwise
+ * upstream's almost.Equal with a relative tolerance of 1e-6. */
 static bool float_eq(double a, double b)
 {
-	const double eps = 1e-6, min_normal = 2.2250738585072014e-308;
-	double sum, diff;
-
 	if (tsdb_is_stale_nan(a) || tsdb_is_stale_nan(b))
 		return tsdb_is_stale_nan(a) && tsdb_is_stale_nan(b);
-	if (isnan(a) && isnan(b))
-		return true;
-	if (a == b)
-		return true;
-	sum = fabs(a) + fabs(b);
-	diff = fabs(a - b);
-	if (a == 0 || b == 0 || sum < min_normal)
-		return diff < eps * min_normal;
-	return diff / fmin(sum, 1.7976931348623157e308) < eps;
+	return pq_almost_equal(a, b, 1e-6);
 }
 
 static bool regex_search(const char *re, const char *s)

@@ -61,6 +61,18 @@ static void add(struct db *d, const char *spec, int64_t t, double v)
 	}
 }
 
+/* Several samples at one time: spec, value, spec, value, ..., NULL. */
+static void adds(struct db *d, int64_t t, ...)
+{
+	va_list ap;
+	const char *spec;
+
+	va_start(ap, t);
+	while ((spec = va_arg(ap, const char *)))
+		add(d, spec, t, va_arg(ap, double));
+	va_end(ap);
+}
+
 static int open_head(void *arg, int64_t mint, int64_t maxt, struct tsdb_querier **out, char *err,
 		     size_t errlen)
 {
@@ -150,12 +162,43 @@ static void fails_with(struct promql_engine *e, struct db *d, const char *expr, 
 	promql_result_free(&r);
 }
 
+/* Each engine test gets a fresh head and a default engine. */
+struct fx {
+	struct db *d;
+	struct promql_engine *e;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->d = db_new();
+	f->e = engine(NULL);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	promql_engine_free(f->e);
+	db_free(f->d);
+	free(f);
+	return 0;
+}
+
+#define FIXTURE(state)                              \
+	struct fx *f = *(state);                    \
+	struct db *d = f->d;                        \
+	struct promql_engine *e = f->e
+
 /* --- rate / increase / delta ------------------------------------------------------------- */
 
 static void test_rate_extrapolation(void **state)
 {
-	struct db *d = db_new();
-	struct promql_engine *e = engine(NULL);
+	FIXTURE(state);
 
 	for (int i = 0; i <= 8; i++)
 		add(d, "__name__=steady_total", i * 15000, i * 15.0);
@@ -194,22 +237,21 @@ static void test_rate_extrapolation(void **state)
 				    "does not end in _total/_sum/_count/_bucket: \"gauge\" (1:6)");
 		promql_result_free(&r);
 	}
-	promql_engine_free(e);
-	db_free(d);
 }
 
 /* --- histogram_quantile ------------------------------------------------------------------ */
 
 static void test_histogram_quantile(void **state)
 {
-	struct db *d = db_new();
-	struct promql_engine *e = engine(NULL);
+	FIXTURE(state);
 	struct promql_result r;
 
-	add(d, "__name__=h_bucket,le=0.1", 0, 10);
-	add(d, "__name__=h_bucket,le=0.5", 0, 20);
-	add(d, "__name__=h_bucket,le=1", 0, 40);
-	add(d, "__name__=h_bucket,le=+Inf", 0, 40);
+	adds(d, 0,
+	     "__name__=h_bucket,le=0.1", 10.0,
+	     "__name__=h_bucket,le=0.5", 20.0,
+	     "__name__=h_bucket,le=1", 40.0,
+	     "__name__=h_bucket,le=+Inf", 40.0,
+	     NULL);
 	assert_float_equal(one(e, d, "histogram_quantile(0.5, h_bucket)", 0), 0.5, 1e-12);
 	assert_float_equal(one(e, d, "histogram_quantile(0.9, h_bucket)", 0), 0.9, 1e-12);
 	/* the lowest bucket interpolates from 0 */
@@ -229,24 +271,23 @@ static void test_histogram_quantile(void **state)
 	assert_true(isnan(one(e, d, "histogram_quantile(0.5, open_bucket)", 0)));
 
 	/* decreasing counts are flattened, and an info says so */
-	add(d, "__name__=bad_bucket,le=1", 0, 10);
-	add(d, "__name__=bad_bucket,le=2", 0, 5);
-	add(d, "__name__=bad_bucket,le=+Inf", 0, 20);
+	adds(d, 0,
+	     "__name__=bad_bucket,le=1", 10.0,
+	     "__name__=bad_bucket,le=2", 5.0,
+	     "__name__=bad_bucket,le=+Inf", 20.0,
+	     NULL);
 	assert_int_equal(run(e, d, "histogram_quantile(0.25, bad_bucket)", 0, 0, 0, &r), 0);
 	assert_float_equal(r.series[0].points[0].v, 0.5, 1e-12);
 	assert_int_equal(r.ninfos, 1);
 	assert_non_null(strstr(r.infos[0], "needed to be fixed for monotonicity"));
 	promql_result_free(&r);
-	promql_engine_free(e);
-	db_free(d);
 }
 
 /* --- staleness and lookback ------------------------------------------------------------- */
 
 static void test_staleness_lookback(void **state)
 {
-	struct db *d = db_new();
-	struct promql_engine *e = engine(NULL);
+	FIXTURE(state);
 	struct promql_engine_opts o = { .lookback_delta_ms = 60000 };
 	struct promql_engine *short_lb = engine(&o);
 	struct promql_query q = { .expr = "once", .start_ms = 60000, .end_ms = 60000,
@@ -285,23 +326,22 @@ static void test_staleness_lookback(void **state)
 	assert_int_equal(r.series[0].points[4].t, 240000);
 	promql_result_free(&r);
 	promql_engine_free(short_lb);
-	promql_engine_free(e);
-	db_free(d);
 }
 
 /* --- matching and labels ---------------------------------------------------------------- */
 
 static void test_matching_errors(void **state)
 {
-	struct db *d = db_new();
-	struct promql_engine *e = engine(NULL);
+	FIXTURE(state);
 	struct promql_result r;
 
-	add(d, "__name__=a,job=x,i=1", 0, 1);
-	add(d, "__name__=a,job=x,i=2", 0, 2);
-	add(d, "__name__=b,job=x", 0, 10);
-	add(d, "__name__=c,job=x", 0, 3);
-	add(d, "__name__=c,job=y", 0, 4);
+	adds(d, 0,
+	     "__name__=a,job=x,i=1", 1.0,
+	     "__name__=a,job=x,i=2", 2.0,
+	     "__name__=b,job=x", 10.0,
+	     "__name__=c,job=x", 3.0,
+	     "__name__=c,job=y", 4.0,
+	     NULL);
 
 	fails_with(e, d, "b + on(job) a", 0, PROMQL_ERR_EXECUTION,
 		   "found duplicate series for the match group {job=\"x\"} on the right hand-side "
@@ -332,14 +372,11 @@ static void test_matching_errors(void **state)
 		   "vector cannot contain metrics with the same labelset");
 	/* type errors are bad data */
 	fails_with(e, d, "rate(a)", 0, PROMQL_ERR_BAD_DATA, "expected type range vector");
-	promql_engine_free(e);
-	db_free(d);
 }
 
 static void test_aggregations(void **state)
 {
-	struct db *d = db_new();
-	struct promql_engine *e = engine(NULL);
+	FIXTURE(state);
 	struct promql_result r;
 
 	for (int i = 1; i <= 4; i++) {
@@ -364,8 +401,6 @@ static void test_aggregations(void **state)
 	promql_result_free(&r);
 	fails_with(e, d, "topk(scalar(nothing), m)", 0, PROMQL_ERR_EXECUTION,
 		   "Parameter value is NaN");
-	promql_engine_free(e);
-	db_free(d);
 }
 
 /* --- limits -------------------------------------------------------------------------------- */
@@ -388,7 +423,7 @@ static void *bg_query(void *arg)
 
 static void test_limits(void **state)
 {
-	struct db *d = db_new();
+	struct db *d = ((struct fx *)*state)->d;
 	struct promql_engine_opts o = { .max_samples = 100 };
 	struct promql_engine *e = engine(&o);
 	struct promql_result r;
@@ -424,12 +459,11 @@ static void test_limits(void **state)
 	promql_result_free(&r);
 	d->open_delay_ms = 0;
 	promql_engine_free(e);
-	db_free(d);
 }
 
 static void test_concurrency(void **state)
 {
-	struct db *d = db_new();
+	struct db *d = ((struct fx *)*state)->d;
 	struct promql_engine_opts o = { .max_concurrency = 1 };
 	struct promql_engine *e = engine(&o);
 	struct promql_query q = { .expr = "2", .timeout_ms = 50 };
@@ -457,7 +491,6 @@ static void test_concurrency(void **state)
 	sem_destroy(&block);
 	sem_destroy(&entered);
 	promql_engine_free(e);
-	db_free(d);
 }
 
 /* --- the HTTP API ---------------------------------------------------------------------------- */
@@ -536,6 +569,67 @@ static void expect_body(struct api_fixture *f, const char *path, const char *for
 	buf_free(&b);
 }
 
+static const struct api_case {
+	const char *path, *form;
+	long status;
+	const char *body;
+} api_cases[] = {
+	/* Grafana's health check: a scalar with a numeric timestamp */
+	{ "/api/v1/query", "query=1%2B1&time=4", 200,
+	  "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,\"2\"]}}" },
+	{ "/api/v1/query?query=up&time=1700000000.123", NULL, 200,
+	  "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
+	  "{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"node\"},\"value\":"
+	  "[1700000000.123,\"1\"]}]}}" },
+	{ "/api/v1/query_range", "query=up&start=1700000000&end=1700000015.5&step=7.5",
+	  200, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{"
+	  "\"metric\":{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"node\"},\"values\":"
+	  "[[1700000000,\"1\"],[1700000007.500,\"1\"],[1700000015,\"0\"]]}]}}" },
+	{ "/api/v1/query?query=tiny&time=1700000000", NULL, 200,
+	  "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
+	  "{\"__name__\":\"tiny\"},\"value\":[1700000000,\"1e-07\"]}]}}" },
+	{ "/api/v1/query?query=%22hi%22&time=4", NULL, 200,
+	  "{\"status\":\"success\",\"data\":{\"resultType\":\"string\",\"result\":[4,\"hi\"]}}" },
+	/* annotations */
+	{ "/api/v1/query?query=rate(up%5B1m%5D)&time=1700000015", NULL, 200,
+	  "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{"
+	  "\"metric\":{\"instance\":\"a\",\"job\":\"node\"},\"value\":[1700000015,\"0\"]}]},"
+	  "\"infos\":[\"PromQL info: metric might not be a counter, name does not end in "
+	  "_total/_sum/_count/_bucket: \\\"up\\\" (1:6)\"]}" },
+
+	/* errors */
+	{ "/api/v1/query?query=sum(", NULL, 400,
+	  "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
+	  "\\\"query\\\": 1:5: parse error: unclosed left parenthesis\"}" },
+	{ "/api/v1/query?query=up&time=soon", NULL, 400,
+	  "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
+	  "\\\"time\\\": cannot parse \\\"soon\\\" to a valid timestamp\"}" },
+	{ "/api/v1/query_range?query=up&start=0&end=11001&step=1", NULL, 400,
+	  "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"exceeded maximum "
+	  "resolution of 11,000 points per timeseries. Try decreasing the query resolution "
+	  "(?step=XX)\"}" },
+	{ "/api/v1/query_range?query=up&start=10&end=0&step=1", NULL, 400,
+	  "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
+	  "\\\"end\\\": end timestamp must not be before start time\"}" },
+	{ "/api/v1/query_range?query=up&start=0&end=10&step=0", NULL, 400,
+	  "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
+	  "\\\"step\\\": zero or negative query resolution step widths are not accepted. "
+	  "Try a positive integer\"}" },
+	{ "/api/v1/query_range?query=up%5B1m%5D&start=0&end=10&step=1", NULL, 400,
+	  "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
+	  "\\\"query\\\": invalid expression type \\\"range vector\\\" for range query, "
+	  "must be Scalar or instant Vector\"}" },
+	{ "/api/v1/query?query=topk(scalar(x),up)&time=1700000000", NULL, 422,
+	  "{\"status\":\"error\",\"errorType\":\"execution\",\"error\":\"Parameter value is "
+	  "NaN\"}" },
+
+	/* format_query and exemplars */
+	{ "/api/v1/format_query", "query=sum(rate(x%5B5m%5D))by(job)", 200,
+	  "{\"status\":\"success\",\"data\":\"sum by (job) (rate(x[5m]))\"}" },
+	{ "/api/v1/query_exemplars?query=test&start=1700000000000&end=1700000001000",
+	  NULL, 200, "{\"status\":\"success\",\"data\":[]}" },
+};
+
 static void test_api(void **state)
 {
 	struct api_fixture *f = api_start();
@@ -545,59 +639,9 @@ static void test_api(void **state)
 	add(f->d, "__name__=tiny", 1700000000000, 1e-7);
 
 	/* Grafana's health check: a scalar with a numeric timestamp */
-	expect_body(f, "/api/v1/query", "query=1%2B1&time=4", 200,
-		    "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[4,\"2\"]}}");
-	expect_body(f, "/api/v1/query?query=up&time=1700000000.123", NULL, 200,
-		    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
-		    "{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"node\"},\"value\":"
-		    "[1700000000.123,\"1\"]}]}}");
-	expect_body(f, "/api/v1/query_range", "query=up&start=1700000000&end=1700000015.5&step=7.5",
-		    200, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{"
-		    "\"metric\":{\"__name__\":\"up\",\"instance\":\"a\",\"job\":\"node\"},\"values\":"
-		    "[[1700000000,\"1\"],[1700000007.500,\"1\"],[1700000015,\"0\"]]}]}}");
-	expect_body(f, "/api/v1/query?query=tiny&time=1700000000", NULL, 200,
-		    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":"
-		    "{\"__name__\":\"tiny\"},\"value\":[1700000000,\"1e-07\"]}]}}");
-	expect_body(f, "/api/v1/query?query=%22hi%22&time=4", NULL, 200,
-		    "{\"status\":\"success\",\"data\":{\"resultType\":\"string\",\"result\":[4,\"hi\"]}}");
-	/* annotations */
-	expect_body(f, "/api/v1/query?query=rate(up%5B1m%5D)&time=1700000015", NULL, 200,
-		    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{"
-		    "\"metric\":{\"instance\":\"a\",\"job\":\"node\"},\"value\":[1700000015,\"0\"]}]},"
-		    "\"infos\":[\"PromQL info: metric might not be a counter, name does not end in "
-		    "_total/_sum/_count/_bucket: \\\"up\\\" (1:6)\"]}");
-
-	/* errors */
-	expect_body(f, "/api/v1/query?query=sum(", NULL, 400,
-		    "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
-		    "\\\"query\\\": 1:5: parse error: unclosed left parenthesis\"}");
-	expect_body(f, "/api/v1/query?query=up&time=soon", NULL, 400,
-		    "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
-		    "\\\"time\\\": cannot parse \\\"soon\\\" to a valid timestamp\"}");
-	expect_body(f, "/api/v1/query_range?query=up&start=0&end=11001&step=1", NULL, 400,
-		    "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"exceeded maximum "
-		    "resolution of 11,000 points per timeseries. Try decreasing the query resolution "
-		    "(?step=XX)\"}");
-	expect_body(f, "/api/v1/query_range?query=up&start=10&end=0&step=1", NULL, 400,
-		    "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
-		    "\\\"end\\\": end timestamp must not be before start time\"}");
-	expect_body(f, "/api/v1/query_range?query=up&start=0&end=10&step=0", NULL, 400,
-		    "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
-		    "\\\"step\\\": zero or negative query resolution step widths are not accepted. "
-		    "Try a positive integer\"}");
-	expect_body(f, "/api/v1/query_range?query=up%5B1m%5D&start=0&end=10&step=1", NULL, 400,
-		    "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"invalid parameter "
-		    "\\\"query\\\": invalid expression type \\\"range vector\\\" for range query, "
-		    "must be Scalar or instant Vector\"}");
-	expect_body(f, "/api/v1/query?query=topk(scalar(x),up)&time=1700000000", NULL, 422,
-		    "{\"status\":\"error\",\"errorType\":\"execution\",\"error\":\"Parameter value is "
-		    "NaN\"}");
-
-	/* format_query and exemplars */
-	expect_body(f, "/api/v1/format_query", "query=sum(rate(x%5B5m%5D))by(job)", 200,
-		    "{\"status\":\"success\",\"data\":\"sum by (job) (rate(x[5m]))\"}");
-	expect_body(f, "/api/v1/query_exemplars?query=test&start=1700000000000&end=1700000001000",
-		    NULL, 200, "{\"status\":\"success\",\"data\":[]}");
+	for (size_t i = 0; i < sizeof(api_cases) / sizeof(api_cases[0]); i++)
+		expect_body(f, api_cases[i].path, api_cases[i].form, api_cases[i].status,
+			    api_cases[i].body);
 	api_stop(f);
 }
 
@@ -622,13 +666,13 @@ static void test_value_format(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rate_extrapolation),
-		cmocka_unit_test(test_histogram_quantile),
-		cmocka_unit_test(test_staleness_lookback),
-		cmocka_unit_test(test_matching_errors),
-		cmocka_unit_test(test_aggregations),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_concurrency),
+		cmocka_unit_test_setup_teardown(test_rate_extrapolation, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_histogram_quantile, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_staleness_lookback, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_matching_errors, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_aggregations, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_limits, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrency, fx_setup, fx_teardown),
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_value_format),
 	};

@@ -395,6 +395,8 @@ struct pq_monotonicity {
 double pq_bucket_quantile(double q, struct pq_bucket *b, size_t n, struct pq_monotonicity *mono);
 double pq_bucket_fraction(double lower, double upper, struct pq_bucket *b, size_t n);
 void pq_kahan_inc(double inc, double *sum, double *c);
+/* upstream's util/almost.Equal: NaN equals NaN, else a relative tolerance. */
+bool pq_almost_equal(double a, double b, double eps);
 /* Go's sort.Sort on small inputs (insertion sort, stable) and a stable merge sort
  * for larger ones, over samples with a less function. */
 typedef bool (*pq_less_fn)(const struct pq_sample *a, const struct pq_sample *b, void *arg);

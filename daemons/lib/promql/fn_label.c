@@ -16,11 +16,16 @@ static bool valid_label_name(const struct promql_str *s)
 	return s->len && strlen(s->s) == s->len && labels_valid_utf8(s->s, s->len);
 }
 
-static int relabel(struct pq_ev *ev, struct pq_series *s, const char *dst, const char *value)
+/* Set dst to the value built in b (which is freed). */
+static int relabel(struct pq_ev *ev, struct pq_series *s, const char *dst, struct buf *b)
 {
 	struct pq_query *q = ev->q;
 	const struct pq_lset *ls;
+	char *value = b->oom ? NULL : arena_strdup(q->a, b->data ? b->data : "");
 
+	buf_free(b);
+	if (!value)
+		return pq_oom(q);
 	if (pq_lb_reset(q, &q->lb, &s->ls->ls) || pq_lb_set(q, &q->lb, dst, value))
 		return -1;
 	ls = pq_lb_finish(q, &q->lb);
@@ -57,18 +62,11 @@ int pq_eval_label_replace(struct pq_ev *ev, struct pq_node *n, struct pq_matrix 
 		long ov[2 * 32];
 		int np = labels_regex_captures(re, v, strlen(v), ov, 32);
 		struct buf b = { 0 };
-		char *res;
 
 		if (np < 0)
 			continue;
 		labels_regex_expand(re, repl, v, ov, np, &b);
-		res = b.oom ? NULL : arena_strdup(q->a, b.data ? b.data : "");
-		buf_free(&b);
-		if (!res) {
-			pq_oom(q);
-			goto fail;
-		}
-		if (relabel(ev, &out->v[i], dst, res))
+		if (relabel(ev, &out->v[i], dst, &b))
 			goto fail;
 	}
 	if (pq_merge_same_labels(ev, out))
@@ -100,20 +98,13 @@ int pq_eval_label_join(struct pq_ev *ev, struct pq_node *n, struct pq_matrix *ou
 		return -1;
 	for (size_t i = 0; i < out->n; i++) {
 		struct buf b = { 0 };
-		char *res;
 
 		for (size_t k = 3; k < n->nargs; k++) {
 			if (k > 3)
 				buf_puts(&b, sep);
 			buf_puts(&b, pq_lset_get(out->v[i].ls, n->args[k]->str.s));
 		}
-		res = b.oom ? NULL : arena_strdup(q->a, b.data ? b.data : "");
-		buf_free(&b);
-		if (!res) {
-			pq_oom(q);
-			goto fail;
-		}
-		if (relabel(ev, &out->v[i], dst, res))
+		if (relabel(ev, &out->v[i], dst, &b))
 			goto fail;
 	}
 	if (pq_merge_same_labels(ev, out))

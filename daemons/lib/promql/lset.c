@@ -34,22 +34,14 @@ uint64_t pq_labels_hash(const struct labels *ls)
 	return XXH64_digest(&st);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 bool pq_sorted_contains(const char *const *names, size_t n, const char *name)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(names[mid], name);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return n && bsearch(&name, names, n, sizeof(*names), cmp_name);
 }
 
 uint64_t pq_hash_subset(const struct labels *ls, const char *const *names, size_t n,
@@ -174,25 +166,21 @@ int pq_lb_reset(struct pq_query *q, struct pq_lbuilder *b, const struct labels *
 	return 0;
 }
 
+/* Label sets are short: a linear scan finds the name or where it belongs. */
 static size_t lb_find(const struct pq_lbuilder *b, const char *name, bool *found)
 {
-	size_t lo = 0, hi = b->n;
+	size_t i;
 
 	*found = false;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(b->v[mid].name, name);
+	for (i = 0; i < b->n; i++) {
+		int c = strcmp(b->v[i].name, name);
 
-		if (c == 0) {
-			*found = true;
-			return mid;
+		if (c >= 0) {
+			*found = c == 0;
+			break;
 		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
 	}
-	return lo;
+	return i;
 }
 
 int pq_lb_set(struct pq_query *q, struct pq_lbuilder *b, const char *name, const char *value)

@@ -79,9 +79,22 @@ static const enum tsdb_match_type match_types[] = {
 	[PROMQL_MATCH_NRE] = TSDB_MATCH_NRE,
 };
 
+/* offset (literal or an expression) and @ of a selector or subquery */
+static int plan_modifiers(struct pq_query *q, const struct promql_modifiers *mod, struct pq_node *n)
+{
+	n->orig_offset = mod->offset_ms;
+	if (mod->offset_expr && duration_ms(q, mod->offset_expr, true, &n->orig_offset))
+		return -1;
+	n->offset = n->orig_offset;
+	if (mod->at == PROMQL_AT_TIMESTAMP) {
+		n->has_at = true;
+		n->at = mod->at_ms;
+	}
+	return 0;
+}
+
 static int plan_selector(struct pq_query *q, const struct promql_node *ast, struct pq_node *n)
 {
-	const struct promql_modifiers *mod = &ast->vs.mod;
 	char err[512];
 
 	n->nms = ast->vs.nmatchers;
@@ -101,15 +114,7 @@ static int plan_selector(struct pq_query *q, const struct promql_node *ast, stru
 	}
 	n->anchored = ast->vs.anchored;
 	n->smoothed = ast->vs.smoothed;
-	n->orig_offset = mod->offset_ms;
-	if (mod->offset_expr && duration_ms(q, mod->offset_expr, true, &n->orig_offset))
-		return -1;
-	n->offset = n->orig_offset;
-	if (mod->at == PROMQL_AT_TIMESTAMP) {
-		n->has_at = true;
-		n->at = mod->at_ms;
-	}
-	return 0;
+	return plan_modifiers(q, &ast->vs.mod, n);
 }
 
 static const char **sorted_names(struct pq_query *q, const struct promql_labels *l, bool add_name,
@@ -152,7 +157,6 @@ static int build_args(struct pq_query *q, struct pq_node *n, struct promql_node 
 
 static int build_subquery(struct pq_query *q, const struct promql_node *ast, struct pq_node **out)
 {
-	const struct promql_modifiers *mod = &ast->subquery.mod;
 	struct pq_node *n = new_node(q, PQ_SUBQ, ast, 1);
 
 	if (!n)
@@ -163,14 +167,8 @@ static int build_subquery(struct pq_query *q, const struct promql_node *ast, str
 	n->step = ast->subquery.step_ms;
 	if (ast->subquery.step_expr && duration_ms(q, ast->subquery.step_expr, false, &n->step))
 		return -1;
-	n->orig_offset = mod->offset_ms;
-	if (mod->offset_expr && duration_ms(q, mod->offset_expr, true, &n->orig_offset))
+	if (plan_modifiers(q, &ast->subquery.mod, n))
 		return -1;
-	n->offset = n->orig_offset;
-	if (mod->at == PROMQL_AT_TIMESTAMP) {
-		n->has_at = true;
-		n->at = mod->at_ms;
-	}
 	*out = n;
 	return build(q, ast->subquery.expr, &n->args[0]);
 }

@@ -70,8 +70,7 @@ static size_t coalesce(struct pq_bucket *b, size_t n)
 	return k;
 }
 
-/* util/almost.Equal */
-static bool almost_equal(double a, double b, double eps)
+bool pq_almost_equal(double a, double b, double eps)
 {
 	double sum, diff;
 
@@ -97,7 +96,7 @@ static void ensure_monotonic(struct pq_bucket *b, size_t n, struct pq_monotonici
 
 		if (cur == prev)
 			continue;
-		if (almost_equal(prev, cur, SMALL_DELTA_TOLERANCE)) {
+		if (pq_almost_equal(prev, cur, SMALL_DELTA_TOLERANCE)) {
 			b[i].count = prev;
 			m->fixed_precision = true;
 			continue;
@@ -117,6 +116,17 @@ static void ensure_monotonic(struct pq_bucket *b, size_t n, struct pq_monotonici
 	}
 }
 
+/* Sorted by bound and coalesced; 0 when the highest bucket is not +Inf. */
+static size_t prepare_buckets(struct pq_bucket *b, size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(b, n, sizeof(*b), cmp_bucket);
+	if (!(isinf(b[n - 1].upper) && b[n - 1].upper > 0))
+		return 0;
+	return coalesce(b, n);
+}
+
 double pq_bucket_quantile(double q, struct pq_bucket *b, size_t n, struct pq_monotonicity *mono)
 {
 	double rank, obs, start = 0, end, count;
@@ -129,12 +139,9 @@ double pq_bucket_quantile(double q, struct pq_bucket *b, size_t n, struct pq_mon
 		return -INFINITY;
 	if (q > 1)
 		return INFINITY;
+	n = prepare_buckets(b, n);
 	if (!n)
 		return NAN;
-	qsort(b, n, sizeof(*b), cmp_bucket);
-	if (!(isinf(b[n - 1].upper) && b[n - 1].upper > 0))
-		return NAN;
-	n = coalesce(b, n);
 	ensure_monotonic(b, n, mono);
 	if (n < 2)
 		return NAN;
@@ -173,12 +180,9 @@ double pq_bucket_fraction(double lower, double upper, struct pq_bucket *b, size_
 	double count, rank = 0, lower_rank = 0, upper_rank = 0, lb = 0;
 	bool lower_set = false, upper_set = false;
 
+	n = prepare_buckets(b, n);
 	if (!n)
 		return NAN;
-	qsort(b, n, sizeof(*b), cmp_bucket);
-	if (!(isinf(b[n - 1].upper) && b[n - 1].upper > 0))
-		return NAN;
-	n = coalesce(b, n);
 	count = b[n - 1].count;
 	if (count == 0 || isnan(lower) || isnan(upper))
 		return NAN;
