@@ -372,30 +372,41 @@ struct load_line {
 	struct labels ls;
 	struct slots sl;
 	size_t lineno;
+	long next_same;		/* the next line of the block for the same series, or -1 */
 };
 
 /* A later line of the same block for the same series overrides a value (the
  * reference loader keeps the last one). */
-static bool overridden(const struct load_line *v, size_t n, size_t i, size_t k)
+static bool overridden(const struct load_line *v, size_t i, size_t k)
 {
-	for (size_t j = i + 1; j < n; j++)
-		if (labels_equal(&v[i].ls, &v[j].ls) && k < v[j].sl.n &&
-		    v[j].sl.v[k].kind != SLOT_EMPTY)
+	for (long j = v[i].next_same; j >= 0; j = v[j].next_same)
+		if (k < v[j].sl.n && v[j].sl.v[k].kind != SLOT_EMPTY)
 			return true;
 	return false;
 }
 
-static void append_lines(struct state *st, const struct load_line *v, size_t n, int64_t interval)
+static void link_same(struct load_line *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i].next_same = -1;
+		for (size_t j = i + 1; j < n && v[i].next_same < 0; j++)
+			if (labels_equal(&v[i].ls, &v[j].ls))
+				v[i].next_same = (long)j;
+	}
+}
+
+static void append_lines(struct state *st, struct load_line *v, size_t n, int64_t interval)
 {
 	char err[256];
 
+	link_same(v, n);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < v[i].sl.n; k++) {
 			const struct slot *s = &v[i].sl.v[k];
 			uint64_t ref;
 			bool created;
 
-			if (s->kind == SLOT_EMPTY || overridden(v, n, i, k))
+			if (s->kind == SLOT_EMPTY || overridden(v, i, k))
 				continue;
 			if (tsdb_head_append_labels(st->head, &v[i].ls, (int64_t)k * interval,
 						    s->kind == SLOT_STALE ? tsdb_stale_nan() : s->v,

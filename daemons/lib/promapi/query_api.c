@@ -37,49 +37,43 @@ struct promapi_query_api {
 
 /* --- JSON pieces ------------------------------------------------------------------- */
 
-/* jsonutil.MarshalTimestamp */
+/* jsonutil.MarshalTimestamp: seconds, and the milliseconds as three digits. */
 static void put_timestamp(struct jw *w, int64_t t)
 {
-	char b[48];
-	int n = 0;
-	uint64_t u;
+	char b[32], *p = b + sizeof(b);
+	uint64_t u = t < 0 ? (uint64_t)(-(t + 1)) + 1 : (uint64_t)t, s = u / 1000;
+	unsigned ms = (unsigned)(u % 1000);
 
-	if (t < 0) {
-		b[n++] = '-';
-		u = (uint64_t)(-(t + 1)) + 1;
-	} else {
-		u = (uint64_t)t;
+	if (ms) {
+		*--p = (char)('0' + ms % 10);
+		*--p = (char)('0' + ms / 10 % 10);
+		*--p = (char)('0' + ms / 100);
+		*--p = '.';
 	}
-	n += snprintf(b + n, sizeof(b) - (size_t)n, "%llu", (unsigned long long)(u / 1000));
-	if (u % 1000)
-		n += snprintf(b + n, sizeof(b) - (size_t)n, ".%03u", (unsigned)(u % 1000));
-	jw_raw(w, b, (size_t)n);
+	do {
+		*--p = (char)('0' + s % 10);
+		s /= 10;
+	} while (s);
+	if (t < 0)
+		*--p = '-';
+	jw_raw(w, p, (size_t)(b + sizeof(b) - p));
 }
 
-/* jsonutil.MarshalFloat: 'f' form, but 'e' for |v| < 1e-6 or >= 1e21. */
 void promapi_format_value(double v, char *out, size_t cap)
 {
-	double a = fabs(v);
-
-	if (!isfinite(v) || a == 0 || (a >= 1e-6 && a < 1e21)) {
-		json_format_prom_float(out, cap, v);
-		return;
-	}
-	for (int prec = 0; prec < 17; prec++) {
-		snprintf(out, cap, "%.*e", prec, v);
-		if (strtod(out, NULL) == v)
-			break;
-	}
-	/* C writes the shortest digits with trailing zeros when prec > needed; the
-	 * loop stops at the first round-tripping precision, so there are none. */
+	promql_format_value(v, out, cap);
 }
 
+/* Values are strings; they never need escaping. */
 static void put_value(struct jw *w, double v)
 {
-	char b[64];
+	char b[48];
+	size_t n;
 
-	promapi_format_value(v, b, sizeof(b));
-	jw_str(w, b);
+	b[0] = '"';
+	n = promql_format_value(v, b + 1, sizeof(b) - 2);
+	b[n + 1] = '"';
+	jw_raw(w, b, n + 2);
 }
 
 static void put_metric(struct jw *w, const struct labels *ls)

@@ -430,6 +430,10 @@ int promql_parse_duration(const char *s, size_t n, int64_t *ms, char *err, size_
 void promql_format_duration(int64_t ms, struct buf *out);
 /* strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, no exponent. */
 void promql_format_float(double v, struct buf *out);
+/* A sample value as Prometheus' API writes it (jsonutil.MarshalFloat): the 'f'
+ * form, but 'e' below 1e-6 and from 1e21 on ("1e-07"); "NaN", "+Inf", "-Inf".
+ * Needs cap >= 40; returns the length. */
+size_t promql_format_value(double v, char *out, size_t cap);
 /* strconv.Quote: a double-quoted Go string literal. */
 void promql_quote(const char *s, size_t n, struct buf *out);
 /* strconv.Unquote-like for "...", '...' and `...` literals (Prometheus strutil). The

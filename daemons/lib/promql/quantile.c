@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "promql/eval_internal.h"
+#include "promql/internal.h"
 
 #define SMALL_DELTA_TOLERANCE 1e-12
 #define MIN_NORMAL 2.2250738585072014e-308
@@ -350,79 +351,15 @@ bool pq_natsort_less(const char *a, const char *b)
 
 /* --- formatting --------------------------------------------------------------------------- */
 
-/* Shortest round-trip digits and decimal exponent of v (v finite, non-zero). */
-static void shortest(double v, char *digits, int *nd, int *exp10, bool *neg)
-{
-	char e[40];
-	const char *p;
-	int prec;
-
-	for (prec = 0; prec < 17; prec++) {
-		snprintf(e, sizeof(e), "%.*e", prec, v);
-		if (strtod(e, NULL) == v)
-			break;
-	}
-	p = e;
-	*neg = *p == '-';
-	if (*neg)
-		p++;
-	*nd = 0;
-	for (; *p && *p != 'e'; p++)
-		if (*p != '.')
-			digits[(*nd)++] = *p;
-	*exp10 = atoi(p + 1);
-	while (*nd > 1 && digits[*nd - 1] == '0')
-		(*nd)--;
-	digits[*nd] = 0;
-}
-
 void pq_fmt_g(double v, char *out, size_t cap)
 {
-	char d[24];
-	int nd, ex;
-	bool neg;
-	size_t k = 0;
+	struct buf b = { 0 };
 
-	if (isnan(v)) {
-		snprintf(out, cap, "NaN");
+	if (isinf(v) && v > 0) {
+		snprintf(out, cap, "+Inf");
 		return;
 	}
-	if (isinf(v)) {
-		snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
-		return;
-	}
-	if (v == 0) {
-		snprintf(out, cap, signbit(v) ? "-0" : "0");
-		return;
-	}
-	shortest(v, d, &nd, &ex, &neg);
-	if (cap < 40)
-		return;
-	if (neg)
-		out[k++] = '-';
-	if (ex < -4 || ex >= 21 || (ex >= nd && ex >= 6) || ex >= 6) {
-		out[k++] = d[0];
-		if (nd > 1) {
-			out[k++] = '.';
-			for (int i = 1; i < nd; i++)
-				out[k++] = d[i];
-		}
-		snprintf(out + k, cap - k, "e%c%02d", ex < 0 ? '-' : '+', ex < 0 ? -ex : ex);
-		return;
-	}
-	if (ex < 0) {
-		out[k++] = '0';
-		out[k++] = '.';
-		for (int i = 0; i < -ex - 1; i++)
-			out[k++] = '0';
-		for (int i = 0; i < nd; i++)
-			out[k++] = d[i];
-	} else {
-		for (int i = 0; i <= ex || i < nd; i++) {
-			if (i == ex + 1)
-				out[k++] = '.';
-			out[k++] = i < nd ? d[i] : '0';
-		}
-	}
-	out[k] = 0;
+	promql_format_float_v(v, &b);
+	snprintf(out, cap, "%s", b.oom || !b.data ? "?" : b.data);
+	buf_free(&b);
 }
