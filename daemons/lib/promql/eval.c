@@ -653,14 +653,15 @@ static int eval_number(struct pq_ev *ev, struct pq_node *n, struct pq_matrix *ou
 	struct pq_series *s;
 
 	memset(out, 0, sizeof(*out));
+	/* counted before the points exist, so a huge step count fails first */
+	if (pq_add_samples(ev, (int64_t)num_steps(ev)))
+		return -1;
 	s = pq_matrix_add(ev->q, out, ev->q->empty, false);
 	if (!s)
 		return -1;
 	for (int64_t ts = ev->start; ts <= ev->end; ts += ev->interval)
 		if (pq_series_push(ev->q, s, ts, n->num))
 			goto fail;
-	if (pq_add_samples(ev, (int64_t)num_steps(ev)))
-		goto fail;
 	return 0;
 fail:
 	pq_matrix_free(out);
