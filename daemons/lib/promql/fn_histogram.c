@@ -3,7 +3,8 @@
  * histograms: the samples of a step are grouped by their labels without "le"
  * (upstream's resetHistograms; a missing or malformed le is a warning and the
  * sample is skipped), each group's buckets go to the bucket numerics in
- * quantile.c, and the result keeps the group's labels without __name__ and le.
+ * quantile.c, and the result keeps the group's labels without le, its name
+ * dropped as by any function.
  * Native histograms never reach the engine (the storage holds floats only).
  */
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include "promql/eval_internal.h"
 
 struct hgroup {
-	const struct pq_lset *metric;	/* without __name__ and le */
+	const struct pq_lset *metric;	/* without le */
 	const char *name;		/* __name__ of the first sample */
 	struct pq_bucket *b;
 	size_t n, cap;
@@ -99,9 +100,9 @@ static struct hgroup *group_for(struct pq_query *q, struct hstate *h, const stru
 	if (found) {
 		g->metric = (const struct pq_lset *)(uintptr_t)*slot;
 	} else {
+		/* only le goes; the name is dropped like any function's (delayed or not) */
 		if (pq_lb_reset(q, &q->lb, &ls->ls))
 			return NULL;
-		pq_lb_del(&q->lb, LABELS_METRIC_NAME);
 		pq_lb_del(&q->lb, "le");
 		g->metric = pq_lb_finish(q, &q->lb);
 		if (!g->metric)
