@@ -24,15 +24,9 @@ static struct pq_anno *add(struct pq_query *q, enum pq_anno_level lvl, struct pr
 {
 	struct pq_anno *a;
 
-	if (q->annos.n == q->annos.cap) {
-		size_t cap = q->annos.cap ? q->annos.cap * 2 : 8;
-		struct pq_anno *v = realloc(q->annos.v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;	/* advisory: dropping it under oom is safe */
-		q->annos.v = v;
-		q->annos.cap = cap;
-	}
+	/* advisory: dropping one under oom is safe, so no error is set */
+	if (pq_reserve(NULL, &q->annos.v, &q->annos.cap, q->annos.n + 1, sizeof(*q->annos.v)))
+		return NULL;
 	a = &q->annos.v[q->annos.n];
 	memset(a, 0, sizeof(*a));
 	a->msg = arena_strdup(q->a, msg);

@@ -207,15 +207,8 @@ static int collect(struct pq_ev *ev, const struct pq_vector *res, int64_t ts,
 			if (!pq_matrix_add(ev->q, out, smp->ls, smp->drop_name))
 				return -1;
 			s = &out->v[*slot];
-			if (out->n > *last_cap) {
-				size_t cap = *last_cap ? *last_cap * 2 : 16;
-				int64_t *v = realloc(*last_ts, cap * sizeof(*v));
-
-				if (!v)
-					return pq_oom(ev->q);
-				*last_ts = v;
-				*last_cap = cap;
-			}
+			if (pq_reserve(ev->q, last_ts, last_cap, out->n, sizeof(**last_ts)))
+				return -1;
 		}
 		(*last_ts)[*slot] = ts;
 		if (pq_series_push(ev->q, s, ts, smp->f))

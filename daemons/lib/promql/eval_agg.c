@@ -145,18 +145,7 @@ static bool heap_down(struct heap *h, size_t i0, size_t n)
 
 static int heap_grow(struct pq_query *q, struct heap *h)
 {
-	size_t cap;
-	struct pq_sample *v;
-
-	if (h->n < h->cap)
-		return 0;
-	cap = h->cap ? h->cap * 2 : 4;
-	v = realloc(h->v, cap * sizeof(*v));
-	if (!v)
-		return pq_oom(q);
-	h->v = v;
-	h->cap = cap;
-	return 0;
+	return pq_reserve(q, &h->v, &h->cap, h->n + 1, sizeof(*h->v));
 }
 
 static int heap_push(struct pq_query *q, struct heap *h, const struct pq_sample *s)
@@ -641,17 +630,8 @@ static const struct cv_memo *cv_lookup(struct pq_query *q, struct cv_ctx *c, str
 		c->scratch = e;
 		return &c->scratch;
 	}
-	if (c->nm == c->capm) {
-		size_t cap = c->capm ? c->capm * 2 : 64;
-		struct cv_memo *nv = realloc(c->m, cap * sizeof(*nv));
-
-		if (!nv) {
-			pq_oom(q);
-			return NULL;
-		}
-		c->m = nv;
-		c->capm = cap;
-	}
+	if (pq_reserve(q, &c->m, &c->capm, c->nm + 1, sizeof(*c->m)))
+		return NULL;
 	*slot = c->nm;
 	c->m[c->nm] = e;
 	return &c->m[c->nm++];

@@ -177,17 +177,8 @@ static const struct pq_lset *result_metric(struct binop_ctx *c, struct pq_query 
 	res = compute_result_metric(c, q, l, r);
 	if (!res)
 		return NULL;
-	if (c->nentries == c->entries_cap) {
-		size_t cap = c->entries_cap ? c->entries_cap * 2 : 64;
-		struct cache_entry *v = realloc(c->entries, cap * sizeof(*v));
-
-		if (!v) {
-			pq_oom(q);
-			return NULL;
-		}
-		c->entries = v;
-		c->entries_cap = cap;
-	}
+	if (pq_reserve(q, &c->entries, &c->entries_cap, c->nentries + 1, sizeof(*c->entries)))
+		return NULL;
 	*slot = c->nentries;
 	c->entries[c->nentries++] = (struct cache_entry){ l, r, res };
 	return res;

@@ -119,6 +119,9 @@ struct pq_vector {
 	size_t n, cap;
 };
 
+/* Grow the malloc'd array at *arrp (any element type) to hold `need` elements,
+ * doubling; 0 or -1 (with q's error set when q is given). */
+int pq_reserve(struct pq_query *q, void *arrp, size_t *cap, size_t need, size_t elem);
 int pq_series_push(struct pq_query *q, struct pq_series *s, int64_t t, double f);
 struct pq_series *pq_matrix_add(struct pq_query *q, struct pq_matrix *m,
 				const struct pq_lset *ls, bool drop_name);

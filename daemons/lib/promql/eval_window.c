@@ -78,15 +78,8 @@ void pq_source_seek(struct pq_source *s, int64_t target)
 
 static int window_push(struct pq_ev *ev, struct pq_window *w, struct pq_point p)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 16;
-		struct pq_point *v = realloc(w->v, cap * sizeof(*v));
-
-		if (!v)
-			return pq_oom(ev->q);
-		w->v = v;
-		w->cap = cap;
-	}
+	if (pq_reserve(ev->q, &w->v, &w->cap, w->n + 1, sizeof(*w->v)))
+		return -1;
 	w->v[w->n++] = p;
 	return pq_add_samples(ev, 1);
 }

@@ -52,15 +52,8 @@ static void hstate_free(struct hstate *h)
 
 static int add_bucket(struct pq_query *q, struct hgroup *g, double upper, double count)
 {
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 16;
-		struct pq_bucket *b = realloc(g->b, cap * sizeof(*b));
-
-		if (!b)
-			return pq_oom(q);
-		g->b = b;
-		g->cap = cap;
-	}
+	if (pq_reserve(q, &g->b, &g->cap, g->n + 1, sizeof(*g->b)))
+		return -1;
 	g->b[g->n++] = (struct pq_bucket){ upper, count };
 	return 0;
 }
@@ -78,17 +71,8 @@ static struct hgroup *group_for(struct pq_query *q, struct hstate *h, const stru
 	}
 	if (found)
 		return &h->g[*slot];
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 8;
-		struct hgroup *v = realloc(h->g, cap * sizeof(*v));
-
-		if (!v) {
-			pq_oom(q);
-			return NULL;
-		}
-		h->g = v;
-		h->cap = cap;
-	}
+	if (pq_reserve(q, &h->g, &h->cap, h->n + 1, sizeof(*h->g)))
+		return NULL;
 	g = &h->g[h->n];
 	memset(g, 0, sizeof(*g));
 	/* the group's labels only depend on the signature: made once per query */

@@ -138,20 +138,7 @@ const struct pq_lset *pq_lset_strip(struct pq_query *q, const struct pq_lset *l)
 
 static int lb_grow(struct pq_query *q, struct pq_lbuilder *b, size_t need)
 {
-	struct label *v;
-	size_t cap;
-
-	if (need <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap * 2 : 16;
-	while (cap < need)
-		cap *= 2;
-	v = realloc(b->v, cap * sizeof(*v));
-	if (!v)
-		return pq_oom(q);
-	b->v = v;
-	b->cap = cap;
-	return 0;
+	return pq_reserve(q, &b->v, &b->cap, need, sizeof(*b->v));
 }
 
 int pq_lb_reset(struct pq_query *q, struct pq_lbuilder *b, const struct labels *from)

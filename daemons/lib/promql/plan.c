@@ -59,15 +59,8 @@ static int duration_ms(struct pq_query *q, const struct promql_node *e, bool all
 
 static int add_matcher(struct pq_query *q, struct tsdb_matcher *m)
 {
-	if (q->nmatchers == q->matchers_cap) {
-		size_t cap = q->matchers_cap ? q->matchers_cap * 2 : 8;
-		struct tsdb_matcher **v = realloc(q->matchers, cap * sizeof(*v));
-
-		if (!v)
-			return pq_oom(q);
-		q->matchers = v;
-		q->matchers_cap = cap;
-	}
+	if (pq_reserve(q, &q->matchers, &q->matchers_cap, q->nmatchers + 1, sizeof(*q->matchers)))
+		return -1;
 	q->matchers[q->nmatchers++] = m;
 	return 0;
 }

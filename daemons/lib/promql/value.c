@@ -8,6 +8,25 @@
 
 #include "promql/eval_internal.h"
 
+int pq_reserve(struct pq_query *q, void *arrp, size_t *cap, size_t need, size_t elem)
+{
+	void *cur, *v;
+	size_t nc;
+
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 8;
+	while (nc < need)
+		nc *= 2;
+	memcpy(&cur, arrp, sizeof(cur));
+	v = realloc(cur, nc * elem);
+	if (!v)
+		return q ? pq_oom(q) : -1;
+	memcpy(arrp, &v, sizeof(v));
+	*cap = nc;
+	return 0;
+}
+
 int pq_series_push(struct pq_query *q, struct pq_series *s, int64_t t, double f)
 {
 	if (s->n == s->cap) {
@@ -30,17 +49,8 @@ struct pq_series *pq_matrix_add(struct pq_query *q, struct pq_matrix *m,
 {
 	struct pq_series *s;
 
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 8;
-		struct pq_series *v = realloc(m->v, cap * sizeof(*v));
-
-		if (!v) {
-			pq_oom(q);
-			return NULL;
-		}
-		m->v = v;
-		m->cap = cap;
-	}
+	if (pq_reserve(q, &m->v, &m->cap, m->n + 1, sizeof(*m->v)))
+		return NULL;
 	s = &m->v[m->n++];
 	memset(s, 0, sizeof(*s));
 	s->ls = ls;
@@ -67,15 +77,8 @@ size_t pq_matrix_samples(const struct pq_matrix *m)
 
 int pq_vector_push(struct pq_query *q, struct pq_vector *v, const struct pq_sample *s)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		struct pq_sample *p = realloc(v->v, cap * sizeof(*p));
-
-		if (!p)
-			return pq_oom(q);
-		v->v = p;
-		v->cap = cap;
-	}
+	if (pq_reserve(q, &v->v, &v->cap, v->n + 1, sizeof(*v->v)))
+		return -1;
 	v->v[v->n++] = *s;
 	return 0;
 }
