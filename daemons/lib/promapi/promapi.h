@@ -76,4 +76,45 @@ void promapi_selectors_free(struct promapi_selector *s, size_t n);
 #define PROMAPI_MIN_TIME INT64_C(-9223309901257974)
 #define PROMAPI_MAX_TIME INT64_C(9223309901257974)
 
+/* ==== query API (query_api.c) ==========================================================
+ *
+ * /api/v1/query, /api/v1/query_range, /api/v1/format_query and
+ * /api/v1/query_exemplars (GET and POST form) over a PromQL engine that this API
+ * owns. Handlers are thread-safe; the engine limits concurrent queries.
+ */
+
+struct http_server;
+struct promapi_query_api;
+struct promql_node;
+struct promql_engine;
+struct promql_engine_opts;
+
+/* The querier factory the engine uses (promql.h's promql_querier_open_fn). */
+struct tsdb_querier;
+typedef int (*promapi_querier_open_fn)(void *arg, int64_t mint, int64_t maxt,
+				       struct tsdb_querier **out, char *err, size_t errlen);
+
+/* An exemplar source: write the "data" array of /api/v1/query_exemplars for the
+ * query's selectors over [start_ms, end_ms]; -1 with err filled on failure. Without
+ * one the endpoint answers an empty list. */
+typedef int (*promapi_exemplars_fn)(void *arg, const struct promql_node *const *selectors,
+				    size_t n, int64_t start_ms, int64_t end_ms, struct jw *w,
+				    char *err, size_t errlen);
+
+/* Register the query routes under `prefix` ("" or e.g. "/prometheus") and create
+ * the engine with `opts` (NULL: defaults). Free with promapi_query_api_free() after
+ * the server is freed. */
+int promapi_register_query_routes(struct http_server *s, const char *prefix,
+				  promapi_querier_open_fn open, void *arg,
+				  const struct promql_engine_opts *opts,
+				  struct promapi_query_api **out, char *err, size_t errlen);
+void promapi_query_api_set_exemplars(struct promapi_query_api *api, promapi_exemplars_fn fn,
+				     void *arg);
+struct promql_engine *promapi_query_api_engine(struct promapi_query_api *api);
+void promapi_query_api_free(struct promapi_query_api *api);
+
+/* A sample value as the API writes it (Go's FormatFloat 'f', or 'e' below 1e-6 and
+ * from 1e21 on; "NaN", "+Inf", "-Inf"). */
+void promapi_format_value(double v, char *out, size_t cap);
+
 #endif

@@ -505,7 +505,10 @@ static int shortest_digits(double v, char *digits, int *dp)
 	char tmp[40];
 	int nd = 0;
 
-	for (int p = 1; p <= 17; p++) {
+	/* A normal double whose shortest form has at most 15 digits prints exactly
+	 * that (zero-padded) at 15 digits, so the search can start there; subnormals
+	 * have less precision and need the full search. */
+	for (int p = fpclassify(v) == FP_NORMAL ? 15 : 1; p <= 17; p++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
 		if (strtod(tmp, NULL) == v || p == 17)
 			break;
@@ -576,6 +579,66 @@ void promql_format_float(double v, struct buf *out)
 
 	if (nd)
 		put_fixed(d, nd, dp, out);
+}
+
+size_t promql_format_value(double v, char *out, size_t cap)
+{
+	char d[24];
+	struct buf b = { 0 };
+	int dp, nd, exp;
+	size_t n = 0;
+	double a = fabs(v);
+
+	if (cap < 40) {
+		if (cap)
+			*out = 0;
+		return 0;
+	}
+	if (isnan(v) || isinf(v) || v == 0) {
+		special_float(v, true, &b);
+		n = b.oom ? 0 : b.len;
+		if (n)
+			memcpy(out, b.data, n);
+		buf_free(&b);
+		out[n] = 0;
+		return n;
+	}
+	if (v < 0)
+		out[n++] = '-';
+	if (a < 1e15 && a == floor(a)) {
+		/* integers (raw counters and gauges) need no digit search */
+		n += (size_t)snprintf(out + n, cap - n, "%.0f", a);
+		return n;
+	}
+	nd = shortest_digits(a, d, &dp);
+	exp = dp - 1;
+	if (a < 1e-6 || a >= 1e21) {
+		out[n++] = d[0];
+		if (nd > 1) {
+			out[n++] = '.';
+			memcpy(out + n, d + 1, (size_t)(nd - 1));
+			n += (size_t)(nd - 1);
+		}
+		n += (size_t)snprintf(out + n, cap - n, "e%c%02d", exp < 0 ? '-' : '+',
+				      exp < 0 ? -exp : exp);
+		return n;
+	}
+	if (dp <= 0) {
+		out[n++] = '0';
+		out[n++] = '.';
+		for (int i = 0; i < -dp; i++)
+			out[n++] = '0';
+		memcpy(out + n, d, (size_t)nd);
+		n += (size_t)nd;
+	} else {
+		for (int i = 0; i < dp || i < nd; i++) {
+			if (i == dp)
+				out[n++] = '.';
+			out[n++] = i < nd ? d[i] : '0';
+		}
+	}
+	out[n] = 0;
+	return n;
 }
 
 void promql_format_float_v(double v, struct buf *out)

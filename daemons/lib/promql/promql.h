@@ -27,6 +27,14 @@
  *   length because escapes can put NUL and non-UTF-8 bytes in them; they are also
  *   NUL-terminated for convenience.
  * - Everything here is reentrant; the function table is static and immutable.
+ * - The engine (promql_engine_*) evaluates instant and range queries with
+ *   Prometheus 3 semantics over any tsdb querier: staleness and the lookback
+ *   delta, left-open ranges (t-range, t], offset and @, subqueries, vector
+ *   matching, every aggregation and function on float samples, and upstream's
+ *   annotations. Native histograms are not stored, so a query never sees one.
+ *   Limits (samples in memory, timeout, concurrent queries) fail the one query
+ *   that exceeds them with upstream's error text. An engine is safe for any number
+ *   of threads; one query runs on the calling thread.
  *
  * Errors: functions return 0 or -1 with `err` filled (and *perr, when given).
  */
@@ -39,6 +47,7 @@
 
 #include "arena/arena.h"
 #include "buf/buf.h"
+#include "labels/labels.h"
 
 /* Longest query accepted (bytes) and deepest AST built; deeper queries fail with a
  * parse error instead of exhausting the stack of every recursive walker. */
@@ -421,10 +430,95 @@ int promql_parse_duration(const char *s, size_t n, int64_t *ms, char *err, size_
 void promql_format_duration(int64_t ms, struct buf *out);
 /* strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, no exponent. */
 void promql_format_float(double v, struct buf *out);
+/* A sample value as Prometheus' API writes it (jsonutil.MarshalFloat): the 'f'
+ * form, but 'e' below 1e-6 and from 1e21 on ("1e-07"); "NaN", "+Inf", "-Inf".
+ * Needs cap >= 40; returns the length. */
+size_t promql_format_value(double v, char *out, size_t cap);
 /* strconv.Quote: a double-quoted Go string literal. */
 void promql_quote(const char *s, size_t n, struct buf *out);
 /* strconv.Unquote-like for "...", '...' and `...` literals (Prometheus strutil). The
  * result is written to the arena; -1 on bad syntax. */
 int promql_unquote(struct arena *a, const char *lit, size_t n, struct promql_str *out);
+
+/* ---- engine ------------------------------------------------------------------------ */
+
+struct tsdb_querier;
+
+/* Open a querier over [mint, maxt] for one query; the engine closes it. */
+typedef int (*promql_querier_open_fn)(void *arg, int64_t mint, int64_t maxt,
+				      struct tsdb_querier **out, char *err, size_t errlen);
+
+struct promql_engine_opts {
+	int64_t lookback_delta_ms;	/* 0: 5m (--query.lookback-delta) */
+	int64_t timeout_ms;		/* 0: 2m (--query.timeout) */
+	uint64_t max_samples;		/* 0: 50,000,000 (--query.max-samples) */
+	unsigned max_concurrency;	/* 0: 20 (--query.max-concurrency) */
+	int64_t subquery_step_ms;	/* step of [range:] subqueries; 0: 1m */
+	/* Keep __name__ until the end of the query (upstream's
+	 * --enable-feature=promql-delayed-name-removal). */
+	bool delayed_name_removal;
+	struct promql_parse_opts parse;	/* experimental syntax to accept */
+};
+
+enum promql_errtype {
+	PROMQL_ERR_NONE,
+	PROMQL_ERR_BAD_DATA,	/* parse errors, bad parameters (HTTP 400) */
+	PROMQL_ERR_EXECUTION,	/* evaluation errors (422) */
+	PROMQL_ERR_TIMEOUT,	/* "query timed out in ..." (503) */
+	PROMQL_ERR_CANCELED,	/* "query was canceled in ..." (499) */
+	PROMQL_ERR_INTERNAL,	/* storage failure, out of memory (500) */
+};
+
+struct promql_query {
+	const char *expr;
+	int64_t start_ms, end_ms;	/* equal for an instant query */
+	int64_t step_ms;		/* 0 for an instant query */
+	int64_t timeout_ms;		/* 0: the engine's; never longer than the engine's */
+	int64_t lookback_delta_ms;	/* 0: the engine's */
+	const _Atomic bool *cancel;	/* optional: set to abort the query */
+};
+
+struct promql_point {
+	int64_t t;
+	double v;
+};
+
+struct promql_series {
+	struct labels metric;
+	struct promql_point *points;	/* one for a vector element */
+	size_t npoints;
+};
+
+/*
+ * A query's outcome. type is PROMQL_TYPE_NONE on error (errtype, err). Vectors
+ * keep the engine's order (sort() and topk() order them); matrices are sorted by
+ * labels. Annotations are rendered as upstream's API does:
+ * "PromQL warning: <text> (<line>:<col>)".
+ */
+struct promql_result {
+	enum promql_type type;
+	struct promql_series *series;
+	size_t nseries;
+	struct promql_point scalar;	/* PROMQL_TYPE_SCALAR */
+	struct promql_str string;	/* PROMQL_TYPE_STRING, at scalar.t */
+	const char **warnings, **infos;
+	size_t nwarnings, ninfos;
+	enum promql_errtype errtype;
+	char err[1024];
+	struct arena *arena;		/* private: owns labels and strings */
+};
+
+struct promql_engine;
+
+int promql_engine_new(const struct promql_engine_opts *opts, struct promql_engine **out,
+		      char *err, size_t errlen);
+void promql_engine_free(struct promql_engine *e);
+const struct promql_engine_opts *promql_engine_options(const struct promql_engine *e);
+
+/* Parse, check and run one query. Returns 0 with res filled, or -1 with
+ * res->errtype and res->err set; promql_result_free() either way. */
+int promql_engine_exec(struct promql_engine *e, const struct promql_query *query,
+		       promql_querier_open_fn open, void *arg, struct promql_result *res);
+void promql_result_free(struct promql_result *res);
 
 #endif
