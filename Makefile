@@ -116,7 +116,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/liblgtm.a
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory asan-build
-	@tests/run --build $(BUILD) --asan-build build-asan
+	@tests/run --build $(BUILD) --asan-build build-asan --shared $(SHARED)
 
 unit: all
 	@tests/run --build $(BUILD) --only unit
@@ -128,6 +128,12 @@ asan-build:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' CFLAGS='-O1 -g' all
 
 asan: asan-build
+
+# Upstream conformance scripts (../shared/conformance) against our engines; also part
+# of `make test`. Prints per-file counts and a closing "N passed, N failed, N skipped".
+SHARED ?= ../shared
+conformance: all
+	@tests/run --build $(BUILD) --only conformance --shared $(SHARED)
 
 # --- run, install, dist --------------------------------------------------------------
 

@@ -2,25 +2,63 @@
 #include <stdio.h>
 
 #include "promapi/promapi.h"
+#include "promql/promql.h"
 #include "runtime/runtime.h"
 #include "storage.h"
 #include "tsdb/db.h"
 
 #include "api.h"
 
-static int open_querier(void *arg, struct http_req *req, int64_t mint, int64_t maxt,
-			struct tsdb_querier **q, char *err, size_t errlen)
+/* Prometheus' defaults. */
+struct query_flags query_flags = {
+	.lookback_delta_ms = 5 * 60 * 1000,
+	.timeout_ms = 2 * 60 * 1000,
+	.max_samples = 50000000,
+	.max_concurrency = 20,
+};
+
+static struct promapi_query_api *g_query;
+
+static int open_for_request(void *arg, struct http_req *req, int64_t mint, int64_t maxt,
+			    struct tsdb_querier **q, char *err, size_t errlen)
 {
 	return tsdb_db_querier(storage_db(), mint, maxt, q, err, errlen);
 }
 
-static const struct promapi_source source = { open_querier, NULL };
+static int open_for_engine(void *arg, int64_t mint, int64_t maxt, struct tsdb_querier **q,
+			   char *err, size_t errlen)
+{
+	return tsdb_db_querier(storage_db(), mint, maxt, q, err, errlen);
+}
+
+static const struct promapi_source source = { open_for_request, NULL };
 
 int api_register(struct runtime *rt, char *err, size_t errlen)
 {
+	struct promql_engine_opts opts = {
+		.lookback_delta_ms = query_flags.lookback_delta_ms,
+		.timeout_ms = query_flags.timeout_ms,
+		.max_samples = query_flags.max_samples > 0 ? (uint64_t)query_flags.max_samples : 0,
+		.max_concurrency = query_flags.max_concurrency > 0 ? (unsigned)query_flags.max_concurrency : 0,
+	};
+
+	if (query_flags.lookback_delta_ms <= 0 || query_flags.timeout_ms <= 0 ||
+	    query_flags.max_samples <= 0 || query_flags.max_concurrency <= 0) {
+		snprintf(err, errlen, "--query.* flags must be positive");
+		return -1;
+	}
+	if (promapi_register_query_routes(runtime_http(rt), "", open_for_engine, NULL, &opts,
+					  &g_query, err, errlen) < 0)
+		return -1;
 	if (promapi_register_metadata_routes(runtime_http(rt), "", &source) < 0) {
 		snprintf(err, errlen, "registering API routes failed");
 		return -1;
 	}
 	return 0;
+}
+
+void api_stop(void)
+{
+	promapi_query_api_free(g_query);
+	g_query = NULL;
 }

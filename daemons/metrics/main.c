@@ -14,6 +14,7 @@
 
 static struct cli_flag flags[] = {
 	STORAGE_FLAGS,
+	QUERY_FLAGS,
 	{ NULL },
 };
 
@@ -46,6 +47,7 @@ static void stop(struct runtime *rt)
 {
 	scraping_stop();
 	forwarding_stop();
+	api_stop();
 	storage_stop();
 }
 

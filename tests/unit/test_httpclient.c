@@ -628,7 +628,7 @@ static void test_large_body(void **state)
 	assert_int_equal(s->recs[0].body_total, len);
 	/* No Expect: 100-continue, which would stall on servers that ignore it. */
 	assert_null(rec_header(&s->recs[0], "Expect", v, sizeof(v)));
-	if (dt > 900)
+	if (dt > 5000) /* a 100-continue stall would add a second per request; be generous */
 		fail_msg("3 MiB POST took %lld ms", (long long)dt);
 	free(body);
 	httpc_response_free(&r);
@@ -800,7 +800,9 @@ static void request_expect(struct tsrv *s, const struct httpc_config *cfg, const
 	assert_int_equal(r->status, e->status);
 	assert_int_equal(r->attempts, e->attempts);
 	assert_int_equal(srv_nrecs(s), e->attempts);
-	if (dt < e->min_ms || dt > e->max_ms)
+	/* The lower bound proves the backoff waited; the upper one only catches a stall
+	 * (it is generous: tests run on loaded CI machines and under ASan). */
+	if (dt < e->min_ms || dt > 4 * e->max_ms + 2000)
 		fail_msg("took %lld ms, want [%d, %d]", (long long)dt, e->min_ms, e->max_ms);
 	if (e->err && !strstr(err, e->err))
 		fail_msg("error '%s' lacks '%s'", err, e->err);
@@ -1009,7 +1011,7 @@ static void test_cancel_during_backoff(void **state)
 	assert_non_null(strstr(err, "canceled"));
 	assert_int_equal(r.attempts, 1);
 	assert_int_equal(srv_nrecs(s), 1);
-	if (dt > 1000)
+	if (dt > 5000)
 		fail_msg("cancel took %lld ms", (long long)dt);
 	/* Already canceled: no attempt at all. */
 	assert_int_equal(httpc_request(c, "GET", url_for(s, "http", "/"), NULL, NULL, 0, NULL,
@@ -1038,7 +1040,7 @@ static void test_cancel_during_transfer(void **state)
 	dt = now_ms() - t0;
 	pthread_join(k.t, NULL);
 	assert_int_equal(r.attempts, 1);
-	if (dt > 1000)
+	if (dt > 5000)
 		fail_msg("cancel took %lld ms", (long long)dt);
 	/* The client stays usable; the canceled connection was not reused. */
 	assert_int_equal(httpc_request(c, "GET", url_for(s, "http", "/next"), NULL, NULL, 0,
