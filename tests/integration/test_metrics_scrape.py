@@ -86,11 +86,14 @@ def test_scrapes_self_and_node_exporter(start_daemon, node_exporter):
                  "scrape_samples_post_metric_relabeling", "scrape_series_added"):
         assert f"node/{name}" in synthetic, synthetic.keys()
     assert synthetic["node/scrape_samples_scraped"][1] > 100
-    status, _, body = d.get("/api/v1/targets")
-    doc = json.loads(body)
-    assert status == 200 and doc["status"] == "success"
-    health = {t["labels"]["job"]: t["health"] for t in doc["data"]["activeTargets"]}
-    assert health == {"self": "up", "node": "up"}
+    def health():
+        status, _, body = d.get("/api/v1/targets")
+        doc = json.loads(body)
+        assert status == 200 and doc["status"] == "success"
+        return {t["labels"]["job"]: t["health"] for t in doc["data"]["activeTargets"]}
+    # A target's health is recorded when its scrape report is done, just after the
+    # samples are stored.
+    assert wait_for(lambda: health() == {"self": "up", "node": "up"}), health()
     assert d.stop() == 0
 
 
