@@ -1,7 +1,7 @@
 /*
  * lgtm-metrics' scraping: the shared scrape manager fed from prometheus.yml's
  * scrape_configs, appending into the TSDB one transaction per scrape, and
- * GET /api/v1/targets.
+ * GET /api/v1/targets, /api/v1/targets/metadata and /api/v1/metadata.
  */
 #ifndef LGTM_METRICS_SCRAPING_H
 #define LGTM_METRICS_SCRAPING_H

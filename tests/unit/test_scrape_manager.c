@@ -4,7 +4,8 @@
  * keeps every committed sample as "<labels> t v". Configs are YAML through the
  * scrape_configs schema and validation, as a prometheus.yml would give them.
  * Intervals are 100 ms, so each case runs in well under a second; waits poll the
- * recorder with a deadline and fail the test when it passes.
+ * recorder with a deadline and fail the test when it passes. The metadata readers
+ * are tested here too, with real loops feeding the per-target caches.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -517,21 +518,49 @@ static struct target *scrape_one(struct fx *f, const char *body, const char *yam
 	return t;
 }
 
+/* What a writer produced, parsed (and the buffer freed). */
+static json_t *parsed(struct buf *b)
+{
+	json_error_t je;
+	json_t *j = json_loadb(b->data, b->len, 0, &je);
+
+	if (!j)
+		fail_msg("bad JSON %s: %s", b->data, je.text);
+	buf_free(b);
+	return j;
+}
+
 /* The targets API answer, parsed. */
 static json_t *targets(struct fx *f, const char *state)
 {
 	struct buf b = { 0 };
 	struct jw w;
-	json_error_t je;
-	json_t *j;
 
 	jw_init(&w, &b);
 	assert_int_equal(scrape_manager_targets_json(f->m, &w, state, NULL), 0);
-	j = json_loadb(b.data, b.len, 0, &je);
-	if (!j)
-		fail_msg("bad JSON %s: %s", b.data, je.text);
-	buf_free(&b);
-	return j;
+	return parsed(&b);
+}
+
+/* The metadata API answers, parsed. */
+static json_t *metadata(struct fx *f, const char *metric, long limit, long per_metric)
+{
+	const struct scrape_metadata_query q = { metric, limit, per_metric };
+	struct buf b = { 0 };
+	struct jw w;
+
+	jw_init(&w, &b);
+	assert_int_equal(scrape_manager_metadata_json(f->m, &w, &q), 0);
+	return parsed(&b);
+}
+
+static json_t *target_metadata(struct fx *f, const struct scrape_target_metadata_query *q)
+{
+	struct buf b = { 0 };
+	struct jw w;
+
+	jw_init(&w, &b);
+	assert_int_equal(scrape_manager_target_metadata_json(f->m, &w, q), 0);
+	return parsed(&b);
 }
 
 static json_t *active(json_t *data, size_t i)
@@ -1335,6 +1364,240 @@ static void test_apply_errors(void **state)
 	}
 }
 
+/* ---- metadata ------------------------------------------------------------------ */
+
+#define META_A                                                                             \
+	"# HELP shared_total Shared help.\n# TYPE shared_total counter\nshared_total 1\n"      \
+	"# HELP differs Help of A.\n# TYPE differs gauge\ndiffers 1\n"                        \
+	"# TYPE only_a untyped\nonly_a 1\n"
+#define META_B                                                                             \
+	"# HELP shared_total Shared help.\n# TYPE shared_total counter\nshared_total 2\n"      \
+	"# HELP differs Help of B.\n# TYPE differs gauge\ndiffers 2\n"                        \
+	"# HELP only_b Only B.\n# TYPE only_b histogram\nonly_b_count 1\n"
+
+/* "type|help|unit" of entry i of a family in a metadata answer, "" if none. */
+static const char *triple(json_t *data, const char *family, size_t i, char *out, size_t cap)
+{
+	json_t *e = json_array_get(json_object_get(data, family), i);
+
+	snprintf(out, cap, "%s|%s|%s", e ? jstr(e, "type") : "", e ? jstr(e, "help") : "",
+		 e ? jstr(e, "unit") : "");
+	return e ? out : "";
+}
+
+/* The family names of a metadata answer, comma separated, as the object has them. */
+static const char *families(json_t *data, char *out, size_t cap)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+
+	out[0] = '\0';
+	json_object_foreach(data, key, v)
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", key);
+	return out;
+}
+
+/* Wait until both targets' metadata is in. */
+static void wait_metadata(struct fx *f, const char *want)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	char got[512];
+
+	for (;;) {
+		json_t *j = metadata(f, NULL, -1, -1);
+
+		families(j, got, sizeof(got));
+		json_decref(j);
+		if (!strcmp(got, want))
+			return;
+		if (now_ms() > end)
+			fail_msg("metadata families: got \"%s\", want \"%s\"", got, want);
+		sleep_ms(10);
+	}
+}
+
+/* The targets' order is their URLs'. */
+static bool scraped_first(const struct target *a, const struct target *b)
+{
+	char ua[64], ub[64];
+
+	snprintf(ua, sizeof(ua), "http://127.0.0.1:%u/metrics", a->port);
+	snprintf(ub, sizeof(ub), "http://127.0.0.1:%u/metrics", b->port);
+	return strcmp(ua, ub) < 0;
+}
+
+static bool instance_is(void *arg, const struct labels *target)
+{
+	const char *v = labels_get(target, "instance");
+
+	return v && !strcmp(v, arg);
+}
+
+/* GET /api/v1/metadata: merged over targets, distinct triples, limits. */
+static void test_metadata_merged(void **state)
+{
+	struct fx *f = *state;
+	struct target *a = target_new(f, META_A), *b = target_new(f, META_B);
+	char fam[512], t0[256], t1[256];
+	json_t *j;
+
+	LOAD(f, "scrape_configs:\n"
+		 "  - job_name: meta\n"
+		 "    static_configs: [{targets: ['127.0.0.1:%u', '127.0.0.1:%u']}]\n",
+	     a->port, b->port);
+	fx_start(f);
+	wait_metadata(f, "differs,only_a,only_b,shared_total");
+
+	j = metadata(f, NULL, -1, -1);
+	assert_string_equal(triple(j, "shared_total", 0, t0, sizeof(t0)), "counter|Shared help.|");
+	assert_string_equal(triple(j, "shared_total", 1, t0, sizeof(t0)), "");
+	assert_string_equal(triple(j, "only_a", 0, t0, sizeof(t0)), "unknown||");
+	assert_string_equal(triple(j, "only_b", 0, t0, sizeof(t0)), "histogram|Only B.|");
+	/* Two targets, two helps: both, in the targets' order (by URL). */
+	triple(j, "differs", 0, t0, sizeof(t0));
+	triple(j, "differs", 1, t1, sizeof(t1));
+	assert_string_equal(t0, scraped_first(a, b) ? "gauge|Help of A.|" : "gauge|Help of B.|");
+	assert_string_equal(t1, scraped_first(a, b) ? "gauge|Help of B.|" : "gauge|Help of A.|");
+	assert_string_equal(triple(j, "differs", 2, t0, sizeof(t0)), "");
+	json_decref(j);
+
+	/* limit: the first families by name; 0 gives none, as upstream. */
+	j = metadata(f, NULL, 2, -1);
+	assert_string_equal(families(j, fam, sizeof(fam)), "differs,only_a");
+	json_decref(j);
+	j = metadata(f, NULL, 0, -1);
+	assert_string_equal(families(j, fam, sizeof(fam)), "");
+	json_decref(j);
+	/* limit_per_metric: that many triples per family; 0 or less is no limit. */
+	j = metadata(f, NULL, -1, 1);
+	assert_string_equal(families(j, fam, sizeof(fam)), "differs,only_a,only_b,shared_total");
+	assert_int_equal(json_array_size(json_object_get(j, "differs")), 1);
+	json_decref(j);
+	j = metadata(f, NULL, -1, 0);
+	assert_int_equal(json_array_size(json_object_get(j, "differs")), 2);
+	json_decref(j);
+	/* metric: one family, by its exact name. */
+	j = metadata(f, "differs", -1, -1);
+	assert_string_equal(families(j, fam, sizeof(fam)), "differs");
+	assert_int_equal(json_array_size(json_object_get(j, "differs")), 2);
+	json_decref(j);
+	j = metadata(f, "differ", -1, -1);
+	assert_string_equal(families(j, fam, sizeof(fam)), "");
+	json_decref(j);
+	j = metadata(f, "only_b", 0, -1);
+	assert_string_equal(families(j, fam, sizeof(fam)), "");
+	json_decref(j);
+
+	/* A family the target stops exposing goes after 11 good scrapes without it. */
+	target_set(a, "# HELP shared_total Shared help.\n# TYPE shared_total counter\n"
+		      "shared_total 1\n# HELP differs Help of B.\n# TYPE differs gauge\ndiffers 1\n",
+		   200);
+	wait_metadata(f, "differs,only_b,shared_total");
+	j = metadata(f, "differs", -1, -1);
+	assert_string_equal(triple(j, "differs", 0, t0, sizeof(t0)), "gauge|Help of B.|");
+	assert_string_equal(triple(j, "differs", 1, t0, sizeof(t0)), "");
+	json_decref(j);
+}
+
+/* GET /api/v1/targets/metadata: per target, filtered, limited as upstream. */
+static void test_metadata_per_target(void **state)
+{
+	struct fx *f = *state;
+	struct target *a = target_new(f, META_A), *b = target_new(f, META_B);
+	struct scrape_target_metadata_query q = { .limit = -1 };
+	char inst_a[64], t0[256];
+	json_t *j, *item;
+
+	LOAD(f, "scrape_configs:\n"
+		 "  - job_name: meta\n"
+		 "    static_configs: [{targets: ['127.0.0.1:%u', '127.0.0.1:%u'], labels: {env: t}}]\n",
+	     a->port, b->port);
+	fx_start(f);
+	wait_metadata(f, "differs,only_a,only_b,shared_total");
+	snprintf(inst_a, sizeof(inst_a), "127.0.0.1:%u", a->port);
+
+	/* Every family of every target, families by name within a target. */
+	j = target_metadata(f, &q);
+	assert_int_equal(json_array_size(j), 6);
+	item = json_array_get(j, scraped_first(a, b) ? 0 : 3);
+	assert_string_equal(jstr(item, "target.instance"), inst_a);
+	assert_string_equal(jstr(item, "target.job"), "meta");
+	assert_string_equal(jstr(item, "target.env"), "t");
+	assert_int_equal(json_object_size(json_object_get(item, "target")), 3);
+	assert_string_equal(jstr(item, "metric"), "differs");
+	assert_string_equal(jstr(item, "type"), "gauge");
+	assert_string_equal(jstr(item, "help"), "Help of A.");
+	assert_string_equal(jstr(item, "unit"), "");
+	json_decref(j);
+
+	/* metric: one item per target that has it, without a "metric" key. */
+	q.metric = "only_b";
+	j = target_metadata(f, &q);
+	assert_int_equal(json_array_size(j), 1);
+	assert_null(json_object_get(json_array_get(j, 0), "metric"));
+	snprintf(t0, sizeof(t0), "%s|%s", jstr(json_array_get(j, 0), "type"),
+		 jstr(json_array_get(j, 0), "help"));
+	assert_string_equal(t0, "histogram|Only B.");
+	json_decref(j);
+
+	/* A target filter. */
+	q.metric = NULL;
+	q.match = instance_is;
+	q.match_arg = inst_a;
+	j = target_metadata(f, &q);
+	assert_int_equal(json_array_size(j), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(jstr(json_array_get(j, i), "target.instance"), inst_a);
+	json_decref(j);
+	q.match_arg = "127.0.0.1:1";
+	j = target_metadata(f, &q);
+	assert_int_equal(json_array_size(j), 0);
+	json_decref(j);
+
+	/* limit is checked before each target: a target's items are not cut. */
+	q.match = NULL;
+	q.limit = 1;
+	j = target_metadata(f, &q);
+	assert_int_equal(json_array_size(j), 3);
+	json_decref(j);
+	q.limit = 4;
+	j = target_metadata(f, &q);
+	assert_int_equal(json_array_size(j), 6);
+	json_decref(j);
+	q.limit = 0;
+	j = target_metadata(f, &q);
+	assert_int_equal(json_array_size(j), 0);
+	json_decref(j);
+}
+
+/* A changed job's new loop takes the old one's metadata with its series state. */
+static void test_metadata_survives_reload(void **state)
+{
+	struct fx *f = *state;
+	struct target *t;
+	json_t *j;
+	char t0[256];
+
+	t = scrape_one(f, META_A,
+		       "scrape_configs:\n"
+		       "  - job_name: meta\n"
+		       "    static_configs: [{targets: ['127.0.0.1:%u']}]\n");
+	wait_metadata(f, "differs,only_a,shared_total");
+	/* From now on the target sends no metadata: what the API shows after the reload
+	 * can only have come from the old loop. */
+	target_set(t, "differs 1\n", 200);
+	LOAD(f, "scrape_configs:\n"
+		 "  - job_name: meta\n"
+		 "    sample_limit: 1000\n"
+		 "    static_configs: [{targets: ['127.0.0.1:%u']}]\n", t->port);
+	fx_apply(f);
+	j = metadata(f, "differs", -1, -1);
+	assert_string_equal(triple(j, "differs", 0, t0, sizeof(t0)), "gauge|Help of A.|");
+	json_decref(j);
+	wait_metadata(f, "");
+}
+
 /* Expected errors (a bad target, a broken file) are logged; keep the output clean. */
 static int quiet(void **state)
 {
@@ -1363,6 +1626,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auth_and_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_is_prompt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_merged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_per_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_survives_reload, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("scrape_manager", tests, quiet, NULL);

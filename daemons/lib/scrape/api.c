@@ -13,7 +13,7 @@
 #include "json/json.h"
 #include "scrape/mgr_internal.h"
 
-static void write_labels(struct jw *w, const char *key, const struct labels *ls)
+void sm_json_labels(struct jw *w, const char *key, const struct labels *ls)
 {
 	jw_key(w, key);
 	jw_obj_begin(w);
@@ -58,8 +58,8 @@ static void write_target(struct jw *w, const struct sm_pool *p, struct sm_target
 	char when[64];
 
 	jw_obj_begin(w);
-	write_labels(w, "discoveredLabels", &t->spec.discovered);
-	write_labels(w, "labels", &t->spec.pub);
+	sm_json_labels(w, "discoveredLabels", &t->spec.discovered);
+	sm_json_labels(w, "labels", &t->spec.pub);
 	jw_kstr(w, "scrapePool", p->cfg->job_name);
 	jw_kstr(w, "scrapeUrl", t->spec.url);
 	jw_kstr(w, "globalUrl", t->spec.url);
@@ -91,17 +91,40 @@ static int by_url(const void *pa, const void *pb)
 	return strcmp(a->spec.url, b->spec.url);
 }
 
+struct sm_pool **sm_sorted_pools(struct scrape_manager *m, const char *pool, size_t *n)
+{
+	struct sm_pool **v = malloc((m->npools + 1) * sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < m->npools; i++)
+		if (!pool || !*pool || !strcmp(m->pools[i]->cfg->job_name, pool))
+			v[(*n)++] = m->pools[i];
+	qsort(v, *n, sizeof(*v), by_pool_name);
+	return v;
+}
+
+struct sm_target **sm_sorted_targets(const struct sm_pool *p)
+{
+	struct sm_target **v = malloc((p->ntargets + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	memcpy(v, p->targets, p->ntargets * sizeof(*v));
+	qsort(v, p->ntargets, sizeof(*v), by_url);
+	return v;
+}
+
 static void write_active(struct jw *w, struct sm_pool **pools, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct sm_target **v = malloc((pools[i]->ntargets + 1) * sizeof(*v));
+		struct sm_target **v = sm_sorted_targets(pools[i]);
 
 		if (!v) {
 			w->err = true;
 			return;
 		}
-		memcpy(v, pools[i]->targets, pools[i]->ntargets * sizeof(*v));
-		qsort(v, pools[i]->ntargets, sizeof(*v), by_url);
 		for (size_t j = 0; j < pools[i]->ntargets; j++)
 			write_target(w, pools[i], v[j]);
 		free(v);
@@ -113,7 +136,7 @@ static void write_dropped(struct jw *w, struct sm_pool **pools, size_t n)
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < pools[i]->ndropped; j++) {
 			jw_obj_begin(w);
-			write_labels(w, "discoveredLabels", &pools[i]->dropped[j]);
+			sm_json_labels(w, "discoveredLabels", &pools[i]->dropped[j]);
 			jw_kstr(w, "scrapePool", pools[i]->cfg->job_name);
 			jw_obj_end(w);
 		}
@@ -128,18 +151,14 @@ int scrape_manager_targets_json(struct scrape_manager *m, struct jw *w, const ch
 				const char *scrape_pool)
 {
 	struct sm_pool **pools;
-	size_t n = 0;
+	size_t n;
 
 	pthread_mutex_lock(&m->mu);
-	pools = malloc((m->npools + 1) * sizeof(*pools));
+	pools = sm_sorted_pools(m, scrape_pool, &n);
 	if (!pools) {
 		pthread_mutex_unlock(&m->mu);
 		return -1;
 	}
-	for (size_t i = 0; i < m->npools; i++)
-		if (!scrape_pool || !*scrape_pool || !strcmp(m->pools[i]->cfg->job_name, scrape_pool))
-			pools[n++] = m->pools[i];
-	qsort(pools, n, sizeof(*pools), by_pool_name);
 	jw_obj_begin(w);
 	jw_key(w, "activeTargets");
 	jw_arr_begin(w);

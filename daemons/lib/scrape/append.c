@@ -8,6 +8,8 @@
  * parse goes on counting but nothing more is added, and the scrape fails.
  * Appender errors that concern one sample (out of order, duplicate, out of
  * bounds) are counted and skipped; anything else fails the scrape.
+ * TYPE / HELP / UNIT lines go to the target's metadata cache as they are parsed,
+ * as upstream's scrape loop does; a metadata line never fails a scrape.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +216,21 @@ static int on_sample(void *ctx, const struct scrape_sample *smp, char *err, size
 	return 0;
 }
 
+static int on_meta(void *ctx, const struct scrape_meta *m, char *err, size_t errlen)
+{
+	struct sm_scrape *s = ctx;
+	struct sm_target *t = s->t;
+	int rc = sm_meta_set(&t->meta, m);
+
+	if (rc && !t->meta.warned) {
+		t->meta.warned = true;
+		LOG_WARN("scrape", "metadata not kept", "scrape_pool", t->pool->cfg->job_name,
+			 "target", t->spec.url, "family", m->family, "err",
+			 rc > 0 ? "metadata cache of the target is full" : "out of memory");
+	}
+	return 0;
+}
+
 void sm_append_refused(struct sm_scrape *s, const struct scrape_append_result *res)
 {
 	const struct sm_metrics *met = &s->t->pool->m->met;
@@ -243,7 +260,7 @@ void sm_append_log(const struct sm_scrape *s)
 
 int sm_append_body(struct sm_scrape *s, const char *content_type, const char *body, size_t len)
 {
-	const struct scrape_handler h = { on_sample, NULL, s };
+	const struct scrape_handler h = { on_sample, on_meta, s };
 	enum scrape_format f;
 	char warn[256];
 	int rc;

@@ -11,7 +11,8 @@
  * previous set as it was (and stales all of it).
  *
  * Both tables chain on a 64-bit label hash, compare labels on a hit, and grow by
- * doubling. Each node is one allocation holding its label array and strings.
+ * doubling (sm_htab, which the metadata cache uses too). Each node is one
+ * allocation holding its label array and strings.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static int htab_grow(struct sm_htab *t)
 	return 0;
 }
 
-static int htab_add(struct sm_htab *t, struct sm_node *n)
+int sm_htab_add(struct sm_htab *t, struct sm_node *n)
 {
 	if (t->n >= t->nb && htab_grow(t))
 		return -1;
@@ -50,9 +51,8 @@ static int htab_add(struct sm_htab *t, struct sm_node *n)
 	return 0;
 }
 
-/* Remove and free every node `keep` rejects. */
-static void htab_prune(struct sm_htab *t, bool (*keep)(const struct sm_node *n, uint64_t iter),
-		       uint64_t iter)
+void sm_htab_prune(struct sm_htab *t, bool (*keep)(const struct sm_node *n, void *arg),
+		   void *arg)
 {
 	for (size_t i = 0; i < t->nb; i++) {
 		struct sm_node **pp = &t->b[i];
@@ -60,7 +60,7 @@ static void htab_prune(struct sm_htab *t, bool (*keep)(const struct sm_node *n, 
 		while (*pp) {
 			struct sm_node *n = *pp;
 
-			if (keep && keep(n, iter)) {
+			if (keep && keep(n, arg)) {
 				pp = &n->next;
 				continue;
 			}
@@ -71,9 +71,9 @@ static void htab_prune(struct sm_htab *t, bool (*keep)(const struct sm_node *n, 
 	}
 }
 
-static void htab_free(struct sm_htab *t)
+void sm_htab_free(struct sm_htab *t)
 {
-	htab_prune(t, NULL, 0);
+	sm_htab_prune(t, NULL, NULL);
 	free(t->b);
 	*t = (struct sm_htab){ 0 };
 }
@@ -105,7 +105,7 @@ static void *node_with_labels(size_t head, const struct labels *src, struct labe
 
 static struct sm_series *series_find(struct sm_cache *c, const struct labels *ls, uint64_t h)
 {
-	struct sm_node *n = c->series.nb ? c->series.b[h & (c->series.nb - 1)] : NULL;
+	struct sm_node *n = sm_htab_bucket(&c->series, h);
 
 	for (; n; n = n->next) {
 		struct sm_series *s = (struct sm_series *)n;
@@ -118,7 +118,7 @@ static struct sm_series *series_find(struct sm_cache *c, const struct labels *ls
 
 struct sm_centry *sm_cache_get(struct sm_cache *c, const struct labels *in, uint64_t h)
 {
-	struct sm_node *n = c->entries.nb ? c->entries.b[h & (c->entries.nb - 1)] : NULL;
+	struct sm_node *n = sm_htab_bucket(&c->entries, h);
 
 	for (; n; n = n->next) {
 		struct sm_centry *e = (struct sm_centry *)n;
@@ -147,7 +147,7 @@ static struct sm_series *series_get(struct sm_cache *c, const struct labels *out
 		return NULL;
 	s->ls = tmp;
 	s->node.hash = h;
-	if (htab_add(&c->series, &s->node)) {
+	if (sm_htab_add(&c->series, &s->node)) {
 		free(s);
 		return NULL;
 	}
@@ -176,7 +176,7 @@ struct sm_centry *sm_cache_put(struct sm_cache *c, const struct labels *in, uint
 	e->node.hash = h;
 	e->seen = c->iter;
 	e->s = s;
-	if (htab_add(&c->entries, &e->node)) {
+	if (sm_htab_add(&c->entries, &e->node)) {
 		free(e);
 		return NULL;
 	}
@@ -235,26 +235,26 @@ int sm_cache_each_current(struct sm_cache *c, int (*fn)(void *arg, struct sm_ser
 	return each_tracked(c, c->iter, fn, arg);
 }
 
-static bool entry_seen(const struct sm_node *n, uint64_t iter)
+static bool entry_seen(const struct sm_node *n, void *iter)
 {
-	return ((const struct sm_centry *)n)->seen == iter;
+	return ((const struct sm_centry *)n)->seen == *(const uint64_t *)iter;
 }
 
-static bool series_seen(const struct sm_node *n, uint64_t iter)
+static bool series_seen(const struct sm_node *n, void *iter)
 {
-	return ((const struct sm_series *)n)->seen == iter;
+	return ((const struct sm_series *)n)->seen == *(const uint64_t *)iter;
 }
 
 void sm_cache_flush(struct sm_cache *c)
 {
 	/* Entries first: an entry seen now points at a series seen now. */
-	htab_prune(&c->entries, entry_seen, c->iter);
-	htab_prune(&c->series, series_seen, c->iter);
+	sm_htab_prune(&c->entries, entry_seen, &c->iter);
+	sm_htab_prune(&c->series, series_seen, &c->iter);
 }
 
 void sm_cache_handoff(struct sm_cache *from, struct sm_cache *to)
 {
-	htab_free(&from->entries);
+	sm_htab_free(&from->entries);
 	to->series = from->series;
 	to->iter = from->iter;
 	from->series = (struct sm_htab){ 0 };
@@ -262,8 +262,8 @@ void sm_cache_handoff(struct sm_cache *from, struct sm_cache *to)
 
 void sm_cache_free(struct sm_cache *c)
 {
-	htab_free(&c->entries);
-	htab_free(&c->series);
+	sm_htab_free(&c->entries);
+	sm_htab_free(&c->series);
 	free(c->cur);
 	*c = (struct sm_cache){ 0 };
 }

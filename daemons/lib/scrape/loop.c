@@ -9,7 +9,7 @@
  *
  * A scrape: fetch, begin a transaction, append the samples (on failure: roll back
  * and begin again), stale markers, the report series, commit; then the status the
- * targets API shows. Stopping sets a flag and a cancel flag the HTTP client polls,
+ * targets API shows, and (a good scrape) the caches forget what it did not name. Stopping sets a flag and a cancel flag the HTTP client polls,
  * so a loop leaves promptly even mid-request; a scrape interrupted that way
  * appends nothing.
  */
@@ -97,8 +97,10 @@ static void scrape_once(struct sm_target *t, int64_t ts_ns)
 		return;
 	}
 	t->last_ts_ms = s.ts_ms;
-	if (ok && t->resp.body.len)
+	if (ok && t->resp.body.len) {
 		sm_cache_flush(&t->cache);
+		sm_meta_flush(&t->meta);
+	}
 	if (rc == 0 && !ok)
 		snprintf(err, sizeof(err), "%s", app_err);
 	set_status(t, ok, err, ts_ns, (double)(sm_mono_ns() - start) / 1e9);
@@ -218,6 +220,11 @@ static int sync_init(struct sm_target *t)
 		pthread_cond_destroy(&t->cond);
 		return -1;
 	}
+	if (sm_meta_init(&t->meta, 0)) {
+		pthread_mutex_destroy(&t->mu);
+		pthread_cond_destroy(&t->cond);
+		return -1;
+	}
 	return 0;
 }
 
@@ -283,6 +290,7 @@ void sm_target_free(struct sm_target *t)
 	httpc_free(t->client);
 	httpc_response_free(&t->resp);
 	sm_cache_free(&t->cache);
+	sm_meta_free(&t->meta);
 	arena_free(t->scratch);
 	arena_free(t->arena);
 	pthread_cond_destroy(&t->cond);

@@ -12,7 +12,9 @@
  *   interval) is immutable. Its status (health, last error...) is guarded by its
  *   own `mu`, which also carries the stop flag and the condition the loop sleeps
  *   on. Its series cache belongs to the loop thread while it runs and to whoever
- *   joined the thread afterwards.
+ *   joined the thread afterwards. Its metadata cache has a lock of its own, since
+ *   the metadata API reads it (under the manager's `mu`, which keeps the target
+ *   alive) while the loop writes it.
  */
 #ifndef LGTM_SCRAPE_MGR_INTERNAL_H
 #define LGTM_SCRAPE_MGR_INTERNAL_H
@@ -118,6 +120,18 @@ struct sm_htab {
 	size_t nb, n;
 };
 
+/* Chains on the caller's 64-bit hash; the caller compares keys on a hit. */
+static inline struct sm_node *sm_htab_bucket(const struct sm_htab *t, uint64_t hash)
+{
+	return t->nb ? t->b[hash & (t->nb - 1)] : NULL;
+}
+/* Grows by doubling; -1 when out of memory (n not added). */
+int sm_htab_add(struct sm_htab *t, struct sm_node *n);
+/* Remove and free() every node `keep` rejects (keep NULL: all of them). */
+void sm_htab_prune(struct sm_htab *t, bool (*keep)(const struct sm_node *n, void *arg),
+		   void *arg);
+void sm_htab_free(struct sm_htab *t);
+
 /* A series as appended (after target labels and metric relabeling). */
 struct sm_series {
 	struct sm_node node;
@@ -163,6 +177,59 @@ void sm_cache_flush(struct sm_cache *c);
  * dropped (the new owner may relabel differently). */
 void sm_cache_handoff(struct sm_cache *from, struct sm_cache *to);
 
+/* ---- per-target metadata cache (metadata.c) --------------------------------------- *
+ *
+ * Prometheus' scrape cache metadata: metric family name -> type, help, unit, as the
+ * target's TYPE / HELP / UNIT lines last said. Lines update entries as they are
+ * parsed (a family first seen through HELP is "unknown" until its TYPE comes, and a
+ * family keeps a type or unit the target stopped sending, as upstream). After each
+ * successful, non-empty scrape the families not seen for more than
+ * SM_META_KEEP_SCRAPES such scrapes are dropped (upstream keeps them 10 scrapes).
+ * The entries' total size is bounded by max_bytes: a line that would pass it is
+ * ignored (sm_meta_set() answers 1), which only a target exposing megabytes of help
+ * text meets. All functions lock `mu`; the loop thread writes, API readers read.
+ */
+
+#define SM_META_KEEP_SCRAPES 10
+#define SM_META_MAX_BYTES (8u << 20)
+
+struct sm_meta_entry {
+	struct sm_node node;  /* hash of the name */
+	uint64_t seen;        /* flush iteration it was last set in */
+	size_t size;          /* bytes of the allocation (counted against the bound) */
+	enum scrape_type type;
+	const char *help;     /* help, unit and name live in the entry's allocation */
+	size_t help_len;      /* help may hold NUL bytes */
+	const char *unit;
+	char name[];
+};
+
+struct sm_meta {
+	pthread_mutex_t mu;
+	struct sm_htab tab;
+	uint64_t iter;        /* successful scrapes flushed so far */
+	size_t bytes, max_bytes;
+	bool warned;          /* loop thread's: a refused line was logged (append.c) */
+};
+
+/* max_bytes 0: SM_META_MAX_BYTES. -1 when the mutex cannot be set up. */
+int sm_meta_init(struct sm_meta *m, size_t max_bytes);
+void sm_meta_free(struct sm_meta *m);
+/* Apply one TYPE / HELP / UNIT line: 0; 1 when the bound refused it; -1 out of
+ * memory. Either failure leaves the entry's type, help and unit as they were
+ * (the family still counts as named in this scrape). */
+int sm_meta_set(struct sm_meta *m, const struct scrape_meta *line);
+/* After a successful, non-empty scrape. */
+void sm_meta_flush(struct sm_meta *m);
+/* Move every entry (and the iteration count) to `to`, replacing what it held. */
+void sm_meta_handoff(struct sm_meta *from, struct sm_meta *to);
+/* Entries sorted by name (only `family`'s when not NULL), handed to fn under the
+ * lock: they are valid only during the call. fn's result is returned; -1 when out
+ * of memory. */
+int sm_meta_view(struct sm_meta *m, const char *family,
+		 int (*fn)(void *arg, const struct sm_meta_entry *const *v, size_t n), void *arg);
+size_t sm_meta_count(struct sm_meta *m);
+
 /* ---- targets and their loops (loop.c, fetch.c, append.c) -------------------------- */
 
 #define SM_NREPORT 5
@@ -192,6 +259,8 @@ struct sm_target {
 	char last_error[512];
 	int64_t last_scrape_ns;       /* wall clock; 0: never */
 	double last_duration_s;
+
+	struct sm_meta meta;          /* own lock: read by the metadata API */
 
 	/* the loop's own */
 	struct sm_cache cache;
@@ -236,6 +305,15 @@ void sm_append_log(const struct sm_scrape *s);
 int sm_report_labels(struct sm_target *t);
 /* After the loop stopped for good: stale markers on its last series and reports. */
 void sm_append_end_of_run(struct sm_target *t);
+
+/* api.c: the manager's pools sorted by job name (only `pool` when not NULL/""), and
+ * a pool's targets sorted by URL; malloc'd arrays (NULL: out of memory). Call with
+ * the manager's mu held. */
+struct sm_pool **sm_sorted_pools(struct scrape_manager *m, const char *pool, size_t *n);
+struct sm_target **sm_sorted_targets(const struct sm_pool *p);
+/* "key": {name: value, ...} in the labels' order. */
+struct jw;
+void sm_json_labels(struct jw *w, const char *key, const struct labels *ls);
 
 /* ---- file SD (filesd.c) ------------------------------------------------------------- */
 

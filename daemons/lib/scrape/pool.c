@@ -265,6 +265,7 @@ static void stop_leaving(struct sm_target **old, size_t nold, const struct plan 
 static void take_over(struct sm_target *t, struct sm_target *old)
 {
 	sm_cache_handoff(&old->cache, &t->cache);
+	sm_meta_handoff(&old->meta, &t->meta);
 	memcpy(t->report_refs, old->report_refs, sizeof(t->report_refs));
 	t->last_ts_ms = old->last_ts_ms;
 	pthread_mutex_lock(&old->mu);

@@ -318,6 +318,27 @@ int scrape_configs_validate(struct cfg_list *scrape_configs, int64_t global_inte
  * - scrape_manager_targets_json() writes the `data` object of Prometheus'
  *   /api/v1/targets (activeTargets, droppedTargets) with the JSON writer; `state`
  *   is "active", "dropped", "any" or NULL/"" (any); `scrape_pool` NULL/"" for all.
+ * - Metadata: each target keeps the TYPE / HELP / UNIT of the families it exposes,
+ *   as Prometheus' scrape cache does: updated as the lines are parsed (also in a
+ *   scrape that fails later), a family absent from more than 10 successful scrapes
+ *   in a row dropped, carried over when a reload hands a target to a new loop. At
+ *   most 8 MiB per target: lines past that are ignored, with one warning logged.
+ * - scrape_manager_metadata_json() writes the `data` object of Prometheus'
+ *   GET /api/v1/metadata: {"<family>": [{"type","help","unit"}, ...]}, merged over
+ *   the active targets: a family lists its distinct triples in the order the
+ *   targets give them (pools by job name, targets by URL, families by name), and
+ *   the families are written by name. q->metric: only that family. q->limit (< 0:
+ *   none; 0 answers {} as upstream does) keeps the first families by name, where
+ *   upstream keeps whichever its map yields. q->limit_per_metric (<= 0: none) keeps
+ *   that many triples of a family, the first found. Type names are
+ *   scrape_type_name()'s.
+ * - scrape_manager_target_metadata_json() writes the `data` array of
+ *   GET /api/v1/targets/metadata: one {"target": {labels}, "metric", "type",
+ *   "help", "unit"} per family of each active target (same order) whose labels
+ *   (those /api/v1/targets shows as "labels") q->match accepts (NULL: every
+ *   target). With q->metric only that family, and no "metric" key, as upstream.
+ *   q->limit (< 0: none) is checked before each target, as upstream does: no
+ *   further target once that many items are written; a target's items are not cut.
  * - scrape_manager_stop() stops every loop (an HTTP request in flight is aborted
  *   within about 20 ms) and the discovery thread, and returns when they have
  *   exited. scrape_manager_free() stops first if needed.
@@ -334,8 +355,9 @@ int scrape_configs_validate(struct cfg_list *scrape_configs, int64_t global_inte
  *   prometheus_sd_file_read_errors_total, prometheus_sd_file_mtime_seconds{filename},
  *   prometheus_sd_discovered_targets{config,name}. A registry serves one manager.
  *
- * Thread-safety: apply, targets_json, stop and free may be called from any thread
- * but are serialized by the manager; free must not race with the others.
+ * Thread-safety: apply, the three *_json readers, stop and free may be called from
+ * any thread but are serialized by the manager (readers never wait for a scrape);
+ * free must not race with the others.
  * Errors: 0 / -1 with err filled.
  */
 
@@ -380,6 +402,27 @@ int scrape_manager_apply(struct scrape_manager *m, const struct scrape_config *c
 /* 0, or -1 when the writer failed (out of memory). */
 int scrape_manager_targets_json(struct scrape_manager *m, struct jw *w, const char *state,
 				const char *scrape_pool);
+
+struct scrape_metadata_query {
+	const char *metric;    /* NULL or "": every family */
+	long limit;            /* families; < 0: no limit */
+	long limit_per_metric; /* distinct triples per family; <= 0: no limit */
+};
+
+struct scrape_target_metadata_query {
+	const char *metric;    /* NULL or "": every family */
+	long limit;            /* items, checked before each target; < 0: no limit */
+	/* Which targets, by their labels (sorted); NULL: all. Called with the
+	 * manager's lock held: it must not call into the manager. */
+	bool (*match)(void *arg, const struct labels *target);
+	void *match_arg;
+};
+
+/* Both: 0, or -1 when the writer failed (out of memory). */
+int scrape_manager_metadata_json(struct scrape_manager *m, struct jw *w,
+				 const struct scrape_metadata_query *q);
+int scrape_manager_target_metadata_json(struct scrape_manager *m, struct jw *w,
+					const struct scrape_target_metadata_query *q);
 void scrape_manager_stop(struct scrape_manager *m);
 void scrape_manager_free(struct scrape_manager *m);
 
