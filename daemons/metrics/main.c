@@ -3,8 +3,51 @@
  * remote_write out). Its config file is a prometheus.yml; the supported subset
  * grows with each capability and is declared in config.c.
  */
+#include "api.h"
+#include "federate.h"
+#include "forwarding.h"
 #include "metrics_config.h"
 #include "runtime/runtime.h"
+#include "scraping.h"
+#include "status_api.h"
+#include "storage.h"
+
+static struct cli_flag flags[] = {
+	STORAGE_FLAGS,
+	{ NULL },
+};
+
+static int start(struct runtime *rt, char *err, size_t errlen)
+{
+	const struct metrics_config *cfg;
+	int rc;
+
+	if (status_api_register(rt, err, errlen) < 0 || storage_start(rt, err, errlen) < 0 ||
+	    api_register(rt, err, errlen) < 0 || federate_register(rt, err, errlen) < 0)
+		return -1;
+	cfg = runtime_config_acquire(rt);
+	rc = forwarding_start(rt, cfg, err, errlen);
+	if (rc == 0)
+		rc = scraping_start(rt, cfg, err, errlen);
+	runtime_config_release(rt, cfg);
+	return rc;
+}
+
+static int apply_config(struct runtime *rt, const void *cfg, char *err, size_t errlen)
+{
+	if (forwarding_apply(cfg, err, errlen) < 0)
+		return -1;
+	return scraping_apply(cfg, err, errlen);
+}
+
+/* Scrapes stop first (nothing new is appended), then the senders flush what the WAL
+ * holds for them, then storage closes. */
+static void stop(struct runtime *rt)
+{
+	scraping_stop();
+	forwarding_stop();
+	storage_stop();
+}
 
 static const char *const buildinfo_paths[] = { "/api/v1/status/buildinfo", NULL };
 
@@ -22,6 +65,10 @@ static const struct runtime_spec spec = {
 	.config_schema = &metrics_config_schema,
 	.config_defaults = metrics_config_defaults,
 	.config_check = metrics_config_check,
+	.flags = flags,
+	.start = start,
+	.apply_config = apply_config,
+	.stop = stop,
 };
 
 int main(int argc, char **argv)

@@ -35,6 +35,16 @@ def http(method, url, body=None, headers=None, timeout=10):
         return e.code, dict(e.headers), e.read()
 
 
+def wait_for(cond, timeout=5):
+    """Poll cond() every 50 ms until it holds (True) or the timeout passes (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def default_config(daemon, extra_port=None):
     """The daemon's shipped default config, adjusted to free ports where it names any."""
     text = (REPO / "daemons" / daemon / f"lgtm-{daemon}.yml").read_text()
@@ -51,6 +61,8 @@ class Daemon:
         self.dir = tmp_path / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = self.dir / f"lgtm-{name}.yml"
+        if callable(config_text):  # a template that needs the daemon's own port
+            config_text = config_text(self)
         self.config.write_text(config_text if config_text is not None
                                else default_config(name, self.health_port))
         self.args = list(args)
@@ -90,6 +102,10 @@ class Daemon:
 
     def get(self, path, **kw):
         return http("GET", self.url + path, **kw)
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
 
     def signal(self, sig):
         self.proc.send_signal(sig)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import DAEMONS, http, run_bin
+from conftest import DAEMONS, http, run_bin, wait_for
 
 BUILDINFO = {
     "metrics": ("/api/v1/status/buildinfo", True),
@@ -106,15 +106,6 @@ def test_collector_health_check_extension(start_daemon):
     doc = json.loads(body)
     assert doc["status"] == "Server available" and doc["upSince"] and doc["uptime"].endswith("s")
     assert d.stop() == 0
-
-
-def wait_for(cond, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def reload_metric(d, prefix):

@@ -56,6 +56,7 @@ struct t_root {
 	struct cfg_objmap receivers;
 	struct cfg_strlist rule_files;
 	char *name;
+	char *template; /* CFG_VERBATIM */
 };
 
 static int check_port(const void *v, char *err, size_t errlen)
@@ -138,6 +139,7 @@ static const struct cfg_field root_fields[] = {
 	      .elem_size = sizeof(struct t_receiver)),
 	FIELD(t_root, "rule_files", CFG_STRING_LIST, rule_files),
 	FIELD(t_root, "name", CFG_STRING, name),
+	FIELD(t_root, "template", CFG_STRING, template, .flags = CFG_VERBATIM),
 	{ 0 },
 };
 static const struct cfg_schema root_schema = { "test", root_fields, NULL };
@@ -589,6 +591,12 @@ static void test_env_in_yaml(void **state)
 		   "t.yml:1:7: name: unterminated \"${\" reference");
 	expect_err("name: ${CFG-T}\n",
 		   "t.yml:1:7: name: invalid variable reference \"${CFG-T}\"");
+
+	/* A verbatim field keeps relabel-style templates as written. */
+	struct fixture fv = { 0 };
+	expect_ok(&fv, "template: ${1}-${CFG_T_NAME}-$$\n");
+	assert_string_equal(fv.cfg.template, "${1}-${CFG_T_NAME}-$$");
+	arena_free(fv.a);
 }
 
 static void test_expand_env(void **state)
@@ -856,6 +864,177 @@ static void test_small_err(void **state)
 	arena_free(a);
 }
 
+/* ---- positions, string-list maps, list files, equality and copies ---------------- */
+
+struct p_auth {
+	char *user;
+	struct cfg_pos pos;
+};
+
+struct p_job {
+	char *name;
+	struct cfg_strlistmap params;
+	struct cfg_strlist tags;      /* CFG_VERBATIM */
+	struct cfg_strmap labels;     /* CFG_VERBATIM */
+	struct p_auth auth;
+	double ratio;
+	struct cfg_pos pos;
+};
+
+struct p_root {
+	struct cfg_list jobs;
+};
+
+static const struct cfg_field p_auth_fields[] = {
+	FIELD(p_auth, "user", CFG_STRING, user),
+	CFG_POS_FIELD(struct p_auth, pos),
+	{ 0 },
+};
+static const struct cfg_schema p_auth_schema = { "auth", p_auth_fields, NULL };
+
+static const struct cfg_field p_job_fields[] = {
+	FIELD(p_job, "name", CFG_STRING, name),
+	FIELD(p_job, "params", CFG_STRLIST_MAP, params),
+	FIELD(p_job, "tags", CFG_STRING_LIST, tags, .flags = CFG_VERBATIM),
+	FIELD(p_job, "labels", CFG_STRING_MAP, labels, .flags = CFG_VERBATIM),
+	FIELD(p_job, "auth", CFG_OBJECT, auth, .sub = &p_auth_schema),
+	FIELD(p_job, "ratio", CFG_DOUBLE, ratio),
+	CFG_POS_FIELD(struct p_job, pos),
+	{ 0 },
+};
+static const struct cfg_schema p_job_schema = { "job", p_job_fields, NULL };
+
+static const struct cfg_field p_root_fields[] = {
+	FIELD(p_root, "jobs", CFG_LIST, jobs, .sub = &p_job_schema,
+	      .elem_size = sizeof(struct p_job)),
+	{ 0 },
+};
+static const struct cfg_schema p_root_schema = { "root", p_root_fields, NULL };
+
+static const char p_yaml[] =
+	"jobs:\n"
+	"  - name: a\n"
+	"    params: {module: [http_2xx, tcp], empty: [], none: ~}\n"
+	"    tags: ['${HOME}', x]\n"
+	"    labels: {k: '${HOME}'}\n"
+	"    auth:\n"
+	"      user: u\n"
+	"  - name: b\n"
+	"    ratio: .nan\n";
+
+static void p_load(struct arena *a, struct p_root *r, const char *yaml)
+{
+	char err[256];
+
+	memset(r, 0, sizeof(*r));
+	if (cfg_load_buffer("p.yml", yaml, strlen(yaml), &p_root_schema, r, a, err, sizeof(err)))
+		fail_msg("%s", err);
+}
+
+static void test_positions_and_strlist_map(void **state)
+{
+	struct arena *a = arena_new(0);
+	struct p_root r;
+	const struct p_job *j;
+	char err[256];
+
+	p_load(a, &r, p_yaml);
+	j = r.jobs.v;
+	assert_int_equal(j[0].pos.line, 2);
+	assert_int_equal(j[0].pos.col, 5);
+	assert_string_equal(j[0].pos.path, "jobs[0]");
+	assert_string_equal(j[0].pos.file, "p.yml");
+	assert_int_equal(j[0].auth.pos.line, 7);
+	assert_int_equal(j[0].auth.pos.col, 7);
+	assert_string_equal(j[0].auth.pos.path, "jobs[0].auth");
+	assert_int_equal(j[1].auth.pos.line, 0); /* no such block */
+	assert_int_equal(j[0].params.n, 3);
+	assert_string_equal(j[0].params.keys[0], "module");
+	assert_int_equal(j[0].params.vals[0].n, 2);
+	assert_string_equal(j[0].params.vals[0].v[1], "tcp");
+	assert_int_equal(j[0].params.vals[1].n, 0);
+	assert_int_equal(j[0].params.vals[2].n, 0);
+	/* Verbatim lists and maps keep `$` references as written. */
+	assert_string_equal(j[0].tags.v[0], "${HOME}");
+	assert_string_equal(j[0].labels.vals[0], "${HOME}");
+
+	assert_int_equal(cfg_pos_error(&j[1].pos, err, sizeof(err), "bad %s", "thing"), -1);
+	assert_string_equal(err, "p.yml:8:5: jobs[1]: bad thing");
+	assert_int_equal(cfg_pos_error(&j[1].auth.pos, err, sizeof(err), "%s", "no position"), -1);
+	assert_string_equal(err, "no position");
+	assert_int_equal(cfg_pos_error(NULL, err, sizeof(err), "%s", "none"), -1);
+	assert_string_equal(err, "none");
+
+	/* A "(position)" key in the file is just an unknown key. */
+	assert_int_equal(cfg_load_buffer("p.yml", "jobs: [{'(position)': 1}]\n", 25, &p_root_schema,
+					 &r, a, err, sizeof(err)), -1);
+	assert_string_equal(err, "p.yml:1:9: jobs[0].(position): unknown key");
+	assert_int_equal(cfg_load_buffer("p.yml", "jobs: [{params: {m: x}}]\n", 25, &p_root_schema,
+					 &r, a, err, sizeof(err)), -1);
+	assert_string_equal(err, "p.yml:1:21: jobs[0].params.m: expected a sequence, got a scalar");
+	arena_free(a);
+}
+
+static void test_equal_and_copy(void **state)
+{
+	struct arena *a = arena_new(0), *b = arena_new(0), *c = arena_new(0);
+	struct p_root r1, r2, r3;
+	struct p_job copy;
+
+	p_load(a, &r1, p_yaml);
+	p_load(b, &r2, p_yaml);
+	assert_true(cfg_equal(&p_root_schema, &r1, &r2)); /* NaN equals NaN here */
+
+	/* Where a value is written is not part of it. */
+	p_load(b, &r2, "jobs:\n\n\n  - {name: a, params: {module: [http_2xx, tcp], empty: [], none: ~},"
+		       " tags: ['${HOME}', x], labels: {k: '${HOME}'}, auth: {user: u}}\n"
+		       "  - {name: b, ratio: .nan}\n");
+	assert_true(cfg_equal(&p_root_schema, &r1, &r2));
+	p_load(b, &r2, "jobs: [{name: a, params: {module: [http_2xx]}}, {name: b, ratio: .nan}]\n");
+	assert_false(cfg_equal(&p_root_schema, &r1, &r2));
+	p_load(b, &r2, "jobs: [{name: a}]\n");
+	assert_false(cfg_equal(&p_root_schema, &r1, &r2));
+	p_load(b, &r2, "jobs: [{name: ''}]\n");
+	p_load(c, &r3, "jobs: [{name: ~}]\n");
+	assert_true(cfg_equal(&p_root_schema, &r2, &r3)); /* "" and unset */
+
+	/* A copy owns its memory: the original's arena can go. */
+	memcpy(&copy, r1.jobs.v, sizeof(copy));
+	assert_int_equal(cfg_copy(&p_job_schema, &copy, c), 0);
+	arena_free(a);
+	p_load(b, &r2, p_yaml);
+	assert_true(cfg_equal(&p_job_schema, &copy, r2.jobs.v));
+	assert_string_equal(copy.pos.path, "jobs[0]");
+	assert_string_equal(copy.auth.pos.file, "p.yml");
+	assert_string_equal(copy.params.vals[0].v[1], "tcp");
+	arena_free(b);
+	arena_free(c);
+}
+
+static void test_list_file(void **state)
+{
+	struct arena *a = arena_new(0);
+	struct cfg_list l;
+	char err[256];
+
+	assert_int_equal(cfg_load_list_buffer("t.yml", "- name: a\n- name: b\n  ratio: 2\n", 31,
+					      &p_job_schema, sizeof(struct p_job), &l, a, err,
+					      sizeof(err)), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(((struct p_job *)l.v)[1].name, "b");
+	assert_string_equal(((struct p_job *)l.v)[1].pos.path, "[1]");
+	assert_int_equal(cfg_load_list_buffer("t.yml", "", 0, &p_job_schema, sizeof(struct p_job),
+					      &l, a, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(cfg_load_list_buffer("t.yml", "name: a\n", 8, &p_job_schema,
+					      sizeof(struct p_job), &l, a, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.yml:1:1: expected a sequence, got a mapping");
+	assert_int_equal(cfg_load_list_buffer("t.yml", "- nmae: a\n", 10, &p_job_schema,
+					      sizeof(struct p_job), &l, a, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.yml:1:3: [0].nmae: unknown key");
+	arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -875,6 +1054,9 @@ int main(void)
 		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_small_err),
+		cmocka_unit_test(test_positions_and_strlist_map),
+		cmocka_unit_test(test_equal_and_copy),
+		cmocka_unit_test(test_list_file),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

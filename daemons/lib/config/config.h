@@ -13,8 +13,9 @@
  *     "<file>:<line>:<column>: <key path>: <reason>"
  *   e.g. "lgtm-metrics.yml:7:3: global.scrape_intervall: unknown key". YAML syntax
  *   errors carry the position libyaml reports.
- * - Scalar values (not keys) have `${VAR}`, `${VAR:-default}` and otelcol's
- *   `${env:VAR}` expanded from the environment before they are typed; an unset
+ * - Scalar values (not keys, not CFG_VERBATIM fields) have `${VAR}`,
+ *   `${VAR:-default}` and otelcol's `${env:VAR}` expanded from the environment
+ *   before they are typed; an unset
  *   variable without a default expands to the empty string; `:-` also applies to
  *   an empty variable, as in the shell; `$$` is a literal `$`, and a `$` before
  *   anything else is kept as it is.
@@ -36,6 +37,16 @@
  *   CFG_MAX_NODES nodes once aliases are expanded (so a "billion laughs" file is
  *   refused while it is read, not while it is decoded).
  * - On failure `out` may be partly written: discard it together with the arena.
+ *
+ * After loading:
+ * - A CFG_POS field (any key, CFG_POS_FIELD below; never matched against the file)
+ *   records where the object's mapping began (line 0 when the file had no such
+ *   object), so checks that run after loading (cross-field, cross-object, defaults
+ *   from another section) report "<file>:<line>:<col>: <path>: ..." with
+ *   cfg_pos_error() exactly as load errors read.
+ * - cfg_equal() and cfg_copy() walk a schema: a reloading daemon compares the old
+ *   and the new section to keep what did not change, and copies a section it keeps
+ *   beyond the life of the config's arena.
  */
 #ifndef LGTM_CONFIG_H
 #define LGTM_CONFIG_H
@@ -45,6 +56,7 @@
 #include <stdint.h>
 
 #include "arena/arena.h"
+#include "buf/buf.h"
 
 enum cfg_type {
 	CFG_STRING,      /* char * */
@@ -58,9 +70,17 @@ enum cfg_type {
 	CFG_OBJECT,      /* nested struct at offset, described by sub */
 	CFG_LIST,        /* struct cfg_list of elem_size structs, each described by sub */
 	CFG_OBJECT_MAP,  /* struct cfg_objmap: arbitrary keys -> elem_size structs (otelcol components) */
+	CFG_STRLIST_MAP, /* struct cfg_strlistmap: keys -> string lists (Prometheus' params) */
+	CFG_POS,         /* struct cfg_pos: not a key; where the object's mapping began */
 };
 
 #define CFG_REQUIRED 0x1u
+/* A scalar taken as written, without environment expansion: for fields whose own
+ * syntax uses `$`, such as relabeling's `${1}` templates (Prometheus expands no
+ * environment variables there). On a string list or map it applies to the items. */
+#define CFG_VERBATIM 0x2u
+/* A credential: cfg_dump_yaml() prints "<secret>" instead of the value. */
+#define CFG_SECRET 0x4u
 
 #define CFG_MAX_INPUT (16u << 20)
 #define CFG_MAX_DEPTH 64
@@ -70,6 +90,14 @@ struct cfg_strlist { char **v; size_t n; };
 struct cfg_strmap { char **keys; char **vals; size_t n; };
 struct cfg_list { void *v; size_t n; };
 struct cfg_objmap { char **keys; void *vals; size_t n; };
+struct cfg_strlistmap { char **keys; struct cfg_strlist *vals; size_t n; };
+
+/* Where a decoded object began; file and path live in the config's arena. */
+struct cfg_pos {
+	const char *file;
+	const char *path; /* e.g. "scrape_configs[1]" */
+	unsigned line, col; /* 1-based; line 0: not in the file */
+};
 
 struct cfg_schema;
 
@@ -91,12 +119,39 @@ struct cfg_schema {
 	void (*init)(void *elem);
 };
 
+/* The schema row recording an object's position into its struct cfg_pos member. */
+#define CFG_POS_FIELD(type, member) \
+	{ "(position)", CFG_POS, offsetof(type, member), NULL, 0, 0, NULL }
+
 int cfg_load_file(const char *path, const struct cfg_schema *schema, void *out,
 		  struct arena *a, char *err, size_t errlen);
 /* `name` stands for the file name in messages. */
 int cfg_load_buffer(const char *name, const char *text, size_t len,
 		    const struct cfg_schema *schema, void *out, struct arena *a,
 		    char *err, size_t errlen);
+
+/* A file whose top level is a sequence of `elem` objects (Prometheus' file_sd
+ * target files): decoded into `out` like a CFG_LIST field; an empty file is an
+ * empty list. Messages name items as "[2].labels". */
+int cfg_load_list_buffer(const char *name, const char *text, size_t len,
+			 const struct cfg_schema *elem, size_t elem_size, struct cfg_list *out,
+			 struct arena *a, char *err, size_t errlen);
+
+/* "<file>:<line>:<col>: <path>: <reason>" from a recorded position (no position
+ * part when line is 0, no path part when it is empty). Always returns -1. */
+int cfg_pos_error(const struct cfg_pos *p, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Whether two objects of `s` hold the same values in every field the schema
+ * declares (recursively; NULL and "" strings are equal; positions and members the
+ * schema does not declare are ignored). */
+bool cfg_equal(const struct cfg_schema *s, const void *a, const void *b);
+/* `obj` holds a bitwise copy of another object of `s` (memcpy); replace every
+ * string, array and element the schema declares (positions included) with copies
+ * in `a`, so that obj no longer shares memory with the original. Members the
+ * schema does not declare keep their bitwise value, in list elements too.
+ * 0, or -1 when memory runs out. */
+int cfg_copy(const struct cfg_schema *s, void *obj, struct arena *a);
 
 /* Prometheus duration syntax: [0-9]+(ms|s|m|h|d|w|y) units in decreasing order,
  * each at most once ("1h30m", "15s", "0"); y is 365d. Result in milliseconds.
@@ -112,5 +167,10 @@ int cfg_parse_bytes(const char *s, uint64_t *bytes);
 /* Environment expansion as described above, into an arena string; NULL on OOM or a
  * malformed reference ("${" without "}"), with err filled. */
 char *cfg_expand_env(struct arena *a, const char *s, char *err, size_t errlen);
+
+/* The decoded config back as YAML (2-space indentation), for /api/v1/status/config:
+ * every declared field that has a value (NULL strings and empty lists and maps are
+ * left out), durations in Prometheus' form, CFG_SECRET values as "<secret>". */
+void cfg_dump_yaml(const struct cfg_schema *schema, const void *obj, struct buf *out);
 
 #endif

@@ -16,6 +16,7 @@ struct decoder {
 	struct cfg_report *r;
 	struct arena *out;
 	struct arena *tmp;
+	const char *file; /* r->file copied into `out` once a position needs it */
 };
 
 static int decode_object(struct decoder *d, const struct cfg_node *n,
@@ -52,14 +53,21 @@ static int oom(struct decoder *d, const struct cfg_node *n)
 	return cfg_fail(d->r, n->line, n->col, "out of memory");
 }
 
-/* The scalar's text with environment references expanded, in arena `a`. */
-static char *text(struct decoder *d, const struct cfg_node *n, struct arena *a)
+/* The scalar's text with environment references expanded (unless verbatim), in
+ * arena `a`. */
+static char *text(struct decoder *d, const struct cfg_node *n, struct arena *a, bool verbatim)
 {
 	char why[256];
 	char *s;
 
 	if (want(d, n, CFG_NODE_SCALAR))
 		return NULL;
+	if (verbatim) {
+		s = arena_strdup(a, n->str);
+		if (!s)
+			oom(d, n);
+		return s;
+	}
 	why[0] = '\0';
 	s = cfg_expand_env(a, n->str, why, sizeof(why));
 	if (!s)
@@ -89,7 +97,7 @@ static const struct {
 };
 
 static int decode_scalar(struct decoder *d, enum cfg_type type, const struct cfg_node *n,
-			 void *p)
+			 void *p, bool verbatim)
 {
 	char *s;
 	int rc;
@@ -97,7 +105,7 @@ static int decode_scalar(struct decoder *d, enum cfg_type type, const struct cfg
 	if ((size_t)type >= sizeof(scalar_types) / sizeof(scalar_types[0]) ||
 	    (type != CFG_STRING && !scalar_types[type].parse))
 		return cfg_fail(d->r, n->line, n->col, "schema: unknown field type %d", (int)type);
-	s = text(d, n, type == CFG_STRING ? d->out : d->tmp);
+	s = text(d, n, type == CFG_STRING ? d->out : d->tmp, verbatim);
 	if (!s)
 		return -1;
 	if (type == CFG_STRING) {
@@ -115,9 +123,9 @@ static int decode_scalar(struct decoder *d, enum cfg_type type, const struct cfg
 }
 
 /* A null item of a string list or map reads as "", as it would in Go. */
-static char *item_text(struct decoder *d, const struct cfg_node *n)
+static char *item_text(struct decoder *d, const struct cfg_node *n, bool verbatim)
 {
-	return is_null(n) ? arena_strdup(d->out, "") : text(d, n, d->out);
+	return is_null(n) ? arena_strdup(d->out, "") : text(d, n, d->out, verbatim);
 }
 
 /* One zeroed slot of `size` bytes per item of n; NULL when n is empty, or (with
@@ -131,7 +139,8 @@ static void *alloc_items(struct decoder *d, const struct cfg_node *n, size_t siz
 	return p;
 }
 
-static int decode_strlist(struct decoder *d, const struct cfg_node *n, struct cfg_strlist *l)
+static int decode_strlist(struct decoder *d, const struct cfg_node *n, struct cfg_strlist *l,
+			  bool verbatim)
 {
 	size_t i, old;
 	char **v;
@@ -143,7 +152,7 @@ static int decode_strlist(struct decoder *d, const struct cfg_node *n, struct cf
 		return -1;
 	for (i = 0; i < n->n; i++) {
 		old = cfg_path_index(&d->r->path, i);
-		v[i] = item_text(d, n->kids[i]);
+		v[i] = item_text(d, n->kids[i], verbatim);
 		if (!v[i])
 			return is_null(n->kids[i]) ? oom(d, n->kids[i]) : -1;
 		cfg_path_restore(&d->r->path, old);
@@ -162,33 +171,65 @@ static char *key_copy(struct decoder *d, const struct cfg_node *k)
 	return s;
 }
 
-static int decode_strmap(struct decoder *d, const struct cfg_node *n, struct cfg_strmap *m)
+/* A mapping with arbitrary keys: the keys, and each value decoded by `one` into
+ * its slot of `size` bytes. */
+static int decode_keyed(struct decoder *d, const struct cfg_node *n, char ***keys_out,
+			void **vals_out, size_t size, bool verbatim, size_t *count,
+			int (*one)(struct decoder *d, const struct cfg_node *v, void *slot,
+				   bool verbatim))
 {
-	char **keys, **vals;
+	char **keys, *vals;
 	size_t i, old;
 
 	if (want(d, n, CFG_NODE_MAP))
 		return -1;
 	keys = alloc_items(d, n, sizeof(*keys));
-	vals = alloc_items(d, n, sizeof(*vals));
+	vals = alloc_items(d, n, size);
 	if (n->n && (!keys || !vals))
 		return -1;
 	for (i = 0; i < n->n; i++) {
-		const struct cfg_node *k = n->kids[2 * i], *v = n->kids[2 * i + 1];
+		const struct cfg_node *k = n->kids[2 * i];
 
 		old = cfg_path_key(&d->r->path, k->str, k->len);
 		keys[i] = key_copy(d, k);
-		if (!keys[i])
+		if (!keys[i] || one(d, n->kids[2 * i + 1], vals + i * size, verbatim))
 			return -1;
-		vals[i] = item_text(d, v);
-		if (!vals[i])
-			return is_null(v) ? oom(d, v) : -1;
 		cfg_path_restore(&d->r->path, old);
 	}
-	m->keys = keys;
-	m->vals = vals;
-	m->n = n->n;
+	*keys_out = keys;
+	*vals_out = vals;
+	*count = n->n;
 	return 0;
+}
+
+static int map_string(struct decoder *d, const struct cfg_node *v, void *slot, bool verbatim)
+{
+	char **s = slot;
+
+	*s = item_text(d, v, verbatim);
+	if (*s)
+		return 0;
+	return is_null(v) ? oom(d, v) : -1;
+}
+
+static int decode_strmap(struct decoder *d, const struct cfg_node *n, struct cfg_strmap *m,
+			 bool verbatim)
+{
+	return decode_keyed(d, n, &m->keys, (void **)&m->vals, sizeof(*m->vals), verbatim, &m->n,
+			    map_string);
+}
+
+/* A null value is an empty list; a scalar is refused, as Go refuses it for []string. */
+static int map_strlist(struct decoder *d, const struct cfg_node *v, void *slot, bool verbatim)
+{
+	return is_null(v) ? 0 : decode_strlist(d, v, slot, verbatim);
+}
+
+static int decode_strlistmap(struct decoder *d, const struct cfg_node *n,
+			     struct cfg_strlistmap *m, bool verbatim)
+{
+	return decode_keyed(d, n, &m->keys, (void **)&m->vals, sizeof(*m->vals), verbatim, &m->n,
+			    map_strlist);
 }
 
 /* One element of a CFG_LIST / CFG_OBJECT_MAP: defaults, then the file's values. */
@@ -254,11 +295,15 @@ static int decode_objmap(struct decoder *d, const struct cfg_field *f,
 static int decode_value(struct decoder *d, const struct cfg_field *f, const struct cfg_node *n,
 			void *p)
 {
+	bool verbatim = (f->flags & CFG_VERBATIM) != 0;
+
 	switch (f->type) {
 	case CFG_STRING_LIST:
-		return decode_strlist(d, n, p);
+		return decode_strlist(d, n, p, verbatim);
 	case CFG_STRING_MAP:
-		return decode_strmap(d, n, p);
+		return decode_strmap(d, n, p, verbatim);
+	case CFG_STRLIST_MAP:
+		return decode_strlistmap(d, n, p, verbatim);
 	case CFG_OBJECT:
 		return decode_object(d, n, f->sub, p);
 	case CFG_LIST:
@@ -266,7 +311,7 @@ static int decode_value(struct decoder *d, const struct cfg_field *f, const stru
 	case CFG_OBJECT_MAP:
 		return decode_objmap(d, f, n, p);
 	default:
-		return decode_scalar(d, f->type, n, p);
+		return decode_scalar(d, f->type, n, p, verbatim);
 	}
 }
 
@@ -293,7 +338,7 @@ static const struct cfg_field *find_field(const struct cfg_schema *schema,
 	const struct cfg_field *f;
 
 	for (f = schema->fields; f && f->key; f++)
-		if (strlen(f->key) == k->len && !memcmp(f->key, k->str, k->len))
+		if (f->type != CFG_POS && strlen(f->key) == k->len && !memcmp(f->key, k->str, k->len))
 			return f;
 	return NULL;
 }
@@ -334,6 +379,18 @@ static int decode_null_object(struct decoder *d, const struct cfg_schema *schema
 	return check_required(d, schema, seen, line, col);
 }
 
+/* The mapping's position, for checks that run once the whole file is decoded. */
+static int record_pos(struct decoder *d, const struct cfg_node *n, struct cfg_pos *pos)
+{
+	if (!d->file)
+		d->file = arena_strdup(d->out, d->r->file ? d->r->file : "");
+	pos->file = d->file;
+	pos->path = arena_strndup(d->out, d->r->path.s, d->r->path.len);
+	pos->line = n->line;
+	pos->col = n->col;
+	return d->file && pos->path ? 0 : oom(d, n);
+}
+
 static int decode_object(struct decoder *d, const struct cfg_node *n,
 			 const struct cfg_schema *schema, void *base)
 {
@@ -345,6 +402,9 @@ static int decode_object(struct decoder *d, const struct cfg_node *n,
 		return decode_null_object(d, schema, n->line, n->col);
 	if (want(d, n, CFG_NODE_MAP))
 		return -1;
+	for (f = schema->fields; f && f->key; f++)
+		if (f->type == CFG_POS && record_pos(d, n, (struct cfg_pos *)((char *)base + f->offset)))
+			return -1;
 	seen = arena_calloc(d->tmp, field_count(schema) + 1, sizeof(*seen));
 	if (!seen)
 		return oom(d, n);
@@ -369,9 +429,21 @@ int cfg_tree_decode(struct cfg_report *r, const struct cfg_node *root,
 		    const struct cfg_schema *schema, void *out, struct arena *a,
 		    struct arena *tmp)
 {
-	struct decoder d = { r, a, tmp };
+	struct decoder d = { r, a, tmp, NULL };
 
 	if (!root)
 		return decode_null_object(&d, schema, 1, 1);
 	return decode_object(&d, root, schema, out);
+}
+
+int cfg_tree_decode_list(struct cfg_report *r, const struct cfg_node *root,
+			 const struct cfg_schema *elem, size_t elem_size, struct cfg_list *out,
+			 struct arena *a, struct arena *tmp)
+{
+	const struct cfg_field f = { "", CFG_LIST, 0, elem, elem_size, 0, NULL };
+	struct decoder d = { r, a, tmp, NULL };
+
+	out->v = NULL;
+	out->n = 0;
+	return root ? decode_list(&d, &f, root, out) : 0;
 }

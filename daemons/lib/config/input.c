@@ -24,9 +24,15 @@ static int too_large(const char *name, char *err, size_t errlen)
 	return -1;
 }
 
-int cfg_load_buffer(const char *name, const char *text, size_t len,
-		    const struct cfg_schema *schema, void *out, struct arena *a,
-		    char *err, size_t errlen)
+/* What a load decodes the tree into: an object of `schema`, or a list of them. */
+struct target {
+	const struct cfg_schema *schema;
+	void *out;            /* the object, or the struct cfg_list */
+	size_t elem_size;     /* 0: an object */
+};
+
+static int load(const char *name, const char *text, size_t len, const struct target *t,
+		struct arena *a, char *err, size_t errlen)
 {
 	struct cfg_report r = { .file = name, .err = err, .errlen = errlen };
 	struct cfg_node *root;
@@ -42,12 +48,31 @@ int cfg_load_buffer(const char *name, const char *text, size_t len,
 	}
 	if (cfg_tree_load(&r, len ? text : "", len, tmp, &root))
 		goto fail;
-	if (cfg_tree_decode(&r, root, schema, out, a, tmp))
+	if (t->elem_size ? cfg_tree_decode_list(&r, root, t->schema, t->elem_size, t->out, a, tmp) :
+			   cfg_tree_decode(&r, root, t->schema, t->out, a, tmp))
 		goto fail;
 	rc = 0;
 fail:
 	arena_free(tmp);
 	return rc;
+}
+
+int cfg_load_buffer(const char *name, const char *text, size_t len,
+		    const struct cfg_schema *schema, void *out, struct arena *a,
+		    char *err, size_t errlen)
+{
+	const struct target t = { schema, out, 0 };
+
+	return load(name, text, len, &t, a, err, errlen);
+}
+
+int cfg_load_list_buffer(const char *name, const char *text, size_t len,
+			 const struct cfg_schema *elem, size_t elem_size, struct cfg_list *out,
+			 struct arena *a, char *err, size_t errlen)
+{
+	const struct target t = { elem, out, elem_size ? elem_size : 1 };
+
+	return load(name, text, len, &t, a, err, errlen);
 }
 
 /* Read all of fd into a malloc'd buffer; 0 or an errno value (E2BIG over the limit). */

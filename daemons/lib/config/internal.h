@@ -72,6 +72,10 @@ int cfg_map_build(struct cfg_report *r, struct arena *tmp, struct cfg_node *map,
 int cfg_tree_decode(struct cfg_report *r, const struct cfg_node *root,
 		    const struct cfg_schema *schema, void *out, struct arena *a,
 		    struct arena *tmp);
+/* decode.c: a top-level sequence of `elem` objects into out (empty file: none). */
+int cfg_tree_decode_list(struct cfg_report *r, const struct cfg_node *root,
+			 const struct cfg_schema *elem, size_t elem_size, struct cfg_list *out,
+			 struct arena *a, struct arena *tmp);
 
 /* scalar.c: strict typed scalars into a bool / int64_t / double; 0, -1 (malformed)
  * or -2 (out of range). `void *` so decode.c can keep them in one table by type. */

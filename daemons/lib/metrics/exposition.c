@@ -11,6 +11,8 @@
  */
 #include "metrics/internal.h"
 
+#include "labels/labels.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +102,33 @@ void metrics_write_sample(struct buf *out, const char *name, double v)
 	buf_putc(out, ' ');
 	put_float(out, v);
 	buf_putc(out, '\n');
+}
+
+void metrics_text_untyped_header(struct buf *out, const char *name)
+{
+	buf_printf(out, "# TYPE %s untyped\n", name);
+}
+
+void metrics_text_series_sample(struct buf *out, const struct labels *ls, double v,
+				int64_t ts_ms)
+{
+	const char *name = labels_get(ls, LABELS_METRIC_NAME);
+	bool first = true;
+
+	buf_puts(out, name ? name : "");
+	for (size_t i = 0; i < ls->n; i++) {
+		if (!strcmp(ls->v[i].name, LABELS_METRIC_NAME))
+			continue;
+		buf_printf(out, "%s%s=\"", first ? "{" : ",", ls->v[i].name);
+		put_escaped(out, ls->v[i].value, true);
+		buf_putc(out, '"');
+		first = false;
+	}
+	if (!first)
+		buf_putc(out, '}');
+	buf_putc(out, ' ');
+	put_float(out, v);
+	buf_printf(out, " %lld\n", (long long)ts_ms);
 }
 
 /* name{a="x",b="y",le="1"} with the labels in name order; le may be NULL. */

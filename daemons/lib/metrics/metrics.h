@@ -35,6 +35,7 @@
 #define LGTM_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf/buf.h"
 
@@ -86,6 +87,15 @@ int metrics_register_process(struct metrics_registry *r);
 int metrics_register_build_info(struct metrics_registry *r, const char *daemon);
 
 int metrics_write_text(struct metrics_registry *r, struct buf *out);
+
+/* One sample of an arbitrary series in the text format, for /federate:
+ * `name{l="v",...} value timestamp_ms` (labels other than __name__ in the given order,
+ * values escaped, the value as Go's 'g' format) and a newline. */
+struct labels;
+void metrics_text_series_sample(struct buf *out, const struct labels *ls, double v,
+				int64_t ts_ms);
+/* "# TYPE <name> untyped" and a newline (federation knows no types). */
+void metrics_text_untyped_header(struct buf *out, const char *name);
 
 #define METRICS_TEXT_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

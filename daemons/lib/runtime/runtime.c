@@ -36,6 +36,7 @@ struct common_flags {
 struct http_server *runtime_http(struct runtime *rt) { return rt->http; }
 struct metrics_registry *runtime_metrics(struct runtime *rt) { return rt->metrics; }
 const char *runtime_data_dir(const struct runtime *rt) { return rt->data_dir; }
+const char *runtime_config_file(const struct runtime *rt) { return rt->config_file; }
 const struct runtime_spec *runtime_spec(const struct runtime *rt) { return rt->spec; }
 void runtime_set_user(struct runtime *rt, void *user) { rt->user = user; }
 void *runtime_user(const struct runtime *rt) { return rt->user; }
@@ -75,6 +76,29 @@ static void print_version(const char *daemon)
 	printf("  platform:         linux/amd64\n");
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void runtime_status(struct runtime *rt, struct runtime_status *out)
+{
+	out->start_time = rt->start_time;
+	out->last_reload_ok = atomic_load(&rt->last_reload_ok);
+	out->config_time = atomic_load(&rt->config_time);
+}
+
+void runtime_config_yaml(struct runtime *rt, struct buf *out)
+{
+	const void *cfg = runtime_config_acquire(rt);
+
+	cfg_dump_yaml(rt->spec->config_schema, cfg, out);
+	runtime_config_release(rt, cfg);
+}
+
 int runtime_reload(struct runtime *rt, char *err, size_t errlen)
 {
 	struct runtime_cfg *next = NULL;
@@ -92,7 +116,9 @@ int runtime_reload(struct runtime *rt, char *err, size_t errlen)
 	runtime_cfg_swap(rt, next);
 	rc = 0;
 out:
+	atomic_store(&rt->last_reload_ok, rc == 0);
 	if (rc == 0) {
+		atomic_store(&rt->config_time, now_seconds());
 		metrics_set(rt->reload_ok, 1);
 		metrics_set(rt->reload_ts, (double)time(NULL));
 		LOG_INFO("runtime", "Completed loading of configuration file", "filename", rt->config_file);
@@ -254,6 +280,9 @@ static int run(struct runtime *rt)
 	signal(SIGPIPE, SIG_IGN);
 	LOG_INFO("runtime", "Starting", "daemon", rt->daemon, "version", lgtm_version(),
 		 "revision", lgtm_revision());
+	rt->start_time = now_seconds();
+	atomic_store(&rt->config_time, rt->start_time);
+	atomic_store(&rt->last_reload_ok, true);
 	if (runtime_cfg_load(rt->spec, rt->config_file, &rt->cur, err, sizeof(err)) < 0 ||
 	    runtime_datadir_open(rt->data_dir, &rt->lock_fd, err, sizeof(err)) < 0 ||
 	    setup_metrics(rt, err, sizeof(err)) < 0 || start_server(rt, err, sizeof(err)) < 0) {

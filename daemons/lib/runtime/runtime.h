@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "cli/cli.h"
+#include "buf/buf.h"
 #include "config/config.h"
 
 struct runtime;
@@ -87,6 +88,8 @@ const char *runtime_server_listen(const struct runtime_server_config *s, struct 
 struct http_server *runtime_http(struct runtime *rt);
 struct metrics_registry *runtime_metrics(struct runtime *rt);
 const char *runtime_data_dir(const struct runtime *rt);
+/* The config file path as given (--config.file). */
+const char *runtime_config_file(const struct runtime *rt);
 const struct runtime_spec *runtime_spec(const struct runtime *rt);
 /* Started, not stopping, and the daemon's own ready hook agrees. */
 bool runtime_is_ready(struct runtime *rt);
@@ -96,6 +99,17 @@ void *runtime_user(const struct runtime *rt);
 /* The current config, held until released (a reload never frees it under a reader). */
 const void *runtime_config_acquire(struct runtime *rt);
 void runtime_config_release(struct runtime *rt, const void *cfg);
+
+/* The current config as YAML (secrets masked), for /api/v1/status/config. */
+void runtime_config_yaml(struct runtime *rt, struct buf *out);
+/* When the process started, whether the last (re)load succeeded and when the config in
+ * force was loaded (unix seconds). */
+struct runtime_status {
+	double start_time;
+	bool last_reload_ok;
+	double config_time;
+};
+void runtime_status(struct runtime *rt, struct runtime_status *out);
 
 /* Load the config file again and apply it; 0, or -1 with err (old config kept). */
 int runtime_reload(struct runtime *rt, char *err, size_t errlen);

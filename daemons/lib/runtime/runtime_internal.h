@@ -30,6 +30,9 @@ struct runtime {
 	pthread_mutex_t reload_lock;
 	struct runtime_cfg *cur;
 
+	double start_time;     /* unix seconds */
+	_Atomic double config_time;
+	atomic_bool last_reload_ok;
 	atomic_bool started;
 	atomic_bool stopping;
 	int lock_fd;

@@ -1,0 +1,122 @@
+/*
+ * Reading one series' samples for the evaluator: a source (a storage iterator, or
+ * the points of an evaluated subquery) with one sample of lookahead, and a window
+ * over (mint, maxt] that only moves forward, as upstream's buffered iterator and
+ * matrixIterSlice: points already in the window are kept when the next step's
+ * window overlaps, stale markers never enter it, and its size is counted against
+ * the sample limit while it is held.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "promql/eval_internal.h"
+
+void pq_source_init_iter(struct pq_source *s, struct tsdb_iterator *it)
+{
+	memset(s, 0, sizeof(*s));
+	s->it = it;
+}
+
+void pq_source_init_array(struct pq_source *s, const struct pq_point *p, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->arr = p;
+	s->arr_n = n;
+}
+
+static void fetch_iter(struct pq_source *s, bool ok)
+{
+	if (!ok) {
+		char err[256];
+
+		s->done = true;
+		if (tsdb_iterator_err(s->it, err, sizeof(err)))
+			s->err = -1;
+		return;
+	}
+	tsdb_iterator_at(s->it, &s->pending.t, &s->pending.f);
+	s->pending_ok = true;
+}
+
+bool pq_source_peek(struct pq_source *s, struct pq_point *p)
+{
+	if (!s->pending_ok && !s->done) {
+		if (s->it) {
+			fetch_iter(s, tsdb_iterator_next(s->it));
+		} else if (s->arr_i < s->arr_n) {
+			s->pending = s->arr[s->arr_i++];
+			s->pending_ok = true;
+		} else {
+			s->done = true;
+		}
+	}
+	if (!s->pending_ok)
+		return false;
+	*p = s->pending;
+	return true;
+}
+
+void pq_source_take(struct pq_source *s)
+{
+	s->pending_ok = false;
+}
+
+void pq_source_seek(struct pq_source *s, int64_t target)
+{
+	if (s->pending_ok && s->pending.t >= target)
+		return;
+	if (s->done)
+		return;
+	s->pending_ok = false;
+	if (s->it) {
+		fetch_iter(s, tsdb_iterator_seek(s->it, target));
+		return;
+	}
+	while (s->arr_i < s->arr_n && s->arr[s->arr_i].t < target)
+		s->arr_i++;
+}
+
+static int window_push(struct pq_ev *ev, struct pq_window *w, struct pq_point p)
+{
+	if (pq_reserve(ev->q, &w->v, &w->cap, w->n + 1, sizeof(*w->v)))
+		return -1;
+	w->v[w->n++] = p;
+	return pq_add_samples(ev, 1);
+}
+
+int pq_window_advance(struct pq_ev *ev, struct pq_window *w, struct pq_source *src,
+		      int64_t mint, int64_t maxt)
+{
+	size_t drop = 0;
+	struct pq_point p;
+
+	while (drop < w->n && w->v[drop].t <= mint)
+		drop++;
+	if (drop) {
+		memmove(w->v, w->v + drop, (w->n - drop) * sizeof(*w->v));
+		w->n -= drop;
+		ev->cur_samples -= (int64_t)drop;
+	}
+	if (mint == maxt)
+		return 0;
+	if (!w->n)
+		pq_source_seek(src, mint + 1);
+	while (pq_source_peek(src, &p) && p.t <= maxt) {
+		pq_source_take(src);
+		if (p.t <= mint || tsdb_is_stale_nan(p.f))
+			continue;
+		if (w->n && p.t <= w->v[w->n - 1].t)
+			continue;
+		if (window_push(ev, w, p))
+			return -1;
+	}
+	if (src->err)
+		return pq_fail(ev->q, PROMQL_ERR_INTERNAL, "reading series: iterator failed");
+	return 0;
+}
+
+void pq_window_free(struct pq_window *w)
+{
+	free(w->v);
+	memset(w, 0, sizeof(*w));
+}

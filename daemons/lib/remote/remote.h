@@ -1,0 +1,85 @@
+/*
+ * remote: the receiving side of Prometheus' remote protocols, up to (not including)
+ * storage. Shared by lgtm-metrics and lgtm-longterm.
+ *
+ * Remote write 1.0 (/api/v1/write, Mimir's /api/v1/push): body -> validated batch of
+ * series and samples.
+ *
+ * Semantics (Prometheus' receiver, with the 1.0 spec's "invalid series are a 400"):
+ * - The body is a snappy-compressed WriteRequest. A body the HTTP layer did not
+ *   decompress (no Content-Encoding header, as old senders do) is snappy-decoded here.
+ * - Whole-request failures return -1 with `err` (HTTP 400): bad snappy, malformed
+ *   protobuf, an empty body.
+ * - Per-series problems do not stop the others: a series without __name__, with an
+ *   invalid or duplicated label name, invalid UTF-8, an invalid metric name, or more
+ *   labels / longer names or values than the limits is left out, counted and described
+ *   in `errors` (the first few); the caller stores the good series and then answers
+ *   400 with those errors, so a sender does not retry a request that can never
+ *   succeed. Labels with empty values are dropped first (an empty value means "no
+ *   such label" in Prometheus).
+ * - Labels of a batch series are sorted; strings point into the decoded message, which
+ *   lives in the caller's arena.
+ * Thread-safe: no shared state.
+ */
+#ifndef LGTM_REMOTE_H
+#define LGTM_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsdb/tsdb.h"
+
+#include "arena/arena.h"
+#include "buf/buf.h"
+#include "labels/labels.h"
+
+struct remote_write_limits {
+	size_t max_labels;         /* per series; 0: 128 */
+	size_t max_name_length;    /* 0: 1024 */
+	size_t max_value_length;   /* 0: 16384 */
+	size_t max_decoded_bytes;  /* protobuf size after snappy; 0: 256 MiB */
+};
+
+struct remote_write_series {
+	struct labels labels;
+	const struct tsdb_sample *samples;
+	size_t nsamples;
+	size_t nhistograms; /* native histograms are not stored yet: counted, reported */
+};
+
+struct remote_write_batch {
+	struct remote_write_series *series;
+	size_t nseries;
+	size_t nsamples;
+	size_t invalid_series;
+	size_t invalid_samples;
+	struct buf errors;  /* "; "-separated descriptions of the first invalid series */
+};
+
+/* content_encoding: the request's Content-Encoding header (NULL when absent). */
+int remote_write_decode(const void *body, size_t len, const char *content_encoding,
+	      const struct remote_write_limits *lim, struct arena *a, struct remote_write_batch *out, char *err,
+	      size_t errlen);
+/* Frees out->errors (everything else is in the arena). */
+void remote_write_batch_free(struct remote_write_batch *b);
+
+/*
+ * Remote read (/api/v1/read), the SAMPLES response type: a snappy ReadRequest in,
+ * a snappy ReadResponse with one QueryResult per query out (series sorted by
+ * labels, samples in time order). A request that accepts only streamed chunks is
+ * refused. Return codes: 0 (out holds the compressed body), -1 for a bad request
+ * (400), -2 when storage failed (500); `err` says why.
+ */
+typedef int (*remote_open_querier_fn)(void *arg, int64_t mint, int64_t maxt,
+				      struct tsdb_querier **q, char *err, size_t errlen);
+
+struct remote_read_limits {
+	uint64_t max_samples;       /* over all queries; 0: 50 000 000 (Prometheus' default) */
+	size_t max_decoded_bytes;   /* 0: 64 MiB */
+};
+
+int remote_read(const void *body, size_t len, const char *content_encoding,
+		const struct remote_read_limits *lim, remote_open_querier_fn open_querier,
+		void *arg, struct arena *a, struct buf *out, char *err, size_t errlen);
+
+#endif

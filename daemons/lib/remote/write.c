@@ -1,0 +1,179 @@
+/*
+ * Remote-write request decoding and per-series validation. Samples are copied into
+ * one contiguous array per series in the arena: protobuf-c gives an array of
+ * pointers to small structs, and the storage layer wants (t, v) pairs.
+ */
+#include "remote/remote.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "compress/compress.h"
+#include "prometheus/remote.pb-c.h"
+#include "proto/proto.h"
+
+#define MAX_REPORTED 5
+
+static void limits_or_defaults(const struct remote_write_limits *in, struct remote_write_limits *out)
+{
+	*out = in ? *in : (struct remote_write_limits){ 0 };
+	if (!out->max_labels)
+		out->max_labels = 128;
+	if (!out->max_name_length)
+		out->max_name_length = 1024;
+	if (!out->max_value_length)
+		out->max_value_length = 16384;
+	if (!out->max_decoded_bytes)
+		out->max_decoded_bytes = 256u << 20;
+}
+
+static void report(struct remote_write_batch *b, const struct labels *ls, const char *why)
+{
+	b->invalid_series++;
+	if (b->invalid_series > MAX_REPORTED)
+		return;
+	if (b->errors.len)
+		buf_puts(&b->errors, "; ");
+	buf_puts(&b->errors, why);
+	if (ls) {
+		buf_puts(&b->errors, " for series ");
+		labels_format(ls, &b->errors);
+	}
+}
+
+/* Labels of one series, empty values dropped, sorted; NULL on allocation failure. */
+static struct label *series_labels(struct arena *a, const Prometheus__TimeSeries *ts, size_t *n)
+{
+	struct label *v = arena_alloc(a, (ts->n_labels ? ts->n_labels : 1) * sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < ts->n_labels; i++) {
+		if (!ts->labels[i]->value[0])
+			continue;
+		v[k].name = ts->labels[i]->name;
+		v[k].value = ts->labels[i]->value;
+		k++;
+	}
+	*n = k;
+	return v;
+}
+
+/* Why a series is invalid, or NULL. */
+static const char *check_series(const struct labels *ls, const struct remote_write_limits *lim,
+				char *why, size_t whylen)
+{
+	if (ls->n > lim->max_labels) {
+		snprintf(why, whylen, "series has %zu labels, more than the limit of %zu", ls->n,
+			 lim->max_labels);
+		return why;
+	}
+	for (size_t i = 0; i < ls->n; i++) {
+		if (strlen(ls->v[i].name) > lim->max_name_length) {
+			snprintf(why, whylen, "label name longer than %zu bytes", lim->max_name_length);
+			return why;
+		}
+		if (strlen(ls->v[i].value) > lim->max_value_length) {
+			snprintf(why, whylen, "value of label %s longer than %zu bytes", ls->v[i].name,
+				 lim->max_value_length);
+			return why;
+		}
+	}
+	if (!labels_get(ls, LABELS_METRIC_NAME))
+		return "series has no metric name (__name__)";
+	if (labels_check(ls, why, whylen) < 0)
+		return why;
+	return NULL;
+}
+
+static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const struct remote_write_limits *lim,
+		      struct remote_write_batch *b)
+{
+	struct remote_write_series *s = &b->series[b->nseries];
+	struct tsdb_sample *smp;
+	char why[512];
+	const char *bad;
+	size_t n;
+
+	s->labels.v = series_labels(a, ts, &n);
+	if (!s->labels.v)
+		return -1;
+	s->labels.n = n;
+	labels_sort(&s->labels);
+	bad = check_series(&s->labels, lim, why, sizeof(why));
+	if (bad) {
+		/* Describe the series only when its labels are small enough to print. */
+		report(b, n <= 64 ? &s->labels : NULL, bad);
+		b->invalid_samples += ts->n_samples + ts->n_histograms;
+		return 0;
+	}
+	smp = arena_alloc(a, (ts->n_samples ? ts->n_samples : 1) * sizeof(*smp));
+	if (!smp)
+		return -1;
+	for (size_t i = 0; i < ts->n_samples; i++) {
+		smp[i].t = ts->samples[i]->timestamp;
+		smp[i].v = ts->samples[i]->value;
+	}
+	s->samples = smp;
+	s->nsamples = ts->n_samples;
+	s->nhistograms = ts->n_histograms;
+	b->nsamples += ts->n_samples;
+	b->nseries++;
+	return 0;
+}
+
+int remote_write_decode(const void *body, size_t len, const char *content_encoding,
+	      const struct remote_write_limits *limits, struct arena *a, struct remote_write_batch *out, char *err,
+	      size_t errlen)
+{
+	struct remote_write_limits lim;
+	struct buf plain = { 0 };
+	struct proto_limits pl = { 0 };
+	Prometheus__WriteRequest *req;
+	ProtobufCMessage *msg;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	limits_or_defaults(limits, &lim);
+	if (len == 0) {
+		snprintf(err, errlen, "empty remote write request body");
+		return -1;
+	}
+	if (!content_encoding || !*content_encoding) {
+		/* Senders that omit Content-Encoding still send snappy (Prometheus assumes it). */
+		rc = compress_decode(COMPRESS_SNAPPY, body, len, lim.max_decoded_bytes, &plain, err, errlen);
+		if (rc < 0)
+			goto fail;
+		body = plain.data;
+		len = plain.len;
+	}
+	pl.max_bytes = lim.max_decoded_bytes;
+	rc = proto_decode(&prometheus__write_request__descriptor, body, len, &pl, a, &msg, err, errlen);
+	if (rc < 0)
+		goto fail;
+	req = (Prometheus__WriteRequest *)msg;
+	out->series = arena_calloc(a, req->n_timeseries ? req->n_timeseries : 1, sizeof(*out->series));
+	if (!out->series)
+		goto oom;
+	for (size_t i = 0; i < req->n_timeseries; i++)
+		if (add_series(a, req->timeseries[i], &lim, out) < 0)
+			goto oom;
+	if (out->invalid_series > MAX_REPORTED)
+		buf_printf(&out->errors, "; and %zu more invalid series", out->invalid_series - MAX_REPORTED);
+	if (out->errors.oom)
+		goto oom;
+	buf_free(&plain);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory decoding remote write request");
+fail:
+	buf_free(&plain);
+	buf_free(&out->errors);
+	return -1;
+}
+
+void remote_write_batch_free(struct remote_write_batch *b)
+{
+	buf_free(&b->errors);
+}

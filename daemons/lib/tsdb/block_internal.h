@@ -1,0 +1,138 @@
+/* Shared by the block*.c, compact.c and db*.c files; not a public header. */
+#ifndef LGTM_TSDB_BLOCK_INTERNAL_H
+#define LGTM_TSDB_BLOCK_INTERNAL_H
+
+#include "tsdb/block.h"
+#include "tsdb/internal.h"
+
+#define BLOCK_INDEX_MAGIC 0xBAAAD700u
+#define BLOCK_INDEX_V2 2
+#define BLOCK_CHUNKS_MAGIC 0x85BD40DDu
+#define BLOCK_CHUNKS_HEADER 8
+#define BLOCK_TOMBSTONES_MAGIC 0x0130BA30u
+#define BLOCK_ENC_XOR 1
+#define BLOCK_SERIES_ALIGN 16
+#define BLOCK_TOC_LEN (6 * 8 + 4)
+#define BLOCK_TMP_CREATE ".tmp-for-creation"
+#define BLOCK_TMP_DELETE ".tmp-for-deletion"
+#define BLOCK_SAMPLES_PER_CHUNK 120
+
+/* ---- block_fs.c: files ------------------------------------------------------------- */
+
+/* Write `len` bytes to path (created or truncated) and fsync it. */
+int tsdb_fs_write_file(const char *path, const void *data, size_t len, char *err,
+		       size_t errlen);
+/* rm -rf; a missing path is fine. */
+int tsdb_fs_remove_tree(const char *path, char *err, size_t errlen);
+/* Bytes of the regular files under path (recursively); 0 when it is missing. */
+uint64_t tsdb_fs_tree_size(const char *path);
+int tsdb_fs_fsync_dir(const char *dir, char *err, size_t errlen);
+/* Rename a block directory to <dir>.tmp-for-deletion, then remove that, so an
+ * interruption never leaves a half-deleted block that looks whole. */
+int tsdb_fs_remove_block(const char *dir, char *err, size_t errlen);
+
+/* ---- block_read.c: an open block ---------------------------------------------------- */
+
+struct tsdb_block_name {
+	const char *name;       /* a symbol */
+	uint32_t first, n;      /* its values: entries [first, first + n) */
+};
+
+struct tsdb_block_posting {
+	const char *value;      /* a symbol */
+	uint64_t off;           /* of the postings list in the index */
+};
+
+struct tsdb_block_seg {
+	const uint8_t *p;
+	size_t len;
+};
+
+struct tsdb_block {
+	int refs; /* atomic */
+	char *dir;
+	struct tsdb_block_meta meta;
+	uint64_t size;
+	const uint8_t *ix;      /* the mapped index */
+	size_t ixlen;
+	uint64_t series_lo, series_hi; /* the series section */
+	char *symmem;           /* every symbol, NUL-terminated */
+	const char **syms;      /* sorted */
+	uint32_t nsyms;
+	struct tsdb_block_name *names;   /* sorted; without the all-series entry */
+	uint32_t nnames;
+	struct tsdb_block_posting *posts;
+	uint32_t nposts;
+	uint64_t all_off;       /* the all-series postings list */
+	struct tsdb_block_seg *segs;
+	uint32_t nsegs;
+};
+
+/* One decoded series: labels point at the block's symbols; chunk data into the
+ * mapped segments (not yet checked against its CRC). */
+struct tsdb_block_series {
+	struct labels ls;
+	struct label *lbuf;
+	size_t capl;
+	struct tsdb_chunk_meta *chunks;
+	size_t nchunks, capc;
+};
+
+/* Decode series `id`; -1 on corruption or allocation failure (err says which). */
+int tsdb_block_read_series(const struct tsdb_block *b, uint64_t id,
+			   struct tsdb_block_series *s, char *err, size_t errlen);
+void tsdb_block_series_free(struct tsdb_block_series *s);
+/* Check a chunk's CRC32C (c->data points just past its encoding byte). */
+int tsdb_block_check_chunk(const struct tsdb_chunk_meta *c, char *err, size_t errlen);
+/* block_querier.c: the block's postings as a tsdb_postings_src (ctx = the block). */
+void tsdb_block_postings_src(const struct tsdb_block *b, struct tsdb_postings_src *src);
+
+/* ---- block_write.c / block_index.c: the writer -------------------------------------- */
+
+/* A string interned by the writer; labels point at `s`. */
+struct tsdb_wstr {
+	uint32_t sym; /* index in the sorted symbol table (set at commit) */
+	uint32_t len;
+	char s[];
+};
+
+struct tsdb_wchunk {
+	int64_t mint, maxt;
+	uint64_t ref;
+};
+
+struct tsdb_wseries {
+	struct label *ls; /* strings are tsdb_wstr.s */
+	uint32_t nls;
+	uint32_t nchunks;
+	size_t first;     /* in the writer's chunk array */
+};
+
+struct tsdb_block_writer {
+	char *parent, *tmpdir;
+	char ulid[TSDB_ULID_LEN + 1];
+	int64_t mint, maxt;
+	bool done;
+	/* the chunk segment being written */
+	int cfd;
+	uint32_t cseq;
+	uint64_t coff;
+	struct buf cbuf;
+	/* what the index needs */
+	struct arena *a;
+	struct tsdb_ptab strs;
+	struct tsdb_wstr **strv;
+	size_t nstr, capstr;
+	struct tsdb_wseries *ser;
+	size_t nser, capser;
+	struct tsdb_wchunk *chk;
+	size_t nchk, capchk;
+	uint64_t samples;
+	int64_t data_mint; /* the oldest chunk start added */
+};
+
+/* Write the index of w's series (symbols sorted and numbered) to path, fsynced. */
+int tsdb_block_index_write(const struct tsdb_block_writer *w, const char *path, char *err,
+			   size_t errlen);
+
+#endif

@@ -1,0 +1,455 @@
+/*
+ * Writing a block. Chunks stream to chunks/NNNNNN as series arrive (series come in
+ * label order, so chunk references grow as Prometheus' index writer requires); what
+ * the index needs stays in memory: each series' labels, as pointers to strings
+ * interned once per block (which also yields the symbol table), and its chunks'
+ * times and references. The commit writes index, tombstones and meta.json, fsyncs
+ * every file and both directories, then renames <ULID>.tmp-for-creation to <ULID>.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tsdb/block_internal.h"
+#include "tsdb/wal.h"
+
+#define CHUNK_FLUSH (1u << 20)
+
+static int oom(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "out of memory writing a block");
+	return TSDB_EFAIL;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- chunk segments ------------------------------------------------------------------- */
+
+static int chunk_flush(struct tsdb_block_writer *w, char *err, size_t errlen)
+{
+	size_t off = 0;
+
+	if (w->cbuf.oom)
+		return oom(err, errlen);
+	while (off < w->cbuf.len) {
+		ssize_t n = write(w->cfd, w->cbuf.data + off, w->cbuf.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "write chunk segment %06u in %s: %s", w->cseq + 1,
+				 w->tmpdir, strerror(errno));
+			return TSDB_EFAIL;
+		}
+		off += (size_t)n;
+	}
+	buf_reset(&w->cbuf);
+	return 0;
+}
+
+/* Flush, fsync and close the current segment (if any). */
+static int chunk_close(struct tsdb_block_writer *w, char *err, size_t errlen)
+{
+	int rc;
+
+	if (w->cfd < 0)
+		return 0;
+	rc = chunk_flush(w, err, errlen);
+	if (rc == 0 && fsync(w->cfd) < 0) {
+		snprintf(err, errlen, "fsync chunk segment in %s: %s", w->tmpdir, strerror(errno));
+		rc = TSDB_EFAIL;
+	}
+	close(w->cfd);
+	w->cfd = -1;
+	return rc;
+}
+
+static int chunk_open(struct tsdb_block_writer *w, uint32_t seq, char *err, size_t errlen)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/chunks/%06u", w->tmpdir, seq + 1);
+	w->cfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->cfd < 0) {
+		snprintf(err, errlen, "create %s: %s", path, strerror(errno));
+		return TSDB_EFAIL;
+	}
+	w->cseq = seq;
+	tsdb_put_be32(&w->cbuf, BLOCK_CHUNKS_MAGIC);
+	buf_append(&w->cbuf, "\x01\0\0\0", 4); /* version 1, 3 bytes of padding */
+	w->coff = BLOCK_CHUNKS_HEADER;
+	return 0;
+}
+
+/* Append one XOR chunk; *ref gets its reference. */
+static int chunk_write(struct tsdb_block_writer *w, const uint8_t *data, size_t len,
+		       uint64_t *ref, char *err, size_t errlen)
+{
+	uint8_t enc = BLOCK_ENC_XOR;
+	size_t need = tsdb_uvarint_len(len) + 1 + len + 4;
+	uint32_t crc;
+
+	if (need > TSDB_BLOCK_CHUNK_SEGMENT_MAX - BLOCK_CHUNKS_HEADER) {
+		snprintf(err, errlen, "chunk of %zu bytes is too large", len);
+		return TSDB_EFAIL;
+	}
+	if (w->cfd < 0 || w->coff + need > TSDB_BLOCK_CHUNK_SEGMENT_MAX) {
+		uint32_t next = w->cfd < 0 ? 0 : w->cseq + 1;
+
+		if (chunk_close(w, err, errlen) < 0 || chunk_open(w, next, err, errlen) < 0)
+			return TSDB_EFAIL;
+	}
+	*ref = (uint64_t)w->cseq << 32 | w->coff;
+	crc = tsdb_wal_crc32c(tsdb_wal_crc32c(0, &enc, 1), data, len);
+	tsdb_put_uvarint(&w->cbuf, len);
+	buf_putc(&w->cbuf, (char)enc);
+	buf_append(&w->cbuf, data, len);
+	tsdb_put_be32(&w->cbuf, crc);
+	w->coff += need;
+	if (w->cbuf.len >= CHUNK_FLUSH || w->cbuf.oom)
+		return chunk_flush(w, err, errlen);
+	return 0;
+}
+
+/* --- series and strings --------------------------------------------------------------- */
+
+static bool wstr_eq(const void *e, const void *arg)
+{
+	return strcmp(((const struct tsdb_wstr *)e)->s, arg) == 0;
+}
+
+static const char *intern(struct tsdb_block_writer *w, const char *s)
+{
+	uint64_t h = tsdb_hash_str(s);
+	struct tsdb_wstr *e = tsdb_ptab_find(&w->strs, h, wstr_eq, s);
+	size_t len;
+
+	if (e)
+		return e->s;
+	len = strlen(s);
+	if (len > UINT32_MAX ||
+	    tsdb_grow((void **)&w->strv, &w->capstr, w->nstr + 1, sizeof(*w->strv)) < 0)
+		return NULL;
+	e = arena_alloc(w->a, sizeof(*e) + len + 1);
+	if (!e || tsdb_ptab_insert(&w->strs, h, e) < 0)
+		return NULL;
+	e->len = (uint32_t)len;
+	memcpy(e->s, s, len + 1);
+	w->strv[w->nstr++] = e;
+	return e->s;
+}
+
+static int check_chunks(const struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c,
+			size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].mint > c[i].maxt || c[i].mint < w->mint || c[i].maxt >= w->maxt ||
+		    (i > 0 && c[i].mint <= c[i - 1].maxt)) {
+			snprintf(err, errlen, "chunk [%lld, %lld] out of order or outside the block [%lld, %lld)",
+				 (long long)c[i].mint, (long long)c[i].maxt, (long long)w->mint,
+				 (long long)w->maxt);
+			return TSDB_EFAIL;
+		}
+	}
+	return 0;
+}
+
+static int check_labels(const struct tsdb_block_writer *w, const struct labels *ls, char *err,
+			size_t errlen)
+{
+	struct labels last;
+
+	if (ls->n == 0 || ls->n > UINT16_MAX) {
+		snprintf(err, errlen, "a series needs 1 to 65535 labels");
+		return TSDB_EFAIL;
+	}
+	if (w->nser == 0)
+		return 0;
+	last = (struct labels){ w->ser[w->nser - 1].ls, w->ser[w->nser - 1].nls };
+	if (labels_compare(ls, &last) <= 0) {
+		snprintf(err, errlen, "series added out of label order");
+		return TSDB_EFAIL;
+	}
+	return 0;
+}
+
+static int add_labels(struct tsdb_block_writer *w, const struct labels *ls,
+		      struct tsdb_wseries *s)
+{
+	s->ls = arena_alloc(w->a, ls->n * sizeof(*s->ls));
+	if (!s->ls)
+		return -1;
+	for (size_t i = 0; i < ls->n; i++) {
+		s->ls[i].name = intern(w, ls->v[i].name);
+		s->ls[i].value = intern(w, ls->v[i].value);
+		if (!s->ls[i].name || !s->ls[i].value)
+			return -1;
+	}
+	s->nls = (uint32_t)ls->n;
+	return 0;
+}
+
+int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
+			  const struct tsdb_chunk_meta *chunks, size_t n, char *err, size_t errlen)
+{
+	struct tsdb_wseries s = { .first = w->nchk };
+
+	if (w->done) {
+		snprintf(err, errlen, "block writer already finished");
+		return TSDB_EFAIL;
+	}
+	if (check_labels(w, ls, err, errlen) < 0 || check_chunks(w, chunks, n, err, errlen) < 0)
+		return TSDB_EFAIL;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t samples = tsdb_xor_samples(chunks[i].data, chunks[i].len);
+		struct tsdb_wchunk *c;
+
+		if (samples == 0)
+			continue;
+		if (tsdb_grow((void **)&w->chk, &w->capchk, w->nchk + 1, sizeof(*w->chk)) < 0)
+			return oom(err, errlen);
+		c = &w->chk[w->nchk];
+		c->mint = chunks[i].mint;
+		c->maxt = chunks[i].maxt;
+		if (c->mint < w->data_mint)
+			w->data_mint = c->mint;
+		if (chunk_write(w, chunks[i].data, chunks[i].len, &c->ref, err, errlen) < 0)
+			return TSDB_EFAIL;
+		w->nchk++;
+		s.nchunks++;
+		w->samples += samples;
+	}
+	if (s.nchunks == 0)
+		return 0;
+	if (tsdb_grow((void **)&w->ser, &w->capser, w->nser + 1, sizeof(*w->ser)) < 0 ||
+	    add_labels(w, ls, &s) < 0)
+		return oom(err, errlen);
+	w->ser[w->nser++] = s;
+	return 0;
+}
+
+/* Chunks built from samples, freed by the caller. */
+struct built {
+	struct tsdb_chunk_meta *c;
+	size_t n, cap;
+	struct tsdb_xor_appender app;
+	int64_t mint;
+};
+
+static int seal(struct built *b)
+{
+	size_t len;
+	uint8_t *data;
+
+	if (tsdb_xor_appender_samples(&b->app) == 0)
+		return 0;
+	if (tsdb_grow((void **)&b->c, &b->cap, b->n + 1, sizeof(*b->c)) < 0)
+		return -1;
+	b->c[b->n] = (struct tsdb_chunk_meta){ b->mint, b->app.t, NULL, 0 };
+	data = tsdb_xor_appender_finish(&b->app, &len);
+	if (!data)
+		return -1;
+	b->c[b->n].data = data;
+	b->c[b->n++].len = len;
+	return 0;
+}
+
+static void built_free(struct built *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free((void *)b->c[i].data);
+	free(b->c);
+	tsdb_xor_appender_free(&b->app);
+}
+
+int tsdb_block_writer_add_samples(struct tsdb_block_writer *w, const struct labels *ls,
+				  struct tsdb_iterator *it, char *err, size_t errlen)
+{
+	struct built b = { 0 };
+	int rc = TSDB_EFAIL;
+
+	tsdb_xor_appender_init(&b.app);
+	while (tsdb_iterator_next(it)) {
+		int64_t t;
+		double v;
+
+		tsdb_iterator_at(it, &t, &v);
+		if (tsdb_xor_appender_samples(&b.app) >= BLOCK_SAMPLES_PER_CHUNK && seal(&b) < 0)
+			goto oom;
+		if (tsdb_xor_appender_samples(&b.app) == 0)
+			b.mint = t;
+		if (tsdb_xor_append(&b.app, t, v, err, errlen) < 0)
+			goto out;
+	}
+	if (tsdb_iterator_err(it, err, errlen) < 0)
+		goto out;
+	if (seal(&b) < 0)
+		goto oom;
+	rc = tsdb_block_writer_add(w, ls, b.c, b.n, err, errlen);
+	goto out;
+oom:
+	rc = oom(err, errlen);
+out:
+	built_free(&b);
+	return rc;
+}
+
+uint64_t tsdb_block_writer_series(const struct tsdb_block_writer *w)
+{
+	return w->nser;
+}
+
+/* --- life cycle ---------------------------------------------------------------------- */
+
+int tsdb_block_writer_new(const char *parent, int64_t mint, int64_t maxt,
+			  struct tsdb_block_writer **out, char *err, size_t errlen)
+{
+	struct tsdb_block_writer *w = calloc(1, sizeof(*w));
+	char chunks[4096];
+
+	*out = NULL;
+	if (!w)
+		return oom(err, errlen);
+	w->cfd = -1;
+	w->data_mint = INT64_MAX;
+	w->mint = mint;
+	w->maxt = maxt;
+	if (mint >= maxt) {
+		snprintf(err, errlen, "empty block range [%lld, %lld)", (long long)mint,
+			 (long long)maxt);
+		goto fail;
+	}
+	if (tsdb_ulid_new(now_ms(), w->ulid) < 0) {
+		snprintf(err, errlen, "no randomness for a block ULID: %s", strerror(errno));
+		goto fail;
+	}
+	w->a = arena_new(0);
+	w->parent = strdup(parent);
+	w->tmpdir = malloc(strlen(parent) + TSDB_ULID_LEN + sizeof(BLOCK_TMP_CREATE) + 2);
+	if (!w->a || !w->parent || !w->tmpdir) {
+		oom(err, errlen);
+		goto fail;
+	}
+	sprintf(w->tmpdir, "%s/%s%s", parent, w->ulid, BLOCK_TMP_CREATE);
+	snprintf(chunks, sizeof(chunks), "%s/chunks", w->tmpdir);
+	if (mkdir(w->tmpdir, 0755) < 0 || mkdir(chunks, 0755) < 0) {
+		snprintf(err, errlen, "create %s: %s", chunks, strerror(errno));
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	tsdb_block_writer_free(w);
+	return TSDB_EFAIL;
+}
+
+void tsdb_block_writer_free(struct tsdb_block_writer *w)
+{
+	char err[256];
+
+	if (!w)
+		return;
+	if (w->cfd >= 0)
+		close(w->cfd);
+	if (!w->done && w->tmpdir)
+		tsdb_fs_remove_tree(w->tmpdir, err, sizeof(err));
+	buf_free(&w->cbuf);
+	tsdb_ptab_free(&w->strs);
+	arena_free(w->a);
+	free(w->strv);
+	free(w->ser);
+	free(w->chk);
+	free(w->parent);
+	free(w->tmpdir);
+	free(w);
+}
+
+static int cmp_wstr(const void *a, const void *b)
+{
+	return strcmp((*(struct tsdb_wstr *const *)a)->s, (*(struct tsdb_wstr *const *)b)->s);
+}
+
+/* An empty tombstones file: magic, version 1, and the CRC32C of no tombstones. */
+static int write_tombstones(const char *dir, char *err, size_t errlen)
+{
+	static const uint8_t empty[] = { 0x01, 0x30, 0xba, 0x30, 0x01, 0, 0, 0, 0 };
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/tombstones", dir);
+	return tsdb_fs_write_file(path, empty, sizeof(empty), err, errlen);
+}
+
+static int fill_meta(struct tsdb_block_writer *w, struct tsdb_block_meta *m)
+{
+	memcpy(m->ulid, w->ulid, sizeof(m->ulid));
+	m->mint = w->mint;
+	m->maxt = w->maxt;
+	m->num_samples = w->samples;
+	m->num_series = w->nser;
+	m->num_chunks = w->nchk;
+	m->num_tombstones = 0;
+	if (m->level < 1)
+		m->level = 1;
+	if (m->nsources == 0) {
+		m->sources = malloc(sizeof(*m->sources));
+		if (!m->sources)
+			return -1;
+		memcpy(m->sources[0], w->ulid, sizeof(w->ulid));
+		m->nsources = 1;
+	}
+	return 0;
+}
+
+static int finish_files(struct tsdb_block_writer *w, struct tsdb_block_meta *meta, char *err,
+			size_t errlen)
+{
+	char path[4096];
+
+	if (chunk_close(w, err, errlen) < 0)
+		return TSDB_EFAIL;
+	snprintf(path, sizeof(path), "%s/chunks", w->tmpdir);
+	if (tsdb_fs_fsync_dir(path, err, errlen) < 0)
+		return TSDB_EFAIL;
+	qsort(w->strv, w->nstr, sizeof(*w->strv), cmp_wstr);
+	for (size_t i = 0; i < w->nstr; i++)
+		w->strv[i]->sym = (uint32_t)i;
+	snprintf(path, sizeof(path), "%s/index", w->tmpdir);
+	if (tsdb_block_index_write(w, path, err, errlen) < 0 ||
+	    write_tombstones(w->tmpdir, err, errlen) < 0)
+		return TSDB_EFAIL;
+	if (fill_meta(w, meta) < 0)
+		return oom(err, errlen);
+	return tsdb_block_meta_write(w->tmpdir, meta, err, errlen);
+}
+
+int tsdb_block_writer_commit(struct tsdb_block_writer *w, struct tsdb_block_meta *meta,
+			     char *err, size_t errlen)
+{
+	char final[4096];
+
+	if (w->done) {
+		snprintf(err, errlen, "block writer already finished");
+		return TSDB_EFAIL;
+	}
+	if (finish_files(w, meta, err, errlen) < 0 ||
+	    tsdb_fs_fsync_dir(w->tmpdir, err, errlen) < 0)
+		return TSDB_EFAIL;
+	snprintf(final, sizeof(final), "%s/%s", w->parent, w->ulid);
+	if (rename(w->tmpdir, final) < 0) {
+		snprintf(err, errlen, "rename %s: %s", w->tmpdir, strerror(errno));
+		return TSDB_EFAIL;
+	}
+	w->done = true;
+	return tsdb_fs_fsync_dir(w->parent, err, errlen);
+}

@@ -1,0 +1,423 @@
+/*
+ * Shared between the tsdb files only; not part of the public API.
+ *
+ * Lock order (outer first): hash stripe -> ref stripe; hash stripe -> index names ->
+ * index name; ref stripe -> series; hash stripe -> series. The series lock is never
+ * held while another lock is taken, and the reclaim mutex is a leaf.
+ */
+#ifndef LGTM_TSDB_INTERNAL_H
+#define LGTM_TSDB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf/buf.h"
+#include "tsdb/tsdb.h"
+
+#define TSDB_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+/* Sample values are compared and stored by their bits (NaN payloads matter). */
+static inline uint64_t tsdb_f2b(double v)
+{
+	uint64_t b;
+
+	__builtin_memcpy(&b, &v, sizeof(b));
+	return b;
+}
+
+static inline double tsdb_b2f(uint64_t b)
+{
+	double v;
+
+	__builtin_memcpy(&v, &b, sizeof(v));
+	return v;
+}
+
+/* qsort/bsearch comparator for arrays of C strings. */
+int tsdb_strp_cmp(const void *a, const void *b);
+/* Sort and deduplicate strings that are interned (equal strings are equal pointers,
+ * as in the head's index and a block's symbols): by address first, then by content. */
+void tsdb_strings_unique_interned(struct tsdb_strings *s);
+
+/* Monotonic atomic bounds (head min/max time, min valid time). */
+static inline void tsdb_atomic_raise(int64_t *p, int64_t v)
+{
+	int64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (v > cur && !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELEASE,
+						       __ATOMIC_RELAXED))
+		;
+}
+
+static inline void tsdb_atomic_lower(int64_t *p, int64_t v)
+{
+	int64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (v < cur && !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELEASE,
+						       __ATOMIC_RELAXED))
+		;
+}
+
+/* ---- array.c ---------------------------------------------------------------------- */
+
+/* Make room for `need` elements of `elem` bytes in *p (capacity *cap, doubling);
+ * 0 or -1 (the array is unchanged). */
+int tsdb_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* ---- encoding.c: Prometheus' byte encodings (tsdb/encoding) ------------------------ */
+
+void tsdb_put_be32(struct buf *b, uint32_t v);
+void tsdb_put_be64(struct buf *b, uint64_t v);
+void tsdb_put_uvarint(struct buf *b, uint64_t v);
+void tsdb_put_varint(struct buf *b, int64_t v);       /* zigzag */
+void tsdb_put_uvarint_str(struct buf *b, const char *s, size_t n);
+size_t tsdb_uvarint_len(uint64_t v);
+uint32_t tsdb_be32(const uint8_t *p);
+uint64_t tsdb_be64(const uint8_t *p);
+
+/* A read cursor over [p, end); any overrun or bad varint sets `bad` (sticky) and the
+ * reads return 0 / NULL from then on. */
+struct tsdb_dec {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+uint64_t tsdb_dec_uvarint(struct tsdb_dec *d);
+int64_t tsdb_dec_varint(struct tsdb_dec *d);
+uint32_t tsdb_dec_be32(struct tsdb_dec *d);
+uint64_t tsdb_dec_be64(struct tsdb_dec *d);
+uint8_t tsdb_dec_byte(struct tsdb_dec *d);
+const uint8_t *tsdb_dec_bytes(struct tsdb_dec *d, size_t n);
+/* A uvarint-prefixed string (not NUL-terminated); *n gets its length. */
+const char *tsdb_dec_uvarint_str(struct tsdb_dec *d, size_t *n);
+
+/* ---- ptab.c: open-addressing table of (key, pointer) ------------------------------ */
+
+struct tsdb_ptab_slot {
+	uint64_t key;
+	void *e; /* NULL: empty */
+};
+
+struct tsdb_ptab {
+	struct tsdb_ptab_slot *slot;
+	uint32_t mask; /* capacity - 1 (0 when empty) */
+	uint32_t n;
+};
+
+int tsdb_ptab_insert(struct tsdb_ptab *t, uint64_t key, void *e);
+/* The element under `key` for which eq(e, arg) holds (eq NULL: keys are unique). */
+void *tsdb_ptab_find(const struct tsdb_ptab *t, uint64_t key,
+		     bool (*eq)(const void *e, const void *arg), const void *arg);
+bool tsdb_ptab_remove(struct tsdb_ptab *t, uint64_t key, const void *e);
+void tsdb_ptab_free(struct tsdb_ptab *t);
+uint64_t tsdb_hash_str(const char *s);
+
+/* ---- reclaim.c: deferred frees behind open readers ---------------------------------- */
+
+struct tsdb_reader {
+	struct tsdb_reader *prev, *next;
+	uint64_t epoch;
+	int64_t mint; /* the oldest timestamp it reads */
+};
+
+struct tsdb_retired {
+	void (*fn)(void *p);
+	void *p;
+};
+
+/* A batch of memory unlinked from every shared structure, to free once no reader that
+ * could have seen it remains. */
+struct tsdb_grave {
+	struct tsdb_grave *next;
+	uint64_t epoch;
+	size_t n, cap;
+	struct tsdb_retired *items;
+};
+
+struct tsdb_reclaim {
+	pthread_mutex_t mu;
+	pthread_cond_t left; /* a reader left */
+	uint64_t epoch;
+	struct tsdb_reader readers; /* list sentinel, oldest first */
+	struct tsdb_grave *graves;
+};
+
+int tsdb_reclaim_init(struct tsdb_reclaim *rc);
+void tsdb_reclaim_destroy(struct tsdb_reclaim *rc); /* frees every grave */
+/* Register a reader of data from `mint` on, raised to *floor (read under the mutex, so a
+ * truncation that raised the floor before waiting never waits for it); returns the
+ * reader's effective mint. */
+int64_t tsdb_reclaim_enter(struct tsdb_reclaim *rc, struct tsdb_reader *r, int64_t mint,
+			   const int64_t *floor);
+void tsdb_reclaim_leave(struct tsdb_reclaim *rc, struct tsdb_reader *r);
+/* Wait until no reader reads anything below `mint`. */
+void tsdb_reclaim_wait(struct tsdb_reclaim *rc, int64_t mint);
+/* Reserve room so the next `n` adds cannot fail. */
+int tsdb_grave_reserve(struct tsdb_grave *g, size_t n);
+void tsdb_grave_add(struct tsdb_grave *g, void (*fn)(void *p), void *p);
+/* Hand a heap-allocated grave over (NULL or empty is fine). */
+void tsdb_reclaim_retire(struct tsdb_reclaim *rc, struct tsdb_grave *g);
+
+/* ---- postings.c: sorted ref lists ------------------------------------------------------ */
+
+struct tsdb_plist {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+int tsdb_plist_reserve(struct tsdb_plist *p, size_t extra);
+int tsdb_plist_append(struct tsdb_plist *p, const uint64_t *v, size_t n);
+void tsdb_plist_free(struct tsdb_plist *p);
+/* Sort and drop duplicates (after appending several lists). */
+void tsdb_plist_normalize(struct tsdb_plist *p);
+/* a = a ∩ b, a = a \ b (both sorted). */
+void tsdb_plist_intersect(struct tsdb_plist *a, const struct tsdb_plist *b);
+void tsdb_plist_subtract(struct tsdb_plist *a, const struct tsdb_plist *b);
+bool tsdb_plist_contains(const uint64_t *v, size_t n, uint64_t x);
+
+/* ---- index.c: label name -> value -> refs ------------------------------------------- */
+
+/* A value owns its refs (sorted) and the one copy of its string; series labels point
+ * at `s`, so the entry is found back from a label with TSDB_CONTAINER_OF. */
+struct tsdb_ix_value {
+	uint32_t n, cap;
+	union {
+		uint64_t one;   /* cap <= 1: the ref is stored inline */
+		uint64_t *many;
+	} p;
+	uint8_t mark; /* truncation scratch */
+	char s[];
+};
+
+struct tsdb_ix_name {
+	pthread_rwlock_t lock; /* the values table and every value's refs */
+	struct tsdb_ptab values;
+	uint8_t mark;
+	char s[];
+};
+
+struct tsdb_index {
+	pthread_rwlock_t lock; /* the names table */
+	struct tsdb_ptab names;
+	pthread_rwlock_t all_lock;
+	struct tsdb_plist all; /* every indexed ref */
+};
+
+int tsdb_ix_init(struct tsdb_index *ix);
+void tsdb_ix_destroy(struct tsdb_index *ix);
+/* Index `ref` under every label of the sorted set `ls`, and point out[i] at the
+ * index's own copies of the strings. */
+int tsdb_ix_add(struct tsdb_index *ix, const struct labels *ls, uint64_t ref,
+		struct label *out);
+/* Take `ref` back out of the postings of `ls` (index strings) and the all-list;
+ * entries left empty stay (listings skip them) since readers may hold their strings. */
+void tsdb_ix_undo(struct tsdb_index *ix, const struct labels *ls, uint64_t ref);
+/* Forget the series `dead` (sorted refs) whose label arrays are `sets`; entries left
+ * without refs go to the grave. Returns -1 on allocation failure (index unchanged
+ * for the rest: stale refs are harmless, lookups skip them). */
+int tsdb_ix_remove(struct tsdb_index *ix, const uint64_t *dead, size_t ndead,
+		   const struct labels *sets, size_t nsets, struct tsdb_grave *g);
+/* Refs of name=value (appended to out). */
+int tsdb_ix_postings(struct tsdb_index *ix, const char *name, const char *value,
+		     struct tsdb_plist *out);
+/* Refs of every value of `name` for which pred(arg, value) == want (appended,
+ * not normalized). */
+int tsdb_ix_postings_where(struct tsdb_index *ix, const char *name,
+			   bool (*pred)(const void *arg, const char *v), const void *arg,
+			   bool want, struct tsdb_plist *out);
+int tsdb_ix_all(struct tsdb_index *ix, struct tsdb_plist *out);
+/* Sorted names / values with at least one ref; strings point into the index. */
+int tsdb_ix_names(struct tsdb_index *ix, struct arena *a, struct tsdb_strings *out);
+int tsdb_ix_values(struct tsdb_index *ix, const char *name, struct arena *a,
+		   struct tsdb_strings *out);
+
+/* Where postings come from: the head's index or a block's. Each call appends to out
+ * (lists of one label's values are disjoint) and returns 0 or -1 (allocation failure,
+ * or a corrupt block). */
+struct tsdb_postings_src {
+	int (*postings)(void *ctx, const char *name, const char *value, struct tsdb_plist *out);
+	int (*postings_where)(void *ctx, const char *name,
+			      bool (*pred)(const void *arg, const char *v), const void *arg,
+			      bool want, struct tsdb_plist *out);
+	int (*all)(void *ctx, struct tsdb_plist *out);
+	void *ctx;
+};
+
+/* Refs matching every matcher (all refs when n == 0), with Prometheus' empty-value
+ * semantics; out is sorted and unique. */
+int tsdb_postings_select_src(const struct tsdb_postings_src *src, const struct tsdb_matcher *ms,
+			     size_t n, struct tsdb_plist *out);
+/* The same over the head's index. */
+int tsdb_postings_select(struct tsdb_index *ix, const struct tsdb_matcher *ms, size_t n,
+			 struct tsdb_plist *out);
+
+/* ---- matcher.c ------------------------------------------------------------------------ */
+
+enum tsdb_match_kind {
+	TSDB_MK_LITERAL,  /* equality with lit */
+	TSDB_MK_ALL,      /* .* */
+	TSDB_MK_NONEMPTY, /* .+ */
+	TSDB_MK_PREFIX,   /* lit.* */
+	TSDB_MK_SUFFIX,   /* .*lit */
+	TSDB_MK_CONTAINS, /* .*lit.* */
+	TSDB_MK_SET,      /* a|b|c */
+	TSDB_MK_REGEX,
+};
+
+/* The positive form (ignoring != / !~). */
+bool tsdb_matcher_positive(const struct tsdb_matcher *m, const char *v, size_t n);
+bool tsdb_matcher_negated(const struct tsdb_matcher *m);
+
+/* ---- the head ----------------------------------------------------------------------- */
+
+struct tsdb_closed_chunk {
+	int64_t mint, maxt;
+	uint8_t *data; /* immutable; freed through the grave */
+	uint32_t len;
+};
+
+struct tsdb_ooo {
+	uint32_t n, cap;
+	struct tsdb_sample s[]; /* sorted by t */
+};
+
+struct tsdb_series {
+	uint64_t ref;
+	uint64_t hash;
+	pthread_mutex_t mu;
+	/* Under mu: */
+	struct tsdb_xor_appender app; /* the open chunk (buf NULL before the first sample) */
+	int64_t open_mint;
+	int64_t next_at;              /* cut the open chunk at this timestamp */
+	struct tsdb_closed_chunk *closed;
+	uint32_t nclosed, capclosed;
+	struct tsdb_ooo *ooo;
+	uint8_t dead;                 /* removed by truncation */
+	/* Immutable: */
+	uint16_t nlabels;
+	struct label labels[];        /* point into the index */
+};
+
+struct tsdb_stripe {
+	pthread_mutex_t mu;
+	struct tsdb_ptab tab;
+	uint64_t appended; /* atomic */
+} __attribute__((aligned(64)));
+
+struct tsdb_head {
+	int64_t chunk_range;
+	int64_t ooo_window;
+	uint32_t smask;
+	struct tsdb_stripe *by_hash, *by_ref;
+	int64_t mint, maxt, min_valid; /* atomic */
+	int64_t floor;                  /* atomic: readers start here (the last truncation) */
+	uint64_t next_ref;              /* atomic */
+	uint64_t nseries;               /* atomic */
+	uint64_t gc_watermark;          /* under gc_mu: next_ref at the previous truncation */
+	pthread_mutex_t gc_mu;
+	struct tsdb_index ix;
+	struct tsdb_reclaim rc;
+	/* atomic counters */
+	uint64_t created, removed, ooo_appended, chunks_created;
+	uint64_t rej_order, rej_dup, rej_bounds, rej_old;
+};
+
+static inline struct labels tsdb_series_labels(const struct tsdb_series *s)
+{
+	return (struct labels){ (struct label *)s->labels, s->nlabels };
+}
+
+/* Series by ref, or NULL; only for readers (the pointer lives until they leave). */
+struct tsdb_series *tsdb_head_series_by_ref(struct tsdb_head *h, uint64_t ref);
+
+/* ---- series.c: one series' samples (callers hold s->mu) ------------------------------ */
+
+struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels);
+void tsdb_series_free(void *p);
+/* 0: appended, 1: an identical duplicate (accepted, nothing stored), < 0: refused
+ * (counted in h). minv is the lowest timestamp allowed in order. */
+int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
+		       int64_t minv, bool any_order, char *err, size_t errlen);
+/* Drop closed chunks and out-of-order samples wholly before mint into g (which must
+ * have room for nclosed entries). */
+void tsdb_series_trim(struct tsdb_series *s, int64_t mint, struct tsdb_grave *g);
+/* No sample at or after mint (the open chunk is kept until the series goes). */
+bool tsdb_series_empty_since(const struct tsdb_series *s, int64_t mint);
+bool tsdb_series_never_sampled(const struct tsdb_series *s);
+
+/* A copy of what a series holds in [mint, maxt], taken under its lock. */
+struct tsdb_snap {
+	struct tsdb_chunk_meta *chunks;
+	size_t nchunks, capchunks;
+	uint8_t *open;
+	size_t capopen;
+	struct tsdb_sample *ooo;
+	size_t nooo, capooo;
+};
+
+/* 1: data in range (copied unless labels_only), 0: none, -1: allocation failure. */
+int tsdb_series_snapshot(struct tsdb_series *s, int64_t mint, int64_t maxt, bool labels_only,
+			 struct tsdb_snap *snap);
+void tsdb_snap_free(struct tsdb_snap *snap);
+
+/* ---- series_iter.c -------------------------------------------------------------------- */
+
+/* Iterates a snapshot: chained in-order chunks merged with out-of-order samples (the
+ * in-order sample wins on equal timestamps), clipped to [mint, maxt]. */
+struct tsdb_snap_iter {
+	struct tsdb_iterator it;
+	const struct tsdb_chunk_meta *chunks;
+	size_t nchunks, ci;
+	struct tsdb_xor_iter x;
+	bool x_ok;       /* x is on a sample */
+	bool x_loaded;   /* x was initialized for chunks[ci] */
+	const struct tsdb_sample *ooo;
+	size_t nooo, oi;
+	int64_t mint, maxt;
+	int64_t t;
+	double v;
+	bool started, done;
+	bool corrupt;
+};
+
+void tsdb_snap_iter_init(struct tsdb_snap_iter *it, const struct tsdb_snap *snap,
+			 int64_t mint, int64_t maxt);
+
+/* A series set whose current series is a snapshot: the head's and a block's sets
+ * embed it (first) and differ only in how next() fills it. */
+struct tsdb_snap_set {
+	struct tsdb_series_set ss;
+	int64_t mint, maxt;
+	bool labels_only, failed;
+	char why[256];        /* what failed */
+	struct labels cur;
+	struct tsdb_snap snap;
+	struct tsdb_snap_iter it;
+};
+
+/* A zeroed set of `size` bytes (a struct starting with a tsdb_snap_set) in the
+ * querier's arena, reading the querier's range narrowed by hints; NULL when out of
+ * memory. */
+void *tsdb_snap_set_new(struct tsdb_querier *q, size_t size,
+			const struct tsdb_series_set_ops *ops,
+			const struct tsdb_select_hints *hints);
+/* Mark the set failed with a reason, which may already be in s->why (returns false,
+ * for next()). */
+bool tsdb_snap_set_fail(struct tsdb_snap_set *s, const char *why);
+const struct labels *tsdb_snap_set_labels(const struct tsdb_series_set *ss);
+struct tsdb_iterator *tsdb_snap_set_iterator(struct tsdb_series_set *ss);
+int tsdb_snap_set_err(const struct tsdb_series_set *ss, char *err, size_t errlen);
+/* The ops of such a set, given its next(). */
+#define TSDB_SNAP_SET_OPS(next_fn) { .next = (next_fn), .labels = tsdb_snap_set_labels, \
+	.iterator = tsdb_snap_set_iterator, .err = tsdb_snap_set_err }
+
+/* ---- merge.c -------------------------------------------------------------------------- */
+
+/* The union of n iterators by timestamp, the first one winning equal timestamps;
+ * allocated in a (NULL when it runs out). */
+struct tsdb_iterator *tsdb_merge_iterators(struct arena *a, struct tsdb_iterator **its,
+					   size_t n);
+
+#endif

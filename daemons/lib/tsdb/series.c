@@ -1,0 +1,353 @@
+/*
+ * One head series: its open XOR chunk, its closed (immutable) chunks, and its sorted
+ * out-of-order buffer. Everything here runs under the series lock.
+ *
+ * Chunks are cut as Prometheus cuts them: a new chunk's end is first the end of its
+ * chunk range; at 30 samples (a quarter of the 120 target) the end is re-estimated so
+ * the rest of the range splits into equal chunks at the observed rate; a chunk is also
+ * cut at 240 samples in case the rate rises. Closing a chunk shrinks its buffer to size.
+ *
+ * Out-of-order samples (only with a window) go to a sorted array of raw samples; the
+ * window is short, so the array stays small, and queries merge it with the chunks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsdb/internal.h"
+
+#define SAMPLES_PER_CHUNK 120
+
+struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels)
+{
+	struct tsdb_series *s = calloc(1, sizeof(*s) + nlabels * sizeof(struct label));
+
+	if (!s)
+		return NULL;
+	if (pthread_mutex_init(&s->mu, NULL) != 0) {
+		free(s);
+		return NULL;
+	}
+	s->ref = ref;
+	s->hash = hash;
+	s->nlabels = (uint16_t)nlabels;
+	tsdb_xor_appender_init(&s->app);
+	return s;
+}
+
+void tsdb_series_free(void *p)
+{
+	struct tsdb_series *s = p;
+
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->nclosed; i++)
+		free(s->closed[i].data);
+	free(s->closed);
+	free(s->ooo);
+	tsdb_xor_appender_free(&s->app);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static void head_bounds(struct tsdb_head *h, int64_t t)
+{
+	tsdb_atomic_raise(&h->maxt, t);
+	tsdb_atomic_lower(&h->mint, t);
+}
+
+/* End of the chunk range holding t: Prometheus' rangeForTimestamp (Go's truncating
+ * division included), saturated instead of wrapping. */
+static int64_t range_end(int64_t t, int64_t width)
+{
+	int64_t base = (t / width) * width;
+
+	return base > INT64_MAX - width ? INT64_MAX : base + width;
+}
+
+/* Prometheus' computeChunkEndTime: assuming the chunk is a quarter full at cur, end it
+ * so the rest of [start, max) splits into equal chunks. */
+static int64_t chunk_end(int64_t start, int64_t cur, int64_t max)
+{
+	int64_t n = (max - start) / ((cur - start + 1) * 4);
+
+	if (n <= 1)
+		return max;
+	return start + (max - start) / n;
+}
+
+static int cut(struct tsdb_series *s)
+{
+	struct tsdb_closed_chunk *c;
+	size_t len;
+
+	if (s->nclosed == s->capclosed) {
+		uint32_t cap = s->capclosed ? s->capclosed * 2 : 2;
+		struct tsdb_closed_chunk *nc = realloc(s->closed, cap * sizeof(*nc));
+
+		if (!nc)
+			return -1;
+		s->closed = nc;
+		s->capclosed = cap;
+	}
+	c = &s->closed[s->nclosed];
+	c->mint = s->open_mint;
+	c->maxt = s->app.t;
+	c->data = tsdb_xor_appender_finish(&s->app, &len);
+	c->len = (uint32_t)len;
+	s->nclosed++;
+	return 0;
+}
+
+static int append_in_order(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
+			   char *err, size_t errlen)
+{
+	int rc;
+
+	if (s->app.buf) {
+		uint16_t n = tsdb_xor_appender_samples(&s->app);
+
+		if (n == SAMPLES_PER_CHUNK / 4)
+			s->next_at = chunk_end(s->open_mint, s->app.t, s->next_at);
+		if ((t >= s->next_at || n >= SAMPLES_PER_CHUNK * 2) && cut(s) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return TSDB_EFAIL;
+		}
+	}
+	if (!s->app.buf) {
+		s->open_mint = t;
+		s->next_at = range_end(t, h->chunk_range);
+		__atomic_fetch_add(&h->chunks_created, 1, __ATOMIC_RELAXED);
+	}
+	rc = tsdb_xor_append(&s->app, t, v, err, errlen);
+	if (rc < 0)
+		return rc;
+	head_bounds(h, t);
+	return 0;
+}
+
+static int append_ooo(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
+		      char *err, size_t errlen)
+{
+	struct tsdb_ooo *o = s->ooo;
+	size_t lo = 0, hi = o ? o->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->s[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (o && lo < o->n && o->s[lo].t == t) {
+		if (tsdb_f2b(o->s[lo].v) == tsdb_f2b(v))
+			return 1;
+		__atomic_fetch_add(&h->rej_dup, 1, __ATOMIC_RELAXED);
+		snprintf(err, errlen, "duplicate sample for timestamp");
+		return TSDB_EDUPLICATE;
+	}
+	if (!o || o->n == o->cap) {
+		uint32_t cap = o ? o->cap * 2 : 4;
+		struct tsdb_ooo *no = realloc(o, sizeof(*no) + cap * sizeof(no->s[0]));
+
+		if (!no) {
+			snprintf(err, errlen, "out of memory");
+			return TSDB_EFAIL;
+		}
+		if (!o)
+			no->n = 0;
+		no->cap = cap;
+		s->ooo = o = no;
+	}
+	memmove(&o->s[lo + 1], &o->s[lo], (o->n - lo) * sizeof(o->s[0]));
+	o->s[lo] = (struct tsdb_sample){ t, v };
+	o->n++;
+	__atomic_fetch_add(&h->ooo_appended, 1, __ATOMIC_RELAXED);
+	head_bounds(h, t);
+	return 0;
+}
+
+static int refuse(uint64_t *counter, int code, const char *msg, char *err, size_t errlen)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+	snprintf(err, errlen, "%s", msg);
+	return code;
+}
+
+int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
+		       int64_t minv, bool any_order, char *err, size_t errlen)
+{
+	/* Read again under the series lock: a block cut raises it before walking the
+	 * series, so a sample either makes it into the walk or is refused here. */
+	if (t < __atomic_load_n(&h->min_valid, __ATOMIC_ACQUIRE))
+		return refuse(&h->rej_bounds, TSDB_EOUT_OF_BOUNDS, "out of bounds", err, errlen);
+	if (t >= minv) {
+		if (!s->app.buf || t > s->app.t)
+			return append_in_order(h, s, t, v, err, errlen);
+		if (t == s->app.t) {
+			if (s->app.vbits == tsdb_f2b(v))
+				return 1; /* federation and retries resend samples: not an error */
+			return refuse(&h->rej_dup, TSDB_EDUPLICATE,
+				      "duplicate sample for timestamp", err, errlen);
+		}
+	}
+	/* Replay keeps every logged sample: two batches for one series may reach the WAL in
+	 * the other order than the head accepted them. */
+	if (any_order && t >= minv)
+		return append_ooo(h, s, t, v, err, errlen);
+	if (h->ooo_window > 0) {
+		int64_t hmax = __atomic_load_n(&h->maxt, __ATOMIC_RELAXED);
+		int64_t lim = hmax < INT64_MIN + h->ooo_window ? INT64_MIN : hmax - h->ooo_window;
+
+		if (t >= lim)
+			return append_ooo(h, s, t, v, err, errlen);
+		return refuse(&h->rej_old, TSDB_ETOO_OLD, "too old sample", err, errlen);
+	}
+	if (t < minv)
+		return refuse(&h->rej_bounds, TSDB_EOUT_OF_BOUNDS, "out of bounds", err, errlen);
+	return refuse(&h->rej_order, TSDB_EOUT_OF_ORDER, "out of order sample", err, errlen);
+}
+
+void tsdb_series_trim(struct tsdb_series *s, int64_t mint, struct tsdb_grave *g)
+{
+	uint32_t k = 0;
+
+	while (k < s->nclosed && s->closed[k].maxt < mint) {
+		tsdb_grave_add(g, free, s->closed[k].data);
+		k++;
+	}
+	if (k) {
+		memmove(s->closed, s->closed + k, (s->nclosed - k) * sizeof(*s->closed));
+		s->nclosed -= k;
+	}
+	if (s->ooo && s->ooo->n) {
+		struct tsdb_ooo *o = s->ooo;
+		uint32_t d = 0;
+
+		while (d < o->n && o->s[d].t < mint)
+			d++;
+		memmove(o->s, o->s + d, (o->n - d) * sizeof(o->s[0]));
+		o->n -= d;
+	}
+}
+
+bool tsdb_series_empty_since(const struct tsdb_series *s, int64_t mint)
+{
+	if (s->app.buf && s->app.t >= mint)
+		return false;
+	if (s->nclosed && s->closed[s->nclosed - 1].maxt >= mint)
+		return false;
+	return !s->ooo || s->ooo->n == 0 || s->ooo->s[s->ooo->n - 1].t < mint;
+}
+
+bool tsdb_series_never_sampled(const struct tsdb_series *s)
+{
+	return !s->app.buf && s->nclosed == 0 && (!s->ooo || s->ooo->n == 0);
+}
+
+/* --- snapshots ------------------------------------------------------------------------ */
+
+static bool overlaps(int64_t a0, int64_t a1, int64_t b0, int64_t b1)
+{
+	return a0 <= b1 && a1 >= b0;
+}
+
+static int push_chunk(struct tsdb_snap *snap, int64_t mint, int64_t maxt, const uint8_t *data,
+		      size_t len)
+{
+	if (snap->nchunks == snap->capchunks) {
+		size_t cap = snap->capchunks ? snap->capchunks * 2 : 8;
+		struct tsdb_chunk_meta *nc = realloc(snap->chunks, cap * sizeof(*nc));
+
+		if (!nc)
+			return -1;
+		snap->chunks = nc;
+		snap->capchunks = cap;
+	}
+	snap->chunks[snap->nchunks++] = (struct tsdb_chunk_meta){ mint, maxt, data, len };
+	return 0;
+}
+
+static int copy_open(struct tsdb_series *s, struct tsdb_snap *snap)
+{
+	if (snap->capopen < s->app.len) {
+		uint8_t *no = realloc(snap->open, s->app.len);
+
+		if (!no)
+			return -1;
+		snap->open = no;
+		snap->capopen = s->app.len;
+	}
+	memcpy(snap->open, s->app.buf, s->app.len);
+	return push_chunk(snap, s->open_mint, s->app.t, snap->open, s->app.len);
+}
+
+static int copy_ooo(const struct tsdb_ooo *o, int64_t mint, int64_t maxt, struct tsdb_snap *snap)
+{
+	uint32_t a = 0, b;
+
+	while (a < o->n && o->s[a].t < mint)
+		a++;
+	for (b = a; b < o->n && o->s[b].t <= maxt; b++)
+		;
+	if (b - a > snap->capooo) {
+		struct tsdb_sample *no = realloc(snap->ooo, (b - a) * sizeof(*no));
+
+		if (!no)
+			return -1;
+		snap->ooo = no;
+		snap->capooo = b - a;
+	}
+	if (b > a)
+		memcpy(snap->ooo, o->s + a, (b - a) * sizeof(*snap->ooo));
+	snap->nooo = b - a;
+	return 0;
+}
+
+static int snapshot_locked(struct tsdb_series *s, int64_t mint, int64_t maxt, bool labels_only,
+			   struct tsdb_snap *snap)
+{
+	bool open = s->app.buf && overlaps(s->open_mint, s->app.t, mint, maxt);
+
+	for (uint32_t i = 0; i < s->nclosed; i++) {
+		const struct tsdb_closed_chunk *c = &s->closed[i];
+
+		if (!overlaps(c->mint, c->maxt, mint, maxt))
+			continue;
+		if (labels_only)
+			return 1;
+		if (push_chunk(snap, c->mint, c->maxt, c->data, c->len) < 0)
+			return -1;
+	}
+	if (open && labels_only)
+		return 1;
+	if (open && copy_open(s, snap) < 0)
+		return -1;
+	if (s->ooo && copy_ooo(s->ooo, mint, maxt, snap) < 0)
+		return -1;
+	if (labels_only)
+		return snap->nooo > 0 ? (snap->nooo = 0, 1) : 0;
+	return snap->nchunks > 0 || snap->nooo > 0;
+}
+
+int tsdb_series_snapshot(struct tsdb_series *s, int64_t mint, int64_t maxt, bool labels_only,
+			 struct tsdb_snap *snap)
+{
+	int rc;
+
+	snap->nchunks = 0;
+	snap->nooo = 0;
+	pthread_mutex_lock(&s->mu);
+	rc = snapshot_locked(s, mint, maxt, labels_only, snap);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+void tsdb_snap_free(struct tsdb_snap *snap)
+{
+	free(snap->chunks);
+	free(snap->open);
+	free(snap->ooo);
+	memset(snap, 0, sizeof(*snap));
+}

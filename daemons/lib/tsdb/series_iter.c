@@ -1,0 +1,230 @@
+/*
+ * The sample iterator over a series snapshot (a head series' chunks and out-of-order
+ * samples, or a block series' chunks), and the series-set plumbing around it that the
+ * head and block queriers share. Two sorted streams are merged: the
+ * in-order chunks, read one after another (they never overlap), and the out-of-order
+ * samples. On equal timestamps the in-order sample wins and both streams move on.
+ * Seeking skips whole chunks by their max time before decoding anything.
+ */
+#include <stdio.h>
+
+#include "tsdb/internal.h"
+
+static void load_chunk(struct tsdb_snap_iter *it)
+{
+	const struct tsdb_chunk_meta *c = &it->chunks[it->ci];
+
+	tsdb_xor_iter_init(&it->x, c->data, c->len);
+	it->x_loaded = true;
+}
+
+static void next_chunk(struct tsdb_snap_iter *it)
+{
+	it->ci++;
+	it->x_loaded = false;
+	it->x_ok = false;
+}
+
+/* A chunk that does not decode ends the in-order stream; err() reports it. */
+static bool broken(struct tsdb_snap_iter *it)
+{
+	if (!it->x.corrupt)
+		return false;
+	it->corrupt = true;
+	it->x_ok = false;
+	it->ci = it->nchunks;
+	return true;
+}
+
+/* Move the in-order stream to its next sample. */
+static void chain_next(struct tsdb_snap_iter *it)
+{
+	while (it->ci < it->nchunks) {
+		if (!it->x_loaded)
+			load_chunk(it);
+		if (tsdb_xor_iter_next(&it->x)) {
+			it->x_ok = true;
+			return;
+		}
+		if (broken(it))
+			return;
+		next_chunk(it);
+	}
+	it->x_ok = false;
+}
+
+/* Move the in-order stream to its first sample >= t. */
+static void chain_seek(struct tsdb_snap_iter *it, int64_t t)
+{
+	if (it->x_ok && it->x.t >= t)
+		return;
+	while (it->ci < it->nchunks && it->chunks[it->ci].maxt < t)
+		next_chunk(it);
+	if (it->ci >= it->nchunks) {
+		it->x_ok = false;
+		return;
+	}
+	if (!it->x_loaded)
+		load_chunk(it);
+	if (tsdb_xor_iter_seek(&it->x, t)) {
+		it->x_ok = true;
+		return;
+	}
+	if (broken(it))
+		return;
+	next_chunk(it); /* the chunk's max time lied; later chunks are all newer */
+	chain_next(it);
+}
+
+static void ooo_seek(struct tsdb_snap_iter *it, int64_t t)
+{
+	while (it->oi < it->nooo && it->ooo[it->oi].t < t)
+		it->oi++;
+}
+
+/* Take the smaller head of the two streams as the current sample. */
+static bool pick(struct tsdb_snap_iter *it)
+{
+	bool a = it->x_ok, b = it->oi < it->nooo;
+
+	if (a && (!b || it->x.t <= it->ooo[it->oi].t))
+		tsdb_xor_iter_at(&it->x, &it->t, &it->v);
+	else if (b) {
+		it->t = it->ooo[it->oi].t;
+		it->v = it->ooo[it->oi].v;
+	} else {
+		it->done = true;
+		return false;
+	}
+	if (it->t > it->maxt) {
+		it->done = true;
+		return false;
+	}
+	return true;
+}
+
+static bool snap_next(struct tsdb_iterator *base)
+{
+	struct tsdb_snap_iter *it = (struct tsdb_snap_iter *)base;
+
+	if (it->done)
+		return false;
+	if (!it->started) {
+		it->started = true;
+		chain_seek(it, it->mint);
+		ooo_seek(it, it->mint);
+		return pick(it);
+	}
+	if (it->x_ok && it->x.t == it->t)
+		chain_next(it);
+	if (it->oi < it->nooo && it->ooo[it->oi].t == it->t)
+		it->oi++;
+	return pick(it);
+}
+
+static bool snap_seek(struct tsdb_iterator *base, int64_t t)
+{
+	struct tsdb_snap_iter *it = (struct tsdb_snap_iter *)base;
+
+	if (it->done)
+		return false;
+	if (it->started && it->t >= t)
+		return true;
+	if (t < it->mint)
+		t = it->mint;
+	it->started = true;
+	chain_seek(it, t);
+	ooo_seek(it, t);
+	return pick(it);
+}
+
+static void snap_at(const struct tsdb_iterator *base, int64_t *t, double *v)
+{
+	const struct tsdb_snap_iter *it = (const struct tsdb_snap_iter *)base;
+
+	*t = it->t;
+	*v = it->v;
+}
+
+static int snap_err(const struct tsdb_iterator *base, char *err, size_t errlen)
+{
+	const struct tsdb_snap_iter *it = (const struct tsdb_snap_iter *)base;
+
+	if (!it->corrupt)
+		return 0;
+	snprintf(err, errlen, "corrupt chunk in head series");
+	return TSDB_EFAIL;
+}
+
+static const struct tsdb_iterator_ops snap_ops = {
+	.next = snap_next,
+	.seek = snap_seek,
+	.at = snap_at,
+	.err = snap_err,
+};
+
+void tsdb_snap_iter_init(struct tsdb_snap_iter *it, const struct tsdb_snap *snap,
+			 int64_t mint, int64_t maxt)
+{
+	*it = (struct tsdb_snap_iter){
+		.it = { &snap_ops },
+		.chunks = snap->chunks,
+		.nchunks = snap->nchunks,
+		.ooo = snap->ooo,
+		.nooo = snap->nooo,
+		.mint = mint,
+		.maxt = maxt,
+	};
+}
+
+/* --- the shared snapshot series set ---------------------------------------------------- */
+
+void *tsdb_snap_set_new(struct tsdb_querier *q, size_t size,
+			const struct tsdb_series_set_ops *ops,
+			const struct tsdb_select_hints *hints)
+{
+	struct tsdb_snap_set *s = arena_calloc(q->arena, 1, size);
+
+	if (!s)
+		return NULL;
+	s->ss.ops = ops;
+	s->mint = q->mint;
+	s->maxt = q->maxt;
+	if (hints && hints->start <= hints->end) {
+		s->mint = hints->start > s->mint ? hints->start : s->mint;
+		s->maxt = hints->end < s->maxt ? hints->end : s->maxt;
+	}
+	s->labels_only = hints && hints->labels_only;
+	return s;
+}
+
+bool tsdb_snap_set_fail(struct tsdb_snap_set *s, const char *why)
+{
+	if (why != s->why)
+		snprintf(s->why, sizeof(s->why), "%s", why);
+	s->failed = true;
+	return false;
+}
+
+const struct labels *tsdb_snap_set_labels(const struct tsdb_series_set *ss)
+{
+	return &((const struct tsdb_snap_set *)ss)->cur;
+}
+
+struct tsdb_iterator *tsdb_snap_set_iterator(struct tsdb_series_set *ss)
+{
+	struct tsdb_snap_set *s = (struct tsdb_snap_set *)ss;
+
+	tsdb_snap_iter_init(&s->it, &s->snap, s->mint, s->maxt);
+	return &s->it.it;
+}
+
+int tsdb_snap_set_err(const struct tsdb_series_set *ss, char *err, size_t errlen)
+{
+	const struct tsdb_snap_set *s = (const struct tsdb_snap_set *)ss;
+
+	if (!s->failed)
+		return 0;
+	snprintf(err, errlen, "%s", s->why);
+	return TSDB_EFAIL;
+}

@@ -1,0 +1,119 @@
+/*
+ * Remote-write and remote-read handlers. Decoding and validation live in the shared
+ * `remote` module, storage in `tsdb/db`; this file maps their outcomes to HTTP.
+ */
+#include <stdio.h>
+
+#include "http/http.h"
+#include "log/log.h"
+#include "metrics/metrics.h"
+#include "remote/remote.h"
+#include "runtime/runtime.h"
+#include "storage.h"
+#include "tsdb/db.h"
+
+#include "remote_api.h"
+
+struct remote_api {
+	struct tsdb_db *db;
+	struct metric_child *invalid_labels;
+	struct metric_child *rejected;
+};
+
+static struct remote_api g_api;
+
+static void handle_write(struct http_req *req, void *ctx)
+{
+	struct remote_api *api = ctx;
+	struct arena *a = http_req_arena(req);
+	struct remote_write_batch batch;
+	struct tsdb_db_series *in;
+	struct tsdb_db_result res;
+	const void *body;
+	size_t len;
+	char err[512];
+
+	body = http_req_body(req, &len);
+	if (remote_write_decode(body, len, http_req_header(req, "Content-Encoding"), NULL, a,
+				&batch, err, sizeof(err)) < 0) {
+		LOG_DEBUG("remote_write", "Error decoding remote write request", "err", err);
+		http_reply_text(req, 400, "%s", err);
+		return;
+	}
+	in = arena_alloc(a, (batch.nseries ? batch.nseries : 1) * sizeof(*in));
+	if (!in) {
+		remote_write_batch_free(&batch);
+		http_reply_text(req, 500, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < batch.nseries; i++)
+		in[i] = (struct tsdb_db_series){ &batch.series[i].labels, batch.series[i].samples,
+						 batch.series[i].nsamples };
+	if (tsdb_db_append(api->db, in, batch.nseries, a, &res, err, sizeof(err)) < 0) {
+		LOG_ERROR("remote_write", "Error while remote writing the request", "err", err);
+		http_reply_text(req, 500, "%s", err);
+		goto out;
+	}
+	metrics_add(api->invalid_labels, (double)batch.invalid_samples);
+	metrics_add(api->rejected, (double)res.rejected);
+	if (batch.invalid_series || res.rejected) {
+		http_reply_text(req, 400, "%s%s%s", batch.errors.len ? batch.errors.data : "",
+				batch.errors.len && res.errors.len ? "; " : "",
+				res.errors.len ? res.errors.data : "");
+		goto out;
+	}
+	http_reply(req, 204, NULL, NULL, 0);
+out:
+	buf_free(&res.errors);
+	remote_write_batch_free(&batch);
+}
+
+static int open_querier(void *arg, int64_t mint, int64_t maxt, struct tsdb_querier **q,
+			char *err, size_t errlen)
+{
+	return tsdb_db_querier(arg, mint, maxt, q, err, errlen);
+}
+
+static void handle_read(struct http_req *req, void *ctx)
+{
+	struct remote_api *api = ctx;
+	struct remote_read_limits lim = { .max_samples = (uint64_t)storage_flags.read_sample_limit };
+	struct buf out = { 0 };
+	const void *body;
+	size_t len;
+	char err[512];
+	int rc;
+
+	if (storage_flags.read_sample_limit <= 0)
+		lim.max_samples = UINT64_MAX;
+	body = http_req_body(req, &len);
+	rc = remote_read(body, len, http_req_header(req, "Content-Encoding"), &lim, open_querier,
+			 api->db, http_req_arena(req), &out, err, sizeof(err));
+	if (rc < 0) {
+		buf_free(&out);
+		http_reply_text(req, rc == -1 ? 400 : 500, "%s", err);
+		return;
+	}
+	http_set_header(req, "Content-Encoding", "snappy");
+	http_reply_buf(req, 200, "application/x-protobuf", &out);
+}
+
+int remote_api_register(struct runtime *rt, struct tsdb_db *db, char *err, size_t errlen)
+{
+	struct metrics_registry *r = runtime_metrics(rt);
+	struct metric *inv, *rej;
+
+	g_api.db = db;
+	inv = metrics_counter(r, "prometheus_api_remote_write_invalid_labels_samples_total",
+			      "The total number of remote write samples which contained invalid labels.", NULL);
+	rej = metrics_counter(r, "lgtm_remote_write_rejected_samples_total",
+			      "Remote write samples refused by the storage rules (out of order, duplicate, out of bounds).", NULL);
+	if (!inv || !rej || !(g_api.invalid_labels = metrics_only(inv)) ||
+	    !(g_api.rejected = metrics_only(rej)) ||
+	    http_route(runtime_http(rt), HTTP_POST, "/api/v1/write", "/api/v1/write", handle_write, &g_api) < 0 ||
+	    http_route(runtime_http(rt), HTTP_POST, "/api/v1/read", "/api/v1/read", handle_read, &g_api) < 0) {
+		snprintf(err, errlen, "registering remote API routes failed");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * lgtm-metrics' storage: the TSDB under the data directory, its flags, its self
+ * metrics, and the remote-write / remote-read endpoints that feed and read it.
+ */
+#ifndef LGTM_METRICS_STORAGE_H
+#define LGTM_METRICS_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/cli.h"
+
+struct runtime;
+struct tsdb_db;
+
+struct storage_flags {
+	const char *wal_fsync;        /* always | batch | never */
+	int64_t read_sample_limit;
+	bool remote_write_receiver;   /* accepted for compatibility: always on */
+	int64_t retention_time_ms;    /* 0: 15d unless a size limit is set */
+	uint64_t retention_size;      /* bytes of blocks + WAL; 0: none */
+	int64_t min_block_ms;         /* the head's block range */
+	int64_t max_block_ms;         /* 0: 10% of the retention time, at most 31d */
+	bool admin_api;               /* POST /api/v1/admin/tsdb/snapshot */
+};
+
+extern struct storage_flags storage_flags;
+/* Flag table entries (terminated by the caller's table). */
+#define STORAGE_FLAGS \
+	{ "storage.tsdb.wal-fsync", CLI_STRING, &storage_flags.wal_fsync, \
+	  "When an appended batch is durable: always (fsync per request), batch (group commit, fsync before ack), never.", "<policy>", false }, \
+	{ "storage.remote.read-sample-limit", CLI_INT, &storage_flags.read_sample_limit, \
+	  "Maximum samples one remote read request may return (0: no limit).", NULL, false }, \
+	{ "web.enable-remote-write-receiver", CLI_BOOL, &storage_flags.remote_write_receiver, \
+	  "Accepted for compatibility; the remote-write receiver is always on.", NULL, false }, \
+	{ "storage.tsdb.retention.time|storage.tsdb.retention", CLI_DURATION, \
+	  &storage_flags.retention_time_ms, \
+	  "How long to retain samples in storage. If neither this flag nor storage.tsdb.retention.size is set, it defaults to 15d.", NULL, false }, \
+	{ "storage.tsdb.retention.size", CLI_BYTES, &storage_flags.retention_size, \
+	  "Maximum bytes of blocks and WAL to keep; the oldest blocks are deleted first (units: B, KB, MB, GB, TB, PB; 0: no limit).", "<size>", false }, \
+	{ "storage.tsdb.min-block-duration", CLI_DURATION, &storage_flags.min_block_ms, \
+	  "Time range of the blocks written from the head (and of head chunks).", NULL, false }, \
+	{ "storage.tsdb.max-block-duration", CLI_DURATION, &storage_flags.max_block_ms, \
+	  "Largest time range compaction builds blocks up to (0: 10% of the retention time, at most 31d).", NULL, false }, \
+	{ "web.enable-admin-api", CLI_BOOL, &storage_flags.admin_api, \
+	  "Enable API endpoints for admin control actions (POST /api/v1/admin/tsdb/snapshot).", NULL, false }
+
+/* Open (replaying the WAL, with STATUS= progress), register metrics and routes. */
+int storage_start(struct runtime *rt, char *err, size_t errlen);
+void storage_stop(void);
+struct tsdb_db *storage_db(void);
+
+#endif
