@@ -97,7 +97,7 @@ def test_first_run_creates_the_whole_project(flavor, ssh_key):
             (inv["id"], repo["id"], env["id"])
     survey = tpl["upgrade"]["survey_vars"]
     assert [(v["name"], v["type"], v["required"]) for v in survey] == \
-        [("lgtm_version", "", True)]
+        [("lgtm_common_version", "", True)]
 
 
 def test_dry_run_writes_nothing(fake, ssh_key):
