@@ -7,6 +7,7 @@
 #include "federate.h"
 #include "forwarding.h"
 #include "metrics_config.h"
+#include "log/log.h"
 #include "runtime/runtime.h"
 #include "scraping.h"
 #include "status_api.h"
@@ -36,6 +37,12 @@ static int start(struct runtime *rt, char *err, size_t errlen)
 
 static int apply_config(struct runtime *rt, const void *cfg, char *err, size_t errlen)
 {
+	const struct metrics_config *old = runtime_config_acquire(rt);
+	const struct metrics_config *c = cfg;
+
+	if (old->storage.out_of_order_time_window_ms != c->storage.out_of_order_time_window_ms)
+		LOG_WARN("tsdb", "storage.tsdb.out_of_order_time_window changes take effect at the next restart");
+	runtime_config_release(rt, old);
 	if (forwarding_apply(cfg, err, errlen) < 0)
 		return -1;
 	return scraping_apply(cfg, err, errlen);

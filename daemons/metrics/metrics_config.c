@@ -39,8 +39,32 @@ static const struct cfg_field global_fields[] = {
 
 static const struct cfg_schema global_schema = { "global", global_fields, NULL };
 
+static int check_window(const void *v, char *err, size_t errlen)
+{
+	if (*(const int64_t *)v < 0) {
+		snprintf(err, errlen, "out_of_order_time_window cannot be negative");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct cfg_field tsdb_fields[] = {
+	{ "out_of_order_time_window", CFG_DURATION,
+	  offsetof(struct metrics_storage_config, out_of_order_time_window_ms), NULL, 0, 0, check_window },
+	{ 0 },
+};
+static const struct cfg_schema tsdb_schema = { "tsdb", tsdb_fields, NULL };
+
+/* prometheus.yml's `storage:` block nests the TSDB settings one level down. */
+static const struct cfg_field storage_fields[] = {
+	{ "tsdb", CFG_OBJECT, 0, &tsdb_schema, 0, 0, NULL },
+	{ 0 },
+};
+static const struct cfg_schema storage_schema = { "storage", storage_fields, NULL };
+
 static const struct cfg_field top_fields[] = {
 	{ "global", CFG_OBJECT, offsetof(struct metrics_config, global), &global_schema, 0, 0, NULL },
+	{ "storage", CFG_OBJECT, offsetof(struct metrics_config, storage), &storage_schema, 0, 0, NULL },
 	SCRAPE_CONFIGS_FIELD("scrape_configs", struct metrics_config, scrape_configs),
 	RWSEND_CONFIGS_FIELD("remote_write", struct metrics_config, remote_write),
 	{ 0 },

@@ -18,8 +18,13 @@ struct metrics_global_config {
 	struct cfg_pos pos;
 };
 
+struct metrics_storage_config {
+	int64_t out_of_order_time_window_ms; /* storage.tsdb.out_of_order_time_window */
+};
+
 struct metrics_config {
 	struct metrics_global_config global;
+	struct metrics_storage_config storage;
 	struct cfg_list scrape_configs; /* struct scrape_config */
 	struct cfg_list remote_write;   /* struct rwsend_config */
 };

@@ -11,6 +11,7 @@
 #include "metrics/metrics.h"
 #include "runtime/runtime.h"
 #include "sdnotify/sdnotify.h"
+#include "metrics_config.h"
 #include "storage.h"
 #include "tsdb/db.h"
 
@@ -152,8 +153,12 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 		.max_block_ms = storage_flags.max_block_ms,
 	};
 	const struct tsdb_db_replay_stats *rs;
+	const struct metrics_config *cfg = runtime_config_acquire(rt);
 	char n1[32], n2[32], n3[32];
 
+	/* The out-of-order window is fixed at start; a reload that changes it says so. */
+	o.ooo_window_ms = cfg->storage.out_of_order_time_window_ms;
+	runtime_config_release(rt, cfg);
 	if (tsdb_wal_parse_fsync(storage_flags.wal_fsync, &o.fsync) < 0) {
 		snprintf(err, errlen, "invalid --storage.tsdb.wal-fsync \"%s\" (always, batch, never)",
 			 storage_flags.wal_fsync);

@@ -167,3 +167,21 @@ def test_kill9_loses_nothing_acknowledged(start_daemon):
     print(f"kill -9 x5: {len(acked)} batches ({len(acked) * 100} samples) acknowledged, {missing} lost")
     assert missing == 0, f"{missing} acknowledged samples lost out of {len(acked) * 100}"
     assert d.stop() == 0
+
+
+def test_out_of_order_window(start_daemon):
+    d = start_daemon("metrics", config_text="storage:\n  tsdb:\n    out_of_order_time_window: 30m\n")
+    t = now_ms()
+    assert promproto.push(d.url, [({"__name__": "late"}, [(t, 2)])])[0] == 204
+    # Ten minutes late: inside the window, accepted and merged in time order.
+    assert promproto.push(d.url, [({"__name__": "late"}, [(t - 600_000, 1)])]) == (204, "")
+    # An hour late: outside it.
+    status, text = promproto.push(d.url, [({"__name__": "late"}, [(t - 3_600_000, 0)])])
+    assert status == 400 and "too old sample" in text
+    got = promproto.read(d.url, [("__name__", "=", "late")], t - 7_200_000, t + 1)
+    assert list(got.values()) == [[(t - 600_000, 1.0), (t, 2.0)]]
+    d.stop()
+    d.start()
+    got = promproto.read(d.url, [("__name__", "=", "late")], t - 7_200_000, t + 1)
+    assert list(got.values()) == [[(t - 600_000, 1.0), (t, 2.0)]]
+    assert d.stop() == 0
