@@ -5,6 +5,7 @@ test whose help for node_cpu_seconds_total differs; then the same questions aske
 Debian's Prometheus 2.42 scraping the same node_exporter."""
 import http.server
 import json
+import time
 import threading
 import urllib.parse
 
@@ -191,8 +192,14 @@ scrape_configs:
     d = start_daemon("metrics", config_text=scrape)
     prom = prometheus(scrape)
     query = {"match_target": '{job="node"}'}
-    assert wait_for(lambda: data(prom, "/api/v1/targets/metadata", **query), timeout=30)
-    assert wait_for(lambda: data(d.url, "/api/v1/targets/metadata", **query), timeout=15)
+    def settled(url):
+        # A read can land in the middle of a scrape's parse: wait for two equal answers
+        # a scrape interval apart.
+        first = data(url, "/api/v1/targets/metadata", **query)
+        time.sleep(1.5)
+        return first and first == data(url, "/api/v1/targets/metadata", **query)
+    assert wait_for(lambda: settled(prom), timeout=40)
+    assert wait_for(lambda: settled(d.url), timeout=20)
     theirs = data(prom, "/api/v1/targets/metadata", **query)
     ours = data(d.url, "/api/v1/targets/metadata", **query)
     assert sorted(json.dumps(i, sort_keys=True) for i in ours) == \
