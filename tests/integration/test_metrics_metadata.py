@@ -195,9 +195,12 @@ scrape_configs:
     def settled(url):
         # A read can land in the middle of a scrape's parse: wait for two equal answers
         # a scrape interval apart.
-        first = data(url, "/api/v1/targets/metadata", **query)
+        def read():
+            return sorted(json.dumps(i, sort_keys=True)
+                          for i in data(url, "/api/v1/targets/metadata", **query))
+        first = read()
         time.sleep(1.5)
-        return first and first == data(url, "/api/v1/targets/metadata", **query)
+        return first and first == read()
     assert wait_for(lambda: settled(prom), timeout=40)
     assert wait_for(lambda: settled(d.url), timeout=20)
     theirs = data(prom, "/api/v1/targets/metadata", **query)
