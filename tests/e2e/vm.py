@@ -5,7 +5,8 @@ boots from a fresh copy-on-write overlay on that image, so every run starts from
 same clean host and the cached image is never written. qemu runs with user-mode
 networking: the guest reaches the host's network (the Debian mirror) and the host
 reaches the guest's ports 22, 80 and 443 through forwards on 127.0.0.1 ports picked
-here. The serial console goes to <workdir>/console.log.
+here. The serial console goes to <workdir>/console.log, the accelerator, boot time and
+ports to <workdir>/boot.txt.
 
 Acceleration: TCG unless KVM is proven to work. /dev/kvm may exist where nested KVM
 cannot boot a kernel (it hangs), so "auto" first boots the kernel without a root file
@@ -161,6 +162,9 @@ class VM:
                                          preexec_fn=_die_with_parent)
         self.wait_ssh(timeout)
         self.timings["boot_to_ssh"] = time.monotonic() - t0
+        with open(self.workdir / "boot.txt", "a") as f:
+            f.write(f"accel={accel} boot_to_ssh={self.timings['boot_to_ssh']:.1f}s "
+                    f"ports={self.ports}\n")
 
     def wait_ssh(self, timeout):
         deadline = time.monotonic() + timeout
