@@ -57,7 +57,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 BINS := $(addprefix $(BUILD)/bin/lgtm-,$(DAEMONS))
 
-.PHONY: all deps test unit asan asan-unit integration run install dist clean conformance
+.PHONY: all deps test unit asan asan-unit integration run install dist clean conformance e2e FORCE
 .DEFAULT_GOAL := all
 # Keep intermediate objects (test and tool objects are reached through pattern chains).
 .SECONDARY:
@@ -149,11 +149,18 @@ install: $(BINS)
 DIST_NAME := lgtm-native-$(VERSION)-linux-amd64
 dist: $(BINS)
 	rm -rf $(BUILD)/dist && mkdir -p $(BUILD)/dist/$(DIST_NAME)
-	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(BUILD)/dist/$(DIST_NAME) PREFIX=
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(BUILD))/dist/$(DIST_NAME) PREFIX=
 	echo '$(VERSION)' > $(BUILD)/dist/$(DIST_NAME)/VERSION
 	tar -C $(BUILD)/dist --owner=0 --group=0 --sort=name -czf $(BUILD)/dist/$(DIST_NAME).tar.gz $(DIST_NAME)
 	cd $(BUILD)/dist && sha256sum $(DIST_NAME).tar.gz > SHA256SUMS
 	@echo "dist: $(BUILD)/dist/$(DIST_NAME).tar.gz"
+
+# End to end: the playbooks on a Debian 12 VM under qemu (tests/e2e/README.md).
+# Needs root and tens of minutes; not part of `make test`.
+e2e: deps
+	@tests/e2e/install-deps
+	@tests/e2e/vm/build-image >/dev/null
+	@/usr/bin/python3 -m pytest -v -rs -p no:cacheprovider tests/e2e
 
 clean:
 	rm -rf build build-asan
