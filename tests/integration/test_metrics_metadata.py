@@ -192,18 +192,20 @@ scrape_configs:
     d = start_daemon("metrics", config_text=scrape)
     prom = prometheus(scrape)
     query = {"match_target": '{job="node"}'}
+    def items(url):
+        # As a set: Prometheus lists the families in its map's (random) order.
+        return sorted(json.dumps(i, sort_keys=True)
+                      for i in data(url, "/api/v1/targets/metadata", **query))
+
     def settled(url):
         # A read can land in the middle of a scrape's parse: wait for two equal answers
         # a scrape interval apart.
-        first = data(url, "/api/v1/targets/metadata", **query)
+        first = items(url)
         time.sleep(1.5)
-        return first and first == data(url, "/api/v1/targets/metadata", **query)
+        return first and first == items(url)
     assert wait_for(lambda: settled(prom), timeout=40)
     assert wait_for(lambda: settled(d.url), timeout=20)
-    theirs = data(prom, "/api/v1/targets/metadata", **query)
-    ours = data(d.url, "/api/v1/targets/metadata", **query)
-    assert sorted(json.dumps(i, sort_keys=True) for i in ours) == \
-        sorted(json.dumps(i, sort_keys=True) for i in theirs)
+    assert items(d.url) == items(prom)
     assert data(d.url, "/api/v1/metadata") == data(prom, "/api/v1/metadata")
     for q in ({"metric": "node_cpu_seconds_total"}, {"metric": "nope"}, {"limit": "0"}):
         assert data(d.url, "/api/v1/metadata", **q) == data(prom, "/api/v1/metadata", **q)
