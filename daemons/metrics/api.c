@@ -1,4 +1,6 @@
-/* Prometheus API wiring: every request reads through a querier on the TSDB. */
+/* Prometheus API wiring: every request reads through a querier on the TSDB, and
+ * /api/v1/query_exemplars from the TSDB's exemplar store (its selectors matched
+ * against the series that store holds). */
 #include <stdio.h>
 
 #include "promapi/promapi.h"
@@ -50,6 +52,9 @@ int api_register(struct runtime *rt, char *err, size_t errlen)
 	if (promapi_register_query_routes(runtime_http(rt), "", open_for_engine, NULL, &opts,
 					  &g_query, err, errlen) < 0)
 		return -1;
+	/* Storage is open before the API (main.c), and outlives it (api_stop first). */
+	promapi_query_api_set_exemplars(g_query, promapi_store_exemplars,
+					tsdb_db_exemplars(storage_db()));
 	if (promapi_register_metadata_routes(runtime_http(rt), "", &source) < 0) {
 		snprintf(err, errlen, "registering API routes failed");
 		return -1;

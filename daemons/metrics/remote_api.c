@@ -47,8 +47,11 @@ static void handle_write(struct http_req *req, void *ctx)
 		return;
 	}
 	for (size_t i = 0; i < batch.nseries; i++)
-		in[i] = (struct tsdb_db_series){ &batch.series[i].labels, batch.series[i].samples,
-						 batch.series[i].nsamples };
+		in[i] = (struct tsdb_db_series){
+			.labels = &batch.series[i].labels, .samples = batch.series[i].samples,
+			.n = batch.series[i].nsamples, .exemplars = batch.series[i].exemplars,
+			.nexemplars = batch.series[i].nexemplars,
+		};
 	if (tsdb_db_append(api->db, in, batch.nseries, a, &res, err, sizeof(err)) < 0) {
 		LOG_ERROR("remote_write", "Error while remote writing the request", "err", err);
 		http_reply_text(req, 500, "%s", err);
@@ -56,6 +59,13 @@ static void handle_write(struct http_req *req, void *ctx)
 	}
 	metrics_add(api->invalid_labels, (double)batch.invalid_samples);
 	metrics_add(api->rejected, (double)res.rejected);
+	if (res.exemplars_out_of_order) {
+		/* As upstream: exemplars never fail a request, out-of-order ones are logged. */
+		char n[24];
+
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)res.exemplars_out_of_order);
+		LOG_WARN("remote_write", "Error on ingesting out-of-order exemplars", "num_dropped", n);
+	}
 	if (batch.invalid_series || res.rejected) {
 		http_reply_text(req, 400, "%s%s%s", batch.errors.len ? batch.errors.data : "",
 				batch.errors.len && res.errors.len ? "; " : "",

@@ -1,7 +1,7 @@
 /*
- * Scrape wiring. A scrape's samples are collected in a transaction and appended with
- * one tsdb_db_append() at commit, so a scrape is logged to the WAL as one batch and
- * costs one group-commit wait, not one per sample.
+ * Scrape wiring. A scrape's samples (and their exemplars) are collected in a
+ * transaction and appended with one tsdb_db_append() at commit, so a scrape is
+ * logged to the WAL as one batch and costs one group-commit wait, not one per sample.
  *
  * The targets and metadata endpoints answer from the scrape manager, as Prometheus
  * answers them from its scrape caches, not from storage. Their parameters are
@@ -66,7 +66,27 @@ static int txn_add(void *p, uint64_t *ref, const struct labels *ls, int64_t t_ms
 	if (!copy || !s || labels_copy(t->a, ls, copy) < 0)
 		return -1;
 	*s = (struct tsdb_sample){ t_ms, v };
-	t->series[t->n++] = (struct tsdb_db_series){ copy, s, 1 };
+	t->series[t->n++] = (struct tsdb_db_series){ .labels = copy, .samples = s, .n = 1 };
+	return 0;
+}
+
+/* The exemplar of the sample txn_add() took last (scrape.h's contract). */
+static int txn_add_exemplar(void *p, uint64_t *ref, const struct labels *ls,
+			    const struct scrape_exemplar *e)
+{
+	struct txn *t = p;
+	struct tsdb_db_series *s = t->n ? &t->series[t->n - 1] : NULL;
+	struct tsdb_exemplar *x;
+
+	if (!s || !labels_equal(s->labels, ls))
+		return -1;
+	x = arena_alloc(t->a, sizeof(*x));
+	if (!x || labels_copy(t->a, &e->labels, &x->labels) < 0)
+		return -1;
+	x->t = e->ts_ms;
+	x->v = e->value;
+	s->exemplars = x;
+	s->nexemplars = 1;
 	return 0;
 }
 
@@ -87,6 +107,7 @@ static int txn_commit(void *p, struct scrape_append_result *res)
 		res->out_of_order = r.out_of_order;
 		res->duplicate = r.duplicate;
 		res->out_of_bounds = r.out_of_bounds + r.too_old;
+		res->exemplar_out_of_order = r.exemplars_out_of_order;
 		buf_free(&r.errors);
 	}
 	txn_free(t);
@@ -100,6 +121,7 @@ static void txn_rollback(void *p)
 
 static const struct scrape_appendable appendable = {
 	.begin = txn_begin, .add = txn_add, .commit = txn_commit, .rollback = txn_rollback,
+	.add_exemplar = txn_add_exemplar,
 };
 
 /* A success envelope around what `write` makes of q. */

@@ -4,6 +4,7 @@
  * replay done". Block cutting, compaction and retention run on the TSDB's own
  * background thread.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ struct storage_flags storage_flags = {
 	.wal_fsync = "batch",
 	.read_sample_limit = 50000000,
 	.min_block_ms = TSDB_DEFAULT_CHUNK_RANGE_MS,
+	.exemplars_limit = TSDB_DEFAULT_MAX_EXEMPLARS,
 };
 
 static struct tsdb_db *g_db;
@@ -91,6 +93,46 @@ static void collect_blocks(struct buf *out)
 		   (unsigned long long)st.blocks_skipped);
 }
 
+/* Upstream's prometheus_tsdb_exemplar_* families, read from the store when scraped
+ * (zeros when exemplars are off). */
+static double exemplar_stat(void *arg)
+{
+	struct tsdb_exemplars *ex = tsdb_db_exemplars(g_db);
+	struct tsdb_exemplars_stats st = { 0 };
+
+	if (ex)
+		tsdb_exemplars_stats(ex, &st);
+	switch ((uintptr_t)arg) {
+	case 0: return (double)st.max;
+	case 1: return (double)st.stored;
+	case 2: return (double)st.series;
+	case 3: return (double)st.appended;
+	case 4: return (double)st.out_of_order;
+	default: return (double)st.oldest_t / 1000;
+	}
+}
+
+static int register_exemplar_metrics(struct metrics_registry *r)
+{
+	static const struct {
+		const char *name, *help;
+		enum metric_type type;
+	} fams[] = {
+		{ "prometheus_tsdb_exemplar_max_exemplars", "Total number of exemplars the exemplar storage can store, resizeable.", METRIC_GAUGE },
+		{ "prometheus_tsdb_exemplar_exemplars_in_storage", "Number of exemplars currently in circular storage.", METRIC_GAUGE },
+		{ "prometheus_tsdb_exemplar_series_with_exemplars_in_storage", "Number of series with exemplars currently in circular storage.", METRIC_GAUGE },
+		{ "prometheus_tsdb_exemplar_exemplars_appended_total", "Total number of appended exemplars.", METRIC_COUNTER },
+		{ "prometheus_tsdb_exemplar_out_of_order_exemplars_total", "Total number of out of order exemplar ingestion failed attempts.", METRIC_COUNTER },
+		{ "prometheus_tsdb_exemplar_last_exemplars_timestamp_seconds", "The timestamp of the oldest exemplar stored in circular storage.", METRIC_GAUGE },
+	};
+
+	for (uintptr_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
+		if (metrics_func(r, fams[i].name, fams[i].help, fams[i].type, exemplar_stat,
+				 (void *)i) < 0)
+			return -1;
+	return 0;
+}
+
 /* TSDB families named as Prometheus names them, so its dashboards work. */
 static void collect(struct buf *out, void *arg)
 {
@@ -154,7 +196,7 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 	};
 	const struct tsdb_db_replay_stats *rs;
 	const struct metrics_config *cfg = runtime_config_acquire(rt);
-	char n1[32], n2[32], n3[32];
+	char n1[32], n2[32], n3[32], n4[32];
 
 	/* The out-of-order window is fixed at start; a reload that changes it says so. */
 	o.ooo_window_ms = cfg->storage.out_of_order_time_window_ms;
@@ -164,6 +206,12 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 			 storage_flags.wal_fsync);
 		return -1;
 	}
+	if (storage_flags.exemplars_limit < 0 || storage_flags.exemplars_limit >= UINT32_MAX) {
+		snprintf(err, errlen, "--storage.exemplars.exemplars-limit must be between 0 and %u",
+			 UINT32_MAX - 1);
+		return -1;
+	}
+	o.max_exemplars = (size_t)storage_flags.exemplars_limit;
 	if (storage_flags.min_block_ms <= 0 || storage_flags.retention_time_ms < 0 ||
 	    storage_flags.max_block_ms < 0) {
 		snprintf(err, errlen, "--storage.tsdb.min-block-duration must be positive, retention and max block duration not negative");
@@ -178,8 +226,11 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 	snprintf(n1, sizeof(n1), "%llu", (unsigned long long)rs->series);
 	snprintf(n2, sizeof(n2), "%llu", (unsigned long long)rs->samples);
 	snprintf(n3, sizeof(n3), "%lld", (long long)rs->truncated_bytes);
-	LOG_INFO("tsdb", "WAL replay completed", "series", n1, "samples", n2, "truncated_bytes", n3);
-	if (metrics_collector(runtime_metrics(rt), collect, NULL) < 0) {
+	snprintf(n4, sizeof(n4), "%llu", (unsigned long long)rs->exemplars);
+	LOG_INFO("tsdb", "WAL replay completed", "series", n1, "samples", n2, "exemplars", n4,
+		 "truncated_bytes", n3);
+	if (metrics_collector(runtime_metrics(rt), collect, NULL) < 0 ||
+	    register_exemplar_metrics(runtime_metrics(rt)) < 0) {
 		snprintf(err, errlen, "registering TSDB metrics failed");
 		return -1;
 	}

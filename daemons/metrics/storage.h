@@ -22,6 +22,7 @@ struct storage_flags {
 	int64_t min_block_ms;         /* the head's block range */
 	int64_t max_block_ms;         /* 0: 10% of the retention time, at most 31d */
 	bool admin_api;               /* POST /api/v1/admin/tsdb/snapshot */
+	int64_t exemplars_limit;      /* exemplar ring size; 0: exemplars are not kept */
 };
 
 extern struct storage_flags storage_flags;
@@ -43,7 +44,9 @@ extern struct storage_flags storage_flags;
 	{ "storage.tsdb.max-block-duration", CLI_DURATION, &storage_flags.max_block_ms, \
 	  "Largest time range compaction builds blocks up to (0: 10% of the retention time, at most 31d).", NULL, false }, \
 	{ "web.enable-admin-api", CLI_BOOL, &storage_flags.admin_api, \
-	  "Enable API endpoints for admin control actions (POST /api/v1/admin/tsdb/snapshot).", NULL, false }
+	  "Enable API endpoints for admin control actions (POST /api/v1/admin/tsdb/snapshot).", NULL, false }, \
+	{ "storage.exemplars.exemplars-limit", CLI_INT, &storage_flags.exemplars_limit, \
+	  "Maximum number of exemplars to keep in memory, shared by all series (0: exemplars are not kept).", NULL, false }
 
 /* Open (replaying the WAL, with STATUS= progress), register metrics and routes. */
 int storage_start(struct runtime *rt, char *err, size_t errlen);

@@ -171,6 +171,67 @@ static void test_too_many_labels(void **state)
 	arena_free(a);
 }
 
+/* Exemplars come with their series: labels sorted, empty values dropped; an invalid
+ * series takes its exemplars with it. */
+static void test_exemplars(void **state)
+{
+	Prometheus__WriteRequest req = PROMETHEUS__WRITE_REQUEST__INIT;
+	Prometheus__TimeSeries ts[2], *tsp[2] = { &ts[0], &ts[1] };
+	Prometheus__Label name = PROMETHEUS__LABEL__INIT, bad = PROMETHEUS__LABEL__INIT;
+	Prometheus__Label el[3], *elp[3] = { &el[0], &el[1], &el[2] }, *namep = &name, *badp = &bad;
+	Prometheus__Exemplar ex[2], *exp0[2] = { &ex[0], &ex[1] };
+	Prometheus__Sample smp = PROMETHEUS__SAMPLE__INIT, *smpp = &smp;
+	struct arena *a = arena_new(0);
+	struct remote_write_batch b;
+	struct buf pb = { 0 };
+	char err[256];
+
+	name.name = "__name__";
+	name.value = "req_total";
+	bad.name = "no-name";
+	bad.value = "x";
+	for (int i = 0; i < 3; i++)
+		prometheus__label__init(&el[i]);
+	el[0] = (Prometheus__Label){ el[0].base, "trace_id", "abc" };
+	el[1] = (Prometheus__Label){ el[1].base, "empty", "" };
+	el[2] = (Prometheus__Label){ el[2].base, "span_id", "42" };
+	for (int i = 0; i < 2; i++) {
+		prometheus__exemplar__init(&ex[i]);
+		prometheus__time_series__init(&ts[i]);
+		ts[i].n_samples = 1;
+		ts[i].samples = &smpp;
+		ts[i].n_exemplars = 2;
+		ts[i].exemplars = exp0;
+	}
+	ex[0].n_labels = 3;
+	ex[0].labels = elp;
+	ex[0].value = 0.5;
+	ex[0].timestamp = 1700000000123;
+	ex[1].timestamp = 1700000001000;
+	ts[0].n_labels = 1;
+	ts[0].labels = &namep;
+	ts[1].n_labels = 1;
+	ts[1].labels = &badp; /* no __name__: invalid */
+	req.n_timeseries = 2;
+	req.timeseries = tsp;
+	assert_int_equal(proto_pack(&req.base, &pb, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(b.nseries, 1);
+	assert_int_equal(b.invalid_series, 1);
+	assert_int_equal(b.nexemplars, 2);
+	assert_int_equal(b.series[0].nexemplars, 2);
+	assert_int_equal(b.series[0].exemplars[0].labels.n, 2);
+	assert_string_equal(b.series[0].exemplars[0].labels.v[0].name, "span_id");
+	assert_string_equal(b.series[0].exemplars[0].labels.v[1].value, "abc");
+	assert_int_equal(b.series[0].exemplars[0].t, 1700000000123);
+	assert_true(b.series[0].exemplars[0].v == 0.5);
+	assert_int_equal(b.series[0].exemplars[1].labels.n, 0);
+	assert_int_equal(b.series[0].exemplars[1].t, 1700000001000);
+	remote_write_batch_free(&b);
+	buf_free(&pb);
+	arena_free(a);
+}
+
 static void test_whole_request_errors(void **state)
 {
 	static const char *const one[] = { "__name__=x" };
@@ -197,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_golden_body),
 		cmocka_unit_test(test_partially_bad_request),
 		cmocka_unit_test(test_too_many_labels),
+		cmocka_unit_test(test_exemplars),
 		cmocka_unit_test(test_whole_request_errors),
 	};
 	return cmocka_run_group_tests_name("remote", tests, NULL, NULL);

@@ -54,12 +54,16 @@ struct recorder {
 	size_t commits, rollbacks;
 	char ooo_series[128]; /* add() answers out-of-order for series containing this */
 	uint64_t refuse_at_commit; /* commit() reports this many duplicates refused */
+	struct rec *ex;            /* exemplars: "<series> <exemplar labels>" t v */
+	size_t nex, capex;
 };
 
 struct txn {
 	struct recorder *r;
 	struct rec *v;
 	size_t n, cap;
+	struct rec *ex;
+	size_t nex, capex;
 };
 
 static void push(struct rec **v, size_t *n, size_t *cap, struct rec r)
@@ -95,6 +99,24 @@ static int rec_add(void *txn, uint64_t *ref, const struct labels *ls, int64_t ts
 	return 0;
 }
 
+/* Negative values are answered out-of-order, to see them counted. */
+static int rec_add_exemplar(void *txn, uint64_t *ref, const struct labels *ls,
+			    const struct scrape_exemplar *e)
+{
+	struct txn *t = txn;
+	struct buf b = { 0 };
+
+	assert_int_equal(*ref, 42); /* the sample's, right before */
+	assert_true(e->has_ts);
+	if (e->value < 0)
+		return SCRAPE_APPEND_OUT_OF_ORDER;
+	labels_format(ls, &b);
+	buf_putc(&b, ' ');
+	labels_format(&e->labels, &b);
+	push(&t->ex, &t->nex, &t->capex, (struct rec){ buf_steal(&b, NULL), e->ts_ms, e->value });
+	return 0;
+}
+
 static int rec_commit(void *txn, struct scrape_append_result *res)
 {
 	struct txn *t = txn;
@@ -102,6 +124,9 @@ static int rec_commit(void *txn, struct scrape_append_result *res)
 	pthread_mutex_lock(&t->r->mu);
 	for (size_t i = 0; i < t->n; i++)
 		push(&t->r->v, &t->r->n, &t->r->cap, t->v[i]);
+	for (size_t i = 0; i < t->nex; i++)
+		push(&t->r->ex, &t->r->nex, &t->r->capex, t->ex[i]);
+	free(t->ex);
 	t->r->commits++;
 	res->duplicate += t->r->refuse_at_commit;
 	pthread_mutex_unlock(&t->r->mu);
@@ -116,10 +141,13 @@ static void rec_rollback(void *txn)
 
 	for (size_t i = 0; i < t->n; i++)
 		free(t->v[i].series);
+	for (size_t i = 0; i < t->nex; i++)
+		free(t->ex[i].series);
 	pthread_mutex_lock(&t->r->mu);
 	t->r->rollbacks++;
 	pthread_mutex_unlock(&t->r->mu);
 	free(t->v);
+	free(t->ex);
 	free(t);
 }
 
@@ -289,6 +317,9 @@ static void recorder_free(struct recorder *r)
 	for (size_t i = 0; i < r->n; i++)
 		free(r->v[i].series);
 	free(r->v);
+	for (size_t i = 0; i < r->nex; i++)
+		free(r->ex[i].series);
+	free(r->ex);
 	pthread_mutex_destroy(&r->mu);
 }
 
@@ -447,7 +478,8 @@ static int load_cfg(struct fx *f, char *err, size_t errlen, const char *fmt, ...
 static void fx_init(struct fx *f)
 {
 	pthread_mutex_init(&f->rec.mu, NULL);
-	f->app = (struct scrape_appendable){ &f->rec, rec_begin, rec_add, rec_commit, rec_rollback };
+	f->app = (struct scrape_appendable){ .ctx = &f->rec, .begin = rec_begin, .add = rec_add,
+					     .commit = rec_commit, .rollback = rec_rollback };
 	f->reg = metrics_registry_new();
 	assert_non_null(f->reg);
 }
@@ -1195,6 +1227,80 @@ static void test_gzip_and_openmetrics(void **state)
 	pthread_mutex_unlock(&t2->mu);
 }
 
+/* The first exemplar recorded under `key` ("<series> <exemplar labels>"), waited for. */
+static struct rec wait_exemplar(struct recorder *r, const char *key)
+{
+	int64_t end = now_ms() + WAIT_MS;
+
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		for (size_t i = 0; i < r->nex; i++)
+			if (!strcmp(r->ex[i].series, key)) {
+				struct rec found = r->ex[i];
+
+				pthread_mutex_unlock(&r->mu);
+				return found;
+			}
+		pthread_mutex_unlock(&r->mu);
+		if (now_ms() > end)
+			fail_msg("timed out waiting for an exemplar of %s", key);
+		sleep_ms(10);
+	}
+}
+
+static size_t count_exemplars(struct recorder *r, const char *part)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nex; i++)
+		k += strstr(r->ex[i].series, part) != NULL;
+	pthread_mutex_unlock(&r->mu);
+	return k;
+}
+
+static void test_exemplars(void **state)
+{
+	struct fx *f = *state;
+	struct target *t;
+	char s[256], key[512];
+	struct rec e;
+	double v;
+
+	t = target_new(f, "# TYPE foo counter\n"
+			  "foo_total{a=\"1\"} 1 # {trace_id=\"abc\"} 0.5 1700000000.5\n"
+			  "# TYPE bar counter\n"
+			  "bar_total 2 # {span=\"x\"} 2\n"
+			  "# TYPE drop counter\n"
+			  "drop_total 3 # {t=\"z\"} 3\n"
+			  "# TYPE neg counter\n"
+			  "neg_total 4 # {} -1\n"
+			  "# EOF\n");
+	snprintf(t->ctype, sizeof(t->ctype), "application/openmetrics-text; version=1.0.0");
+	f->app.add_exemplar = rec_add_exemplar;
+	LOAD(f, "scrape_configs:\n"
+		 "  - job_name: ex\n"
+		 "    static_configs: [{targets: ['127.0.0.1:%u']}]\n"
+		 "    metric_relabel_configs:\n"
+		 "      - {source_labels: [__name__], regex: drop_total, action: drop}\n", t->port);
+	fx_start(f);
+	/* Its own timestamp kept, with the final series labels. */
+	series(s, sizeof(s), "foo_total", ", a=\"1\"", t->port, "ex", "");
+	snprintf(key, sizeof(key), "%s {trace_id=\"abc\"}", s);
+	e = wait_exemplar(&f->rec, key);
+	assert_int_equal(e.t, 1700000000500);
+	assert_true(e.v == 0.5);
+	/* None given: the sample's (the scrape's) timestamp. */
+	series(s, sizeof(s), "bar_total", "", t->port, "ex", "");
+	snprintf(key, sizeof(key), "%s {span=\"x\"}", s);
+	e = wait_exemplar(&f->rec, key);
+	assert_true(value_at(&f->rec, s, e.t, &v) && v == 2);
+	/* Out of order: counted; dropped by relabeling: never offered. */
+	wait_metric(f, "prometheus_target_scrapes_exemplar_out_of_order_total", 1);
+	assert_int_equal(count_exemplars(&f->rec, "drop_total"), 0);
+	assert_int_equal(count_exemplars(&f->rec, "neg_total"), 0);
+}
+
 static void test_honor_timestamps(void **state)
 {
 	struct fx *f = *state;
@@ -1622,6 +1728,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_sd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_and_openmetrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exemplars, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_honor_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_and_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_is_prompt, setup, teardown),

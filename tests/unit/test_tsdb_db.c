@@ -70,7 +70,7 @@ static void test_append_reopen(void **state)
 	struct arena *a = arena_new(0);
 	struct labels l1 = LS({ "__name__", "up" }, { "job", "a" });
 	struct tsdb_sample s1[] = { { 1000, 1 }, { 2000, 2 }, { 1500, 9 }, { 2000, 3 } };
-	struct tsdb_db_series in[] = { { &l1, s1, 4 } };
+	struct tsdb_db_series in[] = { { .labels = &l1, .samples = s1, .n = 4 } };
 	struct tsdb_db_result res;
 	struct tsdb_sample got[8];
 

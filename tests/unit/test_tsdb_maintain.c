@@ -79,7 +79,7 @@ static void append_at(struct tsdb_db *db, int64_t t, struct tsdb_db_result *res)
 		lv[s][1] = (struct label){ "s", names[s] };
 		ls[s] = (struct labels){ lv[s], 2 };
 		smp[s] = (struct tsdb_sample){ t, (double)(t + s) };
-		in[s] = (struct tsdb_db_series){ &ls[s], &smp[s], 1 };
+		in[s] = (struct tsdb_db_series){ .labels = &ls[s], .samples = &smp[s], .n = 1 };
 	}
 	assert_int_equal(tsdb_db_append(db, in, NSERIES, a, res, err, sizeof(err)), 0);
 	buf_free(&res->errors);
@@ -616,7 +616,7 @@ static void *writer(void *p)
 		struct label l[2] = { { "__name__", "m" }, { "s", id } };
 		struct labels ls = { l, 2 };
 		struct tsdb_sample smp = { (int64_t)k * 1000, (double)((int64_t)k * 1000) };
-		struct tsdb_db_series in = { &ls, &smp, 1 };
+		struct tsdb_db_series in = { .labels = &ls, .samples = &smp, .n = 1 };
 		struct tsdb_db_result res;
 		char e[256];
 
@@ -701,7 +701,7 @@ static void test_head_status(void **state)
 	struct label l[3] = { { "__name__", "other" }, { "job", "verylongjobname" }, { "s", "1" } };
 	struct labels ls = { l, 3 };
 	struct tsdb_sample smp = { 0, 1 };
-	struct tsdb_db_series in = { &ls, &smp, 1 };
+	struct tsdb_db_series in = { .labels = &ls, .samples = &smp, .n = 1 };
 
 	fill(db, 0, 30000, 5000);
 	assert_int_equal(tsdb_db_append(db, &in, 1, a, &res, err, sizeof(err)), 0);

@@ -34,8 +34,8 @@ void promapi_selectors_free(struct promapi_selector *s, size_t n)
 			tsdb_matcher_free(&s[i].ms[k]);
 }
 
-static int to_matchers(struct arena *a, const struct promql_node *vs, struct promapi_selector *out,
-		       char *err, size_t errlen)
+int promapi_selector_from_node(struct arena *a, const struct promql_node *vs,
+			       struct promapi_selector *out, char *err, size_t errlen)
 {
 	static const enum tsdb_match_type types[] = {
 		[PROMQL_MATCH_EQ] = TSDB_MATCH_EQ, [PROMQL_MATCH_NEQ] = TSDB_MATCH_NEQ,
@@ -118,7 +118,7 @@ int promapi_parse_matches(struct http_req *req, bool selective, struct promapi_s
 		char why[1024];
 
 		if (promql_parse_selector(a, match[k], &vs, &perr, why, sizeof(why)) < 0 ||
-		    to_matchers(a, vs, &sel[k], why, sizeof(why)) < 0) {
+		    promapi_selector_from_node(a, vs, &sel[k], why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "invalid parameter \"match[]\": %s", why);
 			goto fail;
 		}

@@ -16,6 +16,7 @@
 #include "buf/buf.h"
 #include "json/json.h"
 
+struct arena;
 struct http_req;
 struct http_server;
 
@@ -70,6 +71,12 @@ struct promapi_selector {
  * release the matchers with promapi_selectors_free(). 0, or -1 with err (a 400). */
 int promapi_parse_matches(struct http_req *req, bool selective, struct promapi_selector **out,
 			  size_t *n, char *err, size_t errlen);
+/* The matchers of one parsed vector selector (a PROMQL_VECTOR_SELECTOR node), the
+ * array in `a`. out->n counts the matchers made, also on failure (a bad regex):
+ * release with promapi_selectors_free() either way. */
+struct promql_node;
+int promapi_selector_from_node(struct arena *a, const struct promql_node *vs,
+			       struct promapi_selector *out, char *err, size_t errlen);
 void promapi_selectors_free(struct promapi_selector *s, size_t n);
 
 /* The widest times Prometheus accepts ("the beginning and end of time"). */
@@ -116,5 +123,24 @@ void promapi_query_api_free(struct promapi_query_api *api);
 /* A sample value as the API writes it (Go's FormatFloat 'f', or 'e' below 1e-6 and
  * from 1e21 on; "NaN", "+Inf", "-Inf"). */
 void promapi_format_value(double v, char *out, size_t cap);
+/* A timestamp (ms) as the API writes it: a JSON number of seconds, with three
+ * decimals when there are milliseconds (upstream's jsonutil.MarshalTimestamp). */
+void promapi_put_timestamp(struct jw *w, int64_t ms);
+/* A label set as a JSON object {"name":"value",...}, in the set's order. */
+struct labels;
+void promapi_put_labels(struct jw *w, const struct labels *ls);
+
+/* ==== exemplars over a TSDB exemplar store (exemplars.c) ================================
+ *
+ * A promapi_exemplars_fn whose arg is a struct tsdb_exemplars * (tsdb.h): each
+ * selector's matchers form one matcher set, a series whose labels match any set
+ * gives its exemplars in [start_ms, end_ms], and the data is Prometheus' array
+ * [{"seriesLabels":{...},"exemplars":[{"labels":{...},"value":"<v>",
+ * "timestamp":<seconds>}]}], series sorted by labels, exemplars by time. A NULL arg
+ * (exemplar storage off) answers []. Thread-safe.
+ */
+int promapi_store_exemplars(void *arg, const struct promql_node *const *selectors, size_t n,
+			    int64_t start_ms, int64_t end_ms, struct jw *w, char *err,
+			    size_t errlen);
 
 #endif

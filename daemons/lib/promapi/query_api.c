@@ -59,6 +59,11 @@ static void put_timestamp(struct jw *w, int64_t t)
 	jw_raw(w, p, (size_t)(b + sizeof(b) - p));
 }
 
+void promapi_put_timestamp(struct jw *w, int64_t ms)
+{
+	put_timestamp(w, ms);
+}
+
 void promapi_format_value(double v, char *out, size_t cap)
 {
 	promql_format_value(v, out, cap);
@@ -82,6 +87,11 @@ static void put_metric(struct jw *w, const struct labels *ls)
 	for (size_t i = 0; i < ls->n; i++)
 		jw_kstr(w, ls->v[i].name, ls->v[i].value);
 	jw_obj_end(w);
+}
+
+void promapi_put_labels(struct jw *w, const struct labels *ls)
+{
+	put_metric(w, ls);
 }
 
 static void put_point(struct jw *w, const struct promql_point *p)

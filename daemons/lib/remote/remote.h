@@ -3,7 +3,7 @@
  * storage. Shared by lgtm-metrics and lgtm-longterm.
  *
  * Remote write 1.0 (/api/v1/write, Mimir's /api/v1/push): body -> validated batch of
- * series and samples.
+ * series, samples and exemplars.
  *
  * Semantics (Prometheus' receiver, with the 1.0 spec's "invalid series are a 400"):
  * - The body is a snappy-compressed WriteRequest. A body the HTTP layer did not
@@ -45,12 +45,17 @@ struct remote_write_series {
 	const struct tsdb_sample *samples;
 	size_t nsamples;
 	size_t nhistograms; /* native histograms are not stored yet: counted, reported */
+	/* Exemplars as sent (labels sorted, empty values dropped); the storage layer
+	 * applies the exemplar rules (tsdb.h), never a reason for a 400 here. */
+	const struct tsdb_exemplar *exemplars;
+	size_t nexemplars;
 };
 
 struct remote_write_batch {
 	struct remote_write_series *series;
 	size_t nseries;
 	size_t nsamples;
+	size_t nexemplars;
 	size_t invalid_series;
 	size_t invalid_samples;
 	struct buf errors;  /* "; "-separated descriptions of the first invalid series */

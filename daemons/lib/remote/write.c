@@ -41,23 +41,51 @@ static void report(struct remote_write_batch *b, const struct labels *ls, const 
 	}
 }
 
-/* Labels of one series, empty values dropped, sorted; NULL on allocation failure. */
-static struct label *series_labels(struct arena *a, const Prometheus__TimeSeries *ts, size_t *n)
+/* Labels of a series or an exemplar, empty values dropped (unsorted); NULL on
+ * allocation failure. */
+static struct label *series_labels(struct arena *a, Prometheus__Label *const *labels,
+				   size_t nlabels, size_t *n)
 {
-	struct label *v = arena_alloc(a, (ts->n_labels ? ts->n_labels : 1) * sizeof(*v));
+	struct label *v = arena_alloc(a, (nlabels ? nlabels : 1) * sizeof(*v));
 	size_t k = 0;
 
 	if (!v)
 		return NULL;
-	for (size_t i = 0; i < ts->n_labels; i++) {
-		if (!ts->labels[i]->value[0])
+	for (size_t i = 0; i < nlabels; i++) {
+		if (!labels[i]->value[0])
 			continue;
-		v[k].name = ts->labels[i]->name;
-		v[k].value = ts->labels[i]->value;
+		v[k].name = labels[i]->name;
+		v[k].value = labels[i]->value;
 		k++;
 	}
 	*n = k;
 	return v;
+}
+
+/* The series' exemplars, labels sorted; the exemplar store judges them. */
+static int add_exemplars(struct arena *a, const Prometheus__TimeSeries *ts,
+			 struct remote_write_series *s)
+{
+	struct tsdb_exemplar *ex;
+
+	if (!ts->n_exemplars)
+		return 0;
+	ex = arena_alloc(a, ts->n_exemplars * sizeof(*ex));
+	if (!ex)
+		return -1;
+	for (size_t i = 0; i < ts->n_exemplars; i++) {
+		const Prometheus__Exemplar *e = ts->exemplars[i];
+
+		ex[i].labels.v = series_labels(a, e->labels, e->n_labels, &ex[i].labels.n);
+		if (!ex[i].labels.v)
+			return -1;
+		labels_sort(&ex[i].labels);
+		ex[i].t = e->timestamp;
+		ex[i].v = e->value;
+	}
+	s->exemplars = ex;
+	s->nexemplars = ts->n_exemplars;
+	return 0;
 }
 
 /* Why a series is invalid, or NULL. */
@@ -96,7 +124,7 @@ static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const s
 	const char *bad;
 	size_t n;
 
-	s->labels.v = series_labels(a, ts, &n);
+	s->labels.v = series_labels(a, ts->labels, ts->n_labels, &n);
 	if (!s->labels.v)
 		return -1;
 	s->labels.n = n;
@@ -118,7 +146,10 @@ static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const s
 	s->samples = smp;
 	s->nsamples = ts->n_samples;
 	s->nhistograms = ts->n_histograms;
+	if (add_exemplars(a, ts, s) < 0)
+		return -1;
 	b->nsamples += ts->n_samples;
+	b->nexemplars += s->nexemplars;
 	b->nseries++;
 	return 0;
 }

@@ -7,7 +7,8 @@
  * applied after relabeling, where upstream applies them: past sample_limit the
  * parse goes on counting but nothing more is added, and the scrape fails.
  * Appender errors that concern one sample (out of order, duplicate, out of
- * bounds) are counted and skipped; anything else fails the scrape.
+ * bounds) are counted and skipped; anything else fails the scrape. A sample's
+ * exemplar follows it to the appender; its errors never fail a scrape.
  * TYPE / HELP / UNIT lines go to the target's metadata cache as they are parsed,
  * as upstream's scrape loop does; a metadata line never fails a scrape.
  */
@@ -186,6 +187,25 @@ static int add(struct sm_scrape *s, uint64_t *ref, const struct labels *ls, int6
 	return rc ? add_error(s, rc, v, s->err, s->errlen) : 0;
 }
 
+/* Upstream treats exemplar storage as best effort: only out-of-order is counted. */
+static void add_exemplar(struct sm_scrape *s, uint64_t *ref, const struct labels *ls,
+			 const struct scrape_exemplar *ex, int64_t ts)
+{
+	const struct scrape_appendable *app = &s->t->pool->m->app;
+	struct scrape_exemplar e = *ex;
+
+	if (!app->add_exemplar)
+		return;
+	if (!e.has_ts) {
+		e.has_ts = true;
+		e.ts_ms = ts;
+	}
+	if (app->add_exemplar(s->txn, ref, ls, &e) == SCRAPE_APPEND_OUT_OF_ORDER) {
+		s->exemplar_ooo++;
+		sm_count(s->t->pool->m->met.exemplar_out_of_order, 1);
+	}
+}
+
 static int on_sample(void *ctx, const struct scrape_sample *smp, char *err, size_t errlen)
 {
 	struct sm_scrape *s = ctx;
@@ -206,6 +226,9 @@ static int on_sample(void *ctx, const struct scrape_sample *smp, char *err, size
 	}
 	if (add(s, &e->s->ref, &e->s->ls, own_ts ? smp->ts_ms : s->ts_ms, smp->value, &ok))
 		return -1;
+	if (smp->exemplar)
+		add_exemplar(s, &e->s->ref, &e->s->ls, smp->exemplar,
+			     own_ts ? smp->ts_ms : s->ts_ms);
 	if (ok && added)
 		s->series_added++;
 	/* A sample with its own timestamp takes no part in staleness (upstream). */
@@ -238,6 +261,8 @@ void sm_append_refused(struct sm_scrape *s, const struct scrape_append_result *r
 	s->ooo += res->out_of_order;
 	s->dup += res->duplicate;
 	s->bounds += res->out_of_bounds;
+	s->exemplar_ooo += res->exemplar_out_of_order;
+	sm_count(met->exemplar_out_of_order, (double)res->exemplar_out_of_order);
 	sm_count(met->out_of_order, (double)res->out_of_order);
 	sm_count(met->duplicate, (double)res->duplicate);
 	sm_count(met->out_of_bounds, (double)res->out_of_bounds);
@@ -254,6 +279,11 @@ void sm_append_log(const struct sm_scrape *s)
 			continue;
 		snprintf(num, sizeof(num), "%zu", n[i]);
 		LOG_WARN("scrape", "samples rejected by storage", "kind", what[i], "num_dropped", num,
+			 "scrape_pool", s->t->pool->cfg->job_name, "target", s->t->spec.url);
+	}
+	if (s->exemplar_ooo) {
+		snprintf(num, sizeof(num), "%zu", s->exemplar_ooo);
+		LOG_WARN("scrape", "Error on ingesting out-of-order exemplars", "num_dropped", num,
 			 "scrape_pool", s->t->pool->cfg->job_name, "target", s->t->spec.url);
 	}
 }

@@ -61,7 +61,7 @@ struct sm_metrics {
 	struct metric *pools, *pools_failed, *reloads, *reloads_failed;
 	struct metric *pool_targets, *pool_sync, *interval_length;
 	struct metric *exceeded_sample_limit, *exceeded_body_size, *exceeded_label_limits;
-	struct metric *out_of_order, *duplicate, *out_of_bounds;
+	struct metric *out_of_order, *duplicate, *out_of_bounds, *exemplar_out_of_order;
 	struct metric *sd_read_errors, *sd_mtime, *sd_discovered;
 };
 
@@ -289,7 +289,7 @@ struct sm_scrape {
 	void *txn;
 	int64_t ts_ms;
 	size_t total, added, series_added;
-	size_t ooo, dup, bounds;
+	size_t ooo, dup, bounds, exemplar_ooo;
 	bool over_limit;
 	char *err;
 	size_t errlen;

@@ -277,6 +277,16 @@ int scrape_configs_validate(struct cfg_list *scrape_configs, int64_t global_inte
  * failing commit fails the scrape. Staleness markers are the value with bits
  * SCRAPE_STALE_NAN_BITS; add() answering one with OUT_OF_ORDER or DUPLICATE is
  * not counted (the target came back under a new loop: upstream expects that).
+ * Exemplars (OpenMetrics) go to the optional add_exemplar(), right after the add()
+ * of their sample (same labels and ref), also when that add() refused the sample
+ * for one of the four reasons above, as upstream appends them; never for a sample
+ * that metric relabeling dropped or that lies past sample_limit. The exemplar's
+ * timestamp is set: the scrape's when the exposition gave none. Its result:
+ * SCRAPE_APPEND_OUT_OF_ORDER is counted
+ * (prometheus_target_scrapes_exemplar_out_of_order_total, as is a batch
+ * appender's exemplar_out_of_order at commit), any other error is ignored: as
+ * upstream, an exemplar never fails a scrape. Without add_exemplar they are
+ * dropped.
  *
  * Manager contract:
  * - scrape_manager_new() copies the configs it is given (they may be freed after
@@ -351,6 +361,7 @@ int scrape_configs_validate(struct cfg_list *scrape_configs, int64_t global_inte
  *   summary upstream), prometheus_target_scrapes_exceeded_sample_limit_total,
  *   .._exceeded_body_size_limit_total, .._sample_out_of_order_total,
  *   .._sample_duplicate_timestamp_total, .._sample_out_of_bounds_total,
+ *   .._exemplar_out_of_order_total,
  *   prometheus_target_scrape_pool_exceeded_label_limits_total,
  *   prometheus_sd_file_read_errors_total, prometheus_sd_file_mtime_seconds{filename},
  *   prometheus_sd_discovered_targets{config,name}. A registry serves one manager.
@@ -368,9 +379,10 @@ int scrape_configs_validate(struct cfg_list *scrape_configs, int64_t global_inte
 #define SCRAPE_APPEND_OUT_OF_BOUNDS (-4)
 #define SCRAPE_APPEND_TOO_OLD       (-5)
 
-/* Samples a commit refused (batch appenders); the manager zeroes it. */
+/* Samples (and exemplars) a commit refused (batch appenders); the manager zeroes it. */
 struct scrape_append_result {
 	uint64_t out_of_order, duplicate, out_of_bounds;
+	uint64_t exemplar_out_of_order;
 };
 
 struct scrape_appendable {
@@ -381,6 +393,9 @@ struct scrape_appendable {
 	/* Both end the transaction; commit returns 0 or a negative error. */
 	int (*commit)(void *txn, struct scrape_append_result *res);
 	void (*rollback)(void *txn);
+	/* Optional: see "Exemplars" above. `e` lives during the call. */
+	int (*add_exemplar)(void *txn, uint64_t *ref, const struct labels *ls,
+			    const struct scrape_exemplar *e);
 };
 
 struct scrape_manager;

@@ -32,6 +32,7 @@ static const struct counter_def counters[] = {
 	C(out_of_order, "prometheus_target_scrapes_sample_out_of_order_total", "Total number of samples rejected due to not being out of the expected order."),
 	C(duplicate, "prometheus_target_scrapes_sample_duplicate_timestamp_total", "Total number of samples rejected due to duplicate timestamps but different values."),
 	C(out_of_bounds, "prometheus_target_scrapes_sample_out_of_bounds_total", "Total number of samples rejected due to timestamp falling outside of the time bounds."),
+	C(exemplar_out_of_order, "prometheus_target_scrapes_exemplar_out_of_order_total", "Total number of exemplar rejected due to not being out of the expected order."),
 	C(sd_read_errors, "prometheus_sd_file_read_errors_total", "The number of File-SD read errors."),
 };
 #undef C

@@ -17,6 +17,7 @@
 #define MAX_BLOCK_CAP_MS (31 * 24 * 3600 * 1000LL)
 
 struct tsdb_head *tsdb_db_head(struct tsdb_db *db) { return db->head; }
+struct tsdb_exemplars *tsdb_db_exemplars(struct tsdb_db *db) { return db->exemplars; }
 struct tsdb_wal *tsdb_db_wal(struct tsdb_db *db) { return db->wal; }
 const struct tsdb_db_replay_stats *tsdb_db_replay_stats(const struct tsdb_db *db) { return &db->replay; }
 
@@ -26,6 +27,7 @@ static void db_free(struct tsdb_db *db)
 		return;
 	tsdb_db_free_blocks(db);
 	tsdb_head_free(db->head);
+	tsdb_exemplars_free(db->exemplars);
 	tsdb_logged_free(db->logged);
 	pthread_rwlock_destroy(&db->blocks_lock);
 	pthread_mutex_destroy(&db->maint_mu);
@@ -107,6 +109,9 @@ int tsdb_db_open(const struct tsdb_db_options *o, struct tsdb_db **out, char *er
 	if (tsdb_db_load_blocks(db, err, errlen) < 0 ||
 	    tsdb_head_new(&ho, &db->head, err, errlen) < 0)
 		goto fail;
+	if (o->max_exemplars &&
+	    tsdb_exemplars_new(o->max_exemplars, &db->exemplars, err, errlen) < 0)
+		goto fail;
 	/* What the blocks hold is not taken again from the WAL. */
 	blocks_end = tsdb_db_blocks_maxt(db);
 	if (blocks_end != INT64_MIN &&
@@ -158,17 +163,19 @@ static void refused(struct tsdb_db_result *res, int code, const char *why,
 	buf_printf(&res->errors, " at timestamp %lld", (long long)t);
 }
 
-/* What one call will log: series records first, then samples. */
+/* What one call will log: series records first, then samples, then exemplars. */
 struct pending {
 	struct tsdb_wal_series *series;
 	size_t nseries;
 	struct tsdb_wal_sample *samples;
 	size_t nsamples;
+	struct tsdb_wal_exemplar *exemplars;
+	size_t nexemplars;
 };
 
 /* Apply one series to the head and collect what must be logged for it. */
 static int apply_series(struct tsdb_db *db, const struct tsdb_db_series *in, struct pending *p,
-			struct tsdb_db_result *res, char *err, size_t errlen)
+			struct arena *a, struct tsdb_db_result *res, char *err, size_t errlen)
 {
 	char why[256];
 	uint64_t ref;
@@ -199,13 +206,14 @@ static int apply_series(struct tsdb_db *db, const struct tsdb_db_series *in, str
 		p->samples[p->nsamples++] = (struct tsdb_wal_sample){ ref, s->t, s->v };
 		res->appended++;
 	}
-	return 0;
+	return tsdb_db_store_exemplars(db, ref, in, a, p->exemplars, &p->nexemplars, res, err,
+				       errlen);
 }
 
 static int log_pending(struct tsdb_db *db, const struct pending *p, char *err, size_t errlen)
 {
-	struct buf sr = { 0 }, smp = { 0 };
-	struct tsdb_wal_rec recs[2];
+	struct buf sr = { 0 }, smp = { 0 }, ex = { 0 };
+	struct tsdb_wal_rec recs[3];
 	size_t n = 0;
 	int rc = -1;
 
@@ -217,7 +225,11 @@ static int log_pending(struct tsdb_db *db, const struct pending *p, char *err, s
 		tsdb_wal_encode_samples(&smp, p->samples, p->nsamples);
 		recs[n++] = (struct tsdb_wal_rec){ smp.data, smp.len };
 	}
-	if (sr.oom || smp.oom) {
+	if (p->nexemplars) {
+		tsdb_wal_encode_exemplars(&ex, p->exemplars, p->nexemplars);
+		recs[n++] = (struct tsdb_wal_rec){ ex.data, ex.len };
+	}
+	if (sr.oom || smp.oom || ex.oom) {
 		snprintf(err, errlen, "out of memory encoding WAL records");
 		goto out;
 	}
@@ -229,6 +241,7 @@ static int log_pending(struct tsdb_db *db, const struct pending *p, char *err, s
 out:
 	buf_free(&sr);
 	buf_free(&smp);
+	buf_free(&ex);
 	return rc;
 }
 
@@ -236,20 +249,23 @@ int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size
 		   struct arena *a, struct tsdb_db_result *res, char *err, size_t errlen)
 {
 	struct pending p = { 0 };
-	size_t total = 0;
+	size_t total = 0, nex = 0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		total += series[i].n;
+		nex += series[i].nexemplars;
+	}
 	p.series = arena_alloc(a, (n ? n : 1) * sizeof(*p.series));
 	p.samples = arena_alloc(a, (total ? total : 1) * sizeof(*p.samples));
-	if (!p.series || !p.samples) {
+	p.exemplars = arena_alloc(a, (nex ? nex : 1) * sizeof(*p.exemplars));
+	if (!p.series || !p.samples || !p.exemplars) {
 		snprintf(err, errlen, "out of memory appending");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (apply_series(db, &series[i], &p, res, err, errlen) < 0)
+		if (apply_series(db, &series[i], &p, a, res, err, errlen) < 0)
 			return -1;
 	if (res->rejected > MAX_REPORTED)
 		buf_printf(&res->errors, "; and %llu more refused samples",

@@ -16,11 +16,12 @@
  * blocks first while blocks plus WAL exceed retention_bytes).
  *
  * Durability: tsdb_db_append() applies a batch to the head, logs what the head
- * accepted (series records for series the WAL does not have yet, then the samples)
- * as one WAL batch, and returns 0 only when that batch is durable under the fsync
- * policy. Only then may the caller acknowledge. If logging fails (ENOSPC, EIO) the
- * call returns -1 and nothing may be acknowledged: the samples stay queryable until
- * a restart but are not promised; the sender retries.
+ * accepted (series records for series the WAL does not have yet, then the samples,
+ * then the exemplars the exemplar store took) as one WAL batch, and returns 0 only
+ * when that batch is durable under the fsync policy. Only then may the caller
+ * acknowledge. If logging fails (ENOSPC, EIO) the call returns -1 and nothing may
+ * be acknowledged: the samples stay queryable until a restart but are not promised;
+ * the sender retries.
  * Blocks: a block is durable (files and directories fsynced, renamed into place) before
  * the head drops its samples and before the WAL segments holding them are checkpointed
  * away; a compacted block is durable before its sources are deleted. A crash at any
@@ -71,6 +72,8 @@ struct tsdb_db_options {
 	/* Replay progress for systemd's STATUS= ("replaying WAL segment 3/10"); optional. */
 	void (*progress)(void *arg, const char *status);
 	void *progress_arg;
+	/* Exemplar ring size (tsdb.h's exemplar store); 0: exemplars are not stored. */
+	size_t max_exemplars;
 };
 
 struct tsdb_db;
@@ -80,6 +83,7 @@ struct tsdb_db_replay_stats {
 	uint64_t unknown_refs;   /* samples whose series record never came: dropped */
 	uint64_t refused;        /* samples the head refused (below the min valid time) */
 	int64_t truncated_bytes; /* torn tail cut from the last segment */
+	uint64_t exemplars;      /* exemplars stored again */
 };
 
 int tsdb_db_open(const struct tsdb_db_options *o, struct tsdb_db **out, char *err,
@@ -87,11 +91,14 @@ int tsdb_db_open(const struct tsdb_db_options *o, struct tsdb_db **out, char *er
 /* Flush and fsync the WAL, free everything. */
 int tsdb_db_close(struct tsdb_db *db, char *err, size_t errlen);
 
-/* One series of a batch: labels (any order) and its samples in time order. */
+/* One series of a batch: labels (any order) and its samples in time order; optionally
+ * exemplars of the series, in time order (labels any order; empty values dropped). */
 struct tsdb_db_series {
 	const struct labels *labels;
 	const struct tsdb_sample *samples;
 	size_t n;
+	const struct tsdb_exemplar *exemplars;
+	size_t nexemplars;
 };
 
 struct tsdb_db_result {
@@ -100,11 +107,20 @@ struct tsdb_db_result {
 	uint64_t out_of_order, duplicate, out_of_bounds, too_old;
 	uint64_t series_created;
 	struct buf errors;       /* the first refusals, "; "-separated; free with buf_free */
+	/* Exemplars stored, and refused by the exemplar store's rules. As upstream, a
+	 * refused exemplar is neither in `rejected` nor in `errors`; an ignored duplicate
+	 * is in no count. */
+	uint64_t exemplars_appended, exemplars_out_of_order, exemplars_invalid;
 };
 
 /* Append a batch; see Durability above. Refusals (out of order, duplicate, out of
  * bounds, too old) are counted in `res` and do not fail the call. `a` holds scratch
- * memory for the call. */
+ * memory for the call.
+ * Exemplars (with max_exemplars set; else ignored) go to the exemplar store after
+ * their series' samples went to the head, whether or not those samples were
+ * accepted, as upstream's appender does; the ones it stores are logged in the same
+ * WAL batch as the samples (an exemplars record after the samples record), so they
+ * are durable exactly when the samples are, and tsdb_db_open() replays them. */
 int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n,
 		   struct arena *a, struct tsdb_db_result *res, char *err, size_t errlen);
 
@@ -142,6 +158,8 @@ struct tsdb_db_stats {
 void tsdb_db_stats(struct tsdb_db *db, struct tsdb_db_stats *st);
 
 struct tsdb_head *tsdb_db_head(struct tsdb_db *db);
+/* The exemplar store, or NULL when max_exemplars was 0. */
+struct tsdb_exemplars *tsdb_db_exemplars(struct tsdb_db *db);
 struct tsdb_wal *tsdb_db_wal(struct tsdb_db *db);
 const struct tsdb_db_replay_stats *tsdb_db_replay_stats(const struct tsdb_db *db);
 

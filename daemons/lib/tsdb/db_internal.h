@@ -35,6 +35,7 @@ struct tsdb_db {
 	struct tsdb_head *head;
 	struct tsdb_wal *wal;
 	struct tsdb_logged *logged;
+	struct tsdb_exemplars *exemplars; /* NULL: not stored */
 	struct tsdb_db_replay_stats replay;
 	/* Refs the WAL still uses for series replay mapped elsewhere (sorted by from);
 	 * checkpoints keep them while their target lives. */
@@ -72,6 +73,18 @@ struct tsdb_db {
 /* db_replay.c: fill the head from the WAL and mark the logged series. */
 int tsdb_db_replay(struct tsdb_db *db, const struct tsdb_db_options *o, char *err,
 		   size_t errlen);
+
+/* exemplar_db.c: the exemplar store behind the db. */
+/* Give in's exemplars to the store as those of the series `in` describes and append
+ * the ones stored, as WAL entries for `ref`, to out[*nout...] (room for
+ * in->nexemplars); counts go to res. 0, or -1 when memory runs out. */
+int tsdb_db_store_exemplars(struct tsdb_db *db, uint64_t ref, const struct tsdb_db_series *in,
+			    struct arena *a, struct tsdb_wal_exemplar *out, size_t *nout,
+			    struct tsdb_db_result *res, char *err, size_t errlen);
+/* Replay one logged exemplar of head series `ref`: 0 (stored or refused), 1 when the
+ * head has no such series (yet), -1 on failure. */
+int tsdb_db_replay_exemplar(struct tsdb_db *db, uint64_t ref, const struct tsdb_wal_exemplar *e,
+			    char *err, size_t errlen);
 
 /* db_blocks.c: the block list. */
 /* Remove leftover temporary directories, load every block (skipping and logging the

@@ -22,6 +22,9 @@ struct replay_ctx {
 	size_t nremap, capremap;
 	struct tsdb_wal_sample *pending; /* samples that came before their series record */
 	size_t npending, cappending;
+	struct tsdb_wal_exemplar *pending_ex; /* the same for exemplars (labels in ex_arena) */
+	size_t npending_ex, cappending_ex;
+	struct arena *ex_arena;
 };
 
 static uint64_t mapped(const struct replay_ctx *c, uint64_t ref)
@@ -99,6 +102,42 @@ static int on_samples(void *ctx, const struct tsdb_wal_sample *s, size_t n, char
 	return 0;
 }
 
+/* Keep an exemplar whose series record has not come yet (its labels copied). */
+static int defer_exemplar(struct replay_ctx *c, const struct tsdb_wal_exemplar *e)
+{
+	struct tsdb_wal_exemplar *d;
+
+	if (!c->ex_arena && !(c->ex_arena = arena_new(0)))
+		return -1;
+	if (tsdb_grow((void **)&c->pending_ex, &c->cappending_ex, c->npending_ex + 1,
+		      sizeof(*c->pending_ex)) < 0)
+		return -1;
+	d = &c->pending_ex[c->npending_ex];
+	*d = *e;
+	if (labels_copy(c->ex_arena, &e->labels, &d->labels) < 0)
+		return -1;
+	c->npending_ex++;
+	return 0;
+}
+
+static int on_exemplars(void *ctx, const struct tsdb_wal_exemplar *e, size_t n, char *err,
+			size_t errlen)
+{
+	struct replay_ctx *c = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = tsdb_db_replay_exemplar(c->db, mapped(c, e[i].ref), &e[i], err, errlen);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 1 && defer_exemplar(c, &e[i]) < 0) {
+			snprintf(err, errlen, "out of memory replaying the WAL");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void on_progress(void *ctx, const struct tsdb_wal_progress *p)
 {
 	struct replay_ctx *c = ctx;
@@ -124,6 +163,7 @@ int tsdb_db_replay(struct tsdb_db *db, const struct tsdb_db_options *o, char *er
 	struct replay_ctx c = { .db = db, .o = o };
 	struct tsdb_wal_replay_ops ops = {
 		.series = on_series, .samples = on_samples, .progress = on_progress,
+		.exemplars = db->exemplars ? on_exemplars : NULL,
 	};
 	struct tsdb_wal_replay_result res;
 	int rc;
@@ -140,6 +180,12 @@ int tsdb_db_replay(struct tsdb_db *db, const struct tsdb_db_options *o, char *er
 		if (rc == 1)
 			db->replay.unknown_refs++;
 	}
+	for (size_t i = 0; i < c.npending_ex; i++) {
+		rc = tsdb_db_replay_exemplar(db, mapped(&c, c.pending_ex[i].ref), &c.pending_ex[i],
+					     err, errlen);
+		if (rc < 0)
+			goto out;
+	}
 	rc = 0;
 	if (db->replay.unknown_refs) {
 		char n[32];
@@ -155,5 +201,7 @@ out:
 	}
 	free(c.remap);
 	free(c.pending);
+	free(c.pending_ex);
+	arena_free(c.ex_arena);
 	return rc;
 }

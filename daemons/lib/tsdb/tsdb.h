@@ -13,6 +13,7 @@
  *   index, and series point at them.
  * - Matchers (=, !=, =~, !~) with Prometheus semantics and the querier interface that
  *   PromQL and the HTTP API use over the head and over blocks (block.h).
+ * - The exemplar store: Prometheus' circular exemplar storage (its section below).
  *
  * Append rules (Prometheus'): per series, t must be greater than the last in-order
  * sample's; an equal t with the same value bits is accepted silently, with other bits it
@@ -58,6 +59,8 @@ enum tsdb_err {
 	TSDB_EOUT_OF_BOUNDS = -4, /* "out of bounds" */
 	TSDB_ETOO_OLD = -5,       /* "too old sample" (out-of-order window on, sample older) */
 	TSDB_ENOT_FOUND = -6,     /* unknown series ref (never created, or truncated away) */
+	TSDB_EEXEMPLAR_OUT_OF_ORDER = -7, /* "out of order exemplar" */
+	TSDB_EEXEMPLAR_LABELS = -8,       /* "label length for exemplar exceeds maximum of 128 UTF-8 characters" */
 };
 
 /* Prometheus' staleness marker: a NaN with this exact bit pattern. */
@@ -434,5 +437,85 @@ int tsdb_head_foreach(struct tsdb_head *h, int64_t mint, int64_t maxt, bool sort
  * point (older data belongs to blocks), and q->mint says the range it covers. */
 int tsdb_head_querier(struct tsdb_head *h, int64_t mint, int64_t maxt,
 		      struct tsdb_querier **out, char *err, size_t errlen);
+
+/* ---- exemplars (exemplar.c) --------------------------------------------------------------
+ *
+ * Prometheus' circular exemplar storage: one ring of `max` entries shared by every
+ * series, oldest overwritten first (in the order exemplars were stored), and an
+ * index from series labels to that series' exemplars, kept in time order. It is
+ * independent of the head: truncating the head or cutting blocks does not drop
+ * exemplars, only the ring does.
+ *
+ * Append rules (upstream's): an exemplar's labels may hold at most 128 UTF-8
+ * characters, names and values counted together (TSDB_EEXEMPLAR_LABELS); an
+ * exemplar equal to the series' newest one (same labels, timestamp and value) is
+ * ignored (TSDB_EDUPLICATE, nothing stored, not an error to report); one older than
+ * the newest, or at the same timestamp with a lower value, or with the same value
+ * and a lower label hash, is refused as "out of order exemplar".
+ * Replay (tsdb_exemplars_replay) accepts an exemplar a little older than the
+ * series' newest one and files it in time order, since concurrent batches can reach
+ * the WAL in another order than they reached the store.
+ *
+ * Thread-safety: every function but free may be called from any number of threads;
+ * one reader-writer lock guards the store (appends hold it for one series'
+ * exemplars, queries for the walk that copies their results out).
+ * Errors: TSDB_EFAIL for allocation failure or bad arguments, with err filled.
+ */
+
+#define TSDB_EXEMPLAR_MAX_LABEL_CHARS 128
+#define TSDB_DEFAULT_MAX_EXEMPLARS 100000
+
+struct tsdb_exemplar {
+	struct labels labels; /* sorted, no empty values; may be empty */
+	int64_t t;            /* milliseconds */
+	double v;
+};
+
+struct tsdb_exemplars;
+
+/* max: ring entries (> 0). */
+int tsdb_exemplars_new(size_t max, struct tsdb_exemplars **out, char *err, size_t errlen);
+void tsdb_exemplars_free(struct tsdb_exemplars *s);
+
+/* Store ex[0..n) (in time order) as exemplars of the series `series` (sorted, no
+ * empty values: the series' identity). rc[i] gets 0 (stored), TSDB_EDUPLICATE
+ * (ignored), TSDB_EEXEMPLAR_OUT_OF_ORDER or TSDB_EEXEMPLAR_LABELS. Returns 0, or
+ * TSDB_EFAIL when memory ran out (what was stored before stays). */
+int tsdb_exemplars_add(struct tsdb_exemplars *s, const struct labels *series,
+		       const struct tsdb_exemplar *ex, size_t n, int *rc, char *err,
+		       size_t errlen);
+/* One exemplar from the WAL: as add, but one older than the series' newest is
+ * filed in time order when it is among the series' 64 newest (else out of order). */
+int tsdb_exemplars_replay(struct tsdb_exemplars *s, const struct labels *series,
+			  const struct tsdb_exemplar *e, int *rc, char *err, size_t errlen);
+
+/* The matchers of one selector; a series is selected when every one matches. */
+struct tsdb_matcher_set {
+	const struct tsdb_matcher *ms;
+	size_t n;
+};
+
+struct tsdb_exemplar_series {
+	struct labels series;
+	struct tsdb_exemplar *v; /* in time order */
+	size_t n;
+};
+
+/* Exemplars with start <= t <= end of the series matching any of the sets (none:
+ * nothing), grouped by series, series sorted by labels_compare(). Everything is
+ * copied into `a`. */
+int tsdb_exemplars_select(struct tsdb_exemplars *s, int64_t start, int64_t end,
+			  const struct tsdb_matcher_set *sets, size_t nsets, struct arena *a,
+			  struct tsdb_exemplar_series **out, size_t *n, char *err, size_t errlen);
+
+struct tsdb_exemplars_stats {
+	uint64_t max;          /* ring size */
+	uint64_t stored;       /* exemplars in the ring now */
+	uint64_t series;       /* series with at least one */
+	uint64_t appended;     /* stored since start (replay included) */
+	uint64_t out_of_order; /* refused as out of order */
+	int64_t oldest_t;      /* of the exemplar stored longest ago (next to go); 0: none */
+};
+void tsdb_exemplars_stats(struct tsdb_exemplars *s, struct tsdb_exemplars_stats *st);
 
 #endif
