@@ -109,6 +109,25 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/liblgtm.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# --- benchmarks (never part of `make test`) ------------------------------------------
+
+# bench/*.c -> $(BUILD)/bench/<name>: load generators linked with liblgtm.a.
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.PHONY: bench bench-metrics
+bench: $(BENCH_BINS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/liblgtm.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# lgtm-metrics vs Prometheus vs VictoriaMetrics on one workload; writes
+# docs/benchmarks.md. QUICK=1 is a one-minute smoke run (docs untouched).
+bench-metrics: $(BUILD)/bin/lgtm-metrics $(BENCH_BINS)
+	@bench/install-deps
+	@bench/run-metrics --build $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
+
 # --- tests ---------------------------------------------------------------------------
 
 # The README's test command. Unit tests (normal and sanitized builds), then integration
