@@ -4,6 +4,7 @@ Each daemon runs from build/bin (or $LGTM_BIN) with a config written into the te
 temporary directory, and is stopped with SIGTERM (then SIGKILL) at the end.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -145,3 +146,34 @@ def start_daemon(tmp_path):
 def run_bin(name, *args, timeout=10):
     return subprocess.run([str(BIN / f"lgtm-{name}"), *args], capture_output=True, text=True,
                           timeout=timeout)
+
+
+def url_ready(url):
+    """True when url + /-/ready answers 200."""
+    try:
+        return http("GET", url + "/-/ready", timeout=1)[0] == 200
+    except OSError:
+        return False
+
+
+def start_prometheus(workdir, config_text, extra=()):
+    """Debian's Prometheus (2.42) on a free loopback port, its config, data and log in
+    workdir; returns (process, url) once it is ready. The caller kills it: a peer needs
+    no clean shutdown (SIGTERM would wait up to a minute flushing a remote-write queue
+    to a receiver the test may already have stopped)."""
+    exe = shutil.which("prometheus")
+    if not exe:
+        pytest.skip("prometheus is not installed (scripts/install-deps installs it)")
+    port = free_port()
+    cfg = workdir / f"prometheus-{port}.yml"
+    log = workdir / f"prom-{port}.log"
+    cfg.write_text(config_text)
+    proc = subprocess.Popen([exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}",
+                             f"--storage.tsdb.path={workdir / f'prom-data-{port}'}", *extra],
+                            stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+    url = f"http://127.0.0.1:{port}"
+    if not wait_for(lambda: url_ready(url), timeout=30):
+        proc.kill()
+        proc.wait()
+        raise AssertionError(log.read_text())
+    return proc, url

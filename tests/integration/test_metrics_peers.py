@@ -1,48 +1,27 @@
 """Real peers from Debian: Prometheus 2.42 scrapes node_exporter and remote-writes to
 lgtm-metrics; the samples read back from both (remote read on each side) are identical."""
-import shutil
-import subprocess
 import time
 
 import pytest
 
 import promproto
-from conftest import free_port, http
+from conftest import start_prometheus
 from test_metrics_scrape import node_exporter, wait_for  # noqa: F401 (fixture)
 
 
 @pytest.fixture
 def prometheus(tmp_path):
-    exe = shutil.which("prometheus")
-    if not exe:
-        pytest.skip("prometheus is not installed (scripts/install-deps installs it)")
     procs = []
 
     def start(config_text, extra=()):
-        port = free_port()
-        cfg = tmp_path / f"prometheus-{port}.yml"
-        cfg.write_text(config_text)
-        proc = subprocess.Popen([exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}",
-                                 f"--storage.tsdb.path={tmp_path / f'prom-data-{port}'}", *extra],
-                                stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"prom-{port}.log", "wb"))
+        proc, url = start_prometheus(tmp_path, config_text, extra)
         procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        assert wait_for(lambda: _ready(url), timeout=30), (tmp_path / f"prom-{port}.log").read_text()
         return url
 
     yield start
-    # A peer needs no clean shutdown; SIGTERM would wait up to a minute flushing its
-    # remote-write queue to a receiver the test may already have stopped.
     for p in procs:
         p.kill()
         p.wait()
-
-
-def _ready(url):
-    try:
-        return http("GET", url + "/-/ready", timeout=1)[0] == 200
-    except OSError:
-        return False
 
 
 def test_prometheus_remote_writes_to_us(start_daemon, prometheus, node_exporter):

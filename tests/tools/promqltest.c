@@ -4,7 +4,6 @@
  * in-memory TSDB head.
  *
  *   promqltest [-v] [-q] [-x] [--no-delayed-name-removal] FILE...
- *   promqltest [--no-delayed-name-removal] --serve ADDR FILE
  *
  * Every eval is one case. A case is skipped when it needs native histograms (a
  * histogram literal among its expected results, or a selector that matches a
@@ -13,8 +12,6 @@
  * with -v, every failure with its line and reason; skipped cases are listed
  * unless -q. With -x every instant eval is also run as a range query around its
  * time, whose middle step must agree (one of the reference harness's checks).
- * With --serve the loads of FILE are kept and served through the query API on ADDR
- * (for differential tests against a real Prometheus); evals are ignored.
  * The last line is `N passed, N failed, N skipped`; the exit status
  * is 1 when a case failed.
  *
@@ -29,14 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pthread.h>
-#include <signal.h>
-
 #include "arena/arena.h"
 #include "buf/buf.h"
-#include "http/http.h"
 #include "labels/labels.h"
-#include "promapi/promapi.h"
 #include "promql/eval_internal.h"
 #include "promql/internal.h"
 #include "promql/promql.h"
@@ -48,7 +40,6 @@ struct counts {
 
 struct opts {
 	bool verbose, quiet, extra;
-	const char *serve;	/* --serve ADDR: load, then answer the query API */
 };
 
 struct state {
@@ -1058,11 +1049,6 @@ static int do_eval(struct state *st, char **lines, size_t *i, size_t n)
 
 	memset(&c, 0, sizeof(c));
 	c.line = *i + 1;
-	if (st->o.serve) {
-		while (*i + 1 < n && *trim(lines[*i + 1]) && *trim(lines[*i + 1]) != '#')
-			(*i)++;
-		return 0;
-	}
 	cmd = next_token(&p);
 	if (!strcmp(cmd, "eval_fail"))
 		c.expect_fail = true;
@@ -1214,35 +1200,6 @@ static int run_file(struct state *st, const char *path)
 	return 0;
 }
 
-/* --serve: the loaded data behind the real query API, for differential tests
- * against Prometheus. Runs until SIGINT or SIGTERM. */
-static int serve(struct state *st, const struct promql_engine_opts *eo)
-{
-	struct http_server_config cfg = { .listen_address = st->o.serve };
-	struct http_server *srv;
-	struct promapi_query_api *api;
-	sigset_t set;
-	char err[256];
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (http_server_new(&cfg, &srv, err, sizeof(err)) ||
-	    promapi_register_query_routes(srv, "", open_querier, st, eo, &api, err, sizeof(err)) ||
-	    http_server_start(srv, err, sizeof(err))) {
-		fprintf(stderr, "serve: %s\n", err);
-		return 2;
-	}
-	printf("listening on %u\n", http_server_port(srv));
-	fflush(stdout);
-	sigwait(&set, &sig);
-	http_server_free(srv);
-	promapi_query_api_free(api);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct promql_engine_opts eo = {
@@ -1267,30 +1224,14 @@ int main(int argc, char **argv)
 			st.o.extra = true;
 		else if (!strcmp(argv[argi], "--no-delayed-name-removal"))
 			eo.delayed_name_removal = false;
-		else if (!strcmp(argv[argi], "--serve") && argi + 1 < argc)
-			st.o.serve = argv[++argi];
 		else {
-			fprintf(stderr, "usage: promqltest [-v] [-q] [-x] FILE...\n");
+			fprintf(stderr, "usage: promqltest [-v] [-q] [-x] [--no-delayed-name-removal] FILE...\n");
 			return 2;
 		}
 	}
 	if (promql_engine_new(&eo, &st.eng, err, sizeof(err))) {
 		fprintf(stderr, "engine: %s\n", err);
 		return 2;
-	}
-	if (st.o.serve) {
-		int rc;
-
-		eo.max_samples = 0;
-		eo.timeout_ms = 0;
-		if (argi + 1 != argc || run_file(&st, argv[argi]))
-			return 2;
-		rc = serve(&st, &eo);
-		tsdb_head_free(st.head);
-		arena_free(st.a);
-		free(st.hist);
-		promql_engine_free(st.eng);
-		return rc;
 	}
 	for (; argi < argc; argi++) {
 		memset(&st.c, 0, sizeof(st.c));

@@ -403,6 +403,25 @@ static void test_aggregations(void **state)
 		   "Parameter value is NaN");
 }
 
+/* clamp follows Go's math.Min/Max, found by the differential test against Prometheus:
+ * the infinity in the clamping direction beats a NaN bound, and zeros keep their sign. */
+static void test_clamp_special_values(void **state)
+{
+	FIXTURE(state);
+
+	assert_true(isinf(one(e, d, "clamp_max(vector(-Inf), NaN)", 0)));
+	assert_true(one(e, d, "clamp_max(vector(-Inf), NaN)", 0) < 0);
+	assert_true(isinf(one(e, d, "clamp_min(vector(Inf), NaN)", 0)));
+	assert_true(one(e, d, "clamp_min(vector(Inf), NaN)", 0) > 0);
+	assert_true(isnan(one(e, d, "clamp_max(vector(Inf), NaN)", 0)));
+	assert_true(isnan(one(e, d, "clamp_min(vector(1), NaN)", 0)));
+	assert_true(isnan(one(e, d, "clamp(vector(NaN), 0, 1)", 0)));
+	assert_float_equal(one(e, d, "clamp(vector(7), -Inf, Inf)", 0), 7, 0);
+	assert_true(signbit(one(e, d, "clamp(vector(-0), -1, 0)", 0)));
+	assert_false(signbit(one(e, d, "clamp(vector(-0), 0, 1)", 0)));
+	assert_int_equal(count(e, d, "clamp(vector(1), 2, 1)", 0), 0);
+}
+
 /* --- limits -------------------------------------------------------------------------------- */
 
 struct bg {
@@ -671,6 +690,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_staleness_lookback, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_matching_errors, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aggregations, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_clamp_special_values, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, fx_setup, fx_teardown),
 		cmocka_unit_test(test_api),

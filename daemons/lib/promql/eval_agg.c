@@ -32,17 +32,6 @@ void pq_kahan_inc(double inc, double *sum, double *c)
 	*sum = t;
 }
 
-/* math.Min / math.Max: NaN wins. */
-static double go_min(double a, double b)
-{
-	return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
-}
-
-static double go_max(double a, double b)
-{
-	return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
-}
-
 /* --- parameters (fParams) -------------------------------------------------------------- */
 
 struct fparams {
@@ -68,8 +57,8 @@ static int fparams_eval(struct pq_ev *ev, struct pq_node *p, struct fparams *fp)
 	for (uint32_t i = 0; i < fp->m.v[0].n; i++) {
 		double f = fp->m.v[0].pts[i].f;
 
-		fp->min = go_min(fp->min, f);
-		fp->max = go_max(fp->max, f);
+		fp->min = pq_go_min(fp->min, f);
+		fp->max = pq_go_max(fp->max, f);
 		fp->any_nan |= isnan(f);
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #ifndef LGTM_PROMQL_EVAL_INTERNAL_H
 #define LGTM_PROMQL_EVAL_INTERNAL_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -265,6 +266,35 @@ static inline int pq_add_samples(struct pq_ev *ev, int64_t n)
 	if (ev->cur_samples > ev->q->max_samples)
 		return pq_too_many_samples(ev->q);
 	return 0;
+}
+
+/* Go's math.Min and math.Max, whose special cases come in an order: the infinity in
+ * the direction asked for wins even over NaN, then NaN wins, and -0 is below +0
+ * (clamp(-Inf, NaN) is -Inf upstream, and a zero keeps its sign in the JSON). */
+static inline double pq_go_min(double a, double b)
+{
+	if (isinf(a) && a < 0)
+		return a;
+	if (isinf(b) && b < 0)
+		return b;
+	if (isnan(a) || isnan(b))
+		return NAN;
+	if (a == 0 && b == 0)
+		return signbit(a) ? a : b;
+	return a < b ? a : b;
+}
+
+static inline double pq_go_max(double a, double b)
+{
+	if (isinf(a) && a > 0)
+		return a;
+	if (isinf(b) && b > 0)
+		return b;
+	if (isnan(a) || isnan(b))
+		return NAN;
+	if (a == 0 && b == 0)
+		return signbit(a) ? b : a;
+	return a > b ? a : b;
 }
 
 int pq_plan(struct pq_query *q, const struct promql_node *root, struct pq_node **out);

@@ -75,16 +75,6 @@ static int push_scalar(struct pq_step *st, double f)
 	return pq_vector_push(st->ev->q, st->out, &o);
 }
 
-static double go_min(double a, double b)
-{
-	return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
-}
-
-static double go_max(double a, double b)
-{
-	return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
-}
-
 static double arg_scalar(const struct pq_step *st, size_t i)
 {
 	return i < st->nin && st->in[i].n ? st->in[i].v[0].f : NAN;
@@ -94,9 +84,12 @@ static int clamp(struct pq_step *st, double lo, double hi)
 {
 	if (hi < lo)
 		return 0;
-	for (size_t i = 0; i < st->in[0].n; i++)
-		if (push_dropped(st, &st->in[0].v[i], go_max(lo, go_min(hi, st->in[0].v[i].f))))
+	for (size_t i = 0; i < st->in[0].n; i++) {
+		double f = pq_go_max(lo, pq_go_min(hi, st->in[0].v[i].f));
+
+		if (push_dropped(st, &st->in[0].v[i], f))
 			return -1;
+	}
 	return 0;
 }
 
@@ -281,9 +274,9 @@ int pq_instant_function(struct pq_step *st)
 	case PROMQL_FN_RANGE:
 		return push_scalar(st, (double)(q->end - q->start) / 1000);
 	case PROMQL_FN_MIN_OF:
-		return push_scalar(st, go_min(arg_scalar(st, 0), arg_scalar(st, 1)));
+		return push_scalar(st, pq_go_min(arg_scalar(st, 0), arg_scalar(st, 1)));
 	case PROMQL_FN_MAX_OF:
-		return push_scalar(st, go_max(arg_scalar(st, 0), arg_scalar(st, 1)));
+		return push_scalar(st, pq_go_max(arg_scalar(st, 0), arg_scalar(st, 1)));
 	case PROMQL_FN_TIMESTAMP:
 		for (size_t i = 0; i < st->in[0].n; i++)
 			if (push_dropped(st, &st->in[0].v[i], (double)st->in[0].v[i].t / 1000))
