@@ -10,7 +10,7 @@ import time
 import pytest
 
 import promproto
-from conftest import free_port, http
+from conftest import REPO, free_port, http
 
 
 def wait_for(cond, timeout=10):
@@ -94,6 +94,20 @@ def test_scrapes_self_and_node_exporter(start_daemon, node_exporter):
     # A target's health is recorded when its scrape report is done, just after the
     # samples are stored.
     assert wait_for(lambda: health() == {"self": "up", "node": "up"}), health()
+    assert d.stop() == 0
+
+
+def test_shipped_config_scrapes_itself(start_daemon):
+    """The shipped lgtm-metrics.yml as is, but for the port and a 1 s interval: its
+    one job scrapes the daemon's own /metrics."""
+    shipped = (REPO / "daemons" / "metrics" / "lgtm-metrics.yml").read_text()
+    d = start_daemon("metrics", config_text=lambda d: shipped
+                     .replace("127.0.0.1:9090", f"127.0.0.1:{d.port}")
+                     .replace("scrape_interval: 15s", "scrape_interval: 1s")
+                     .replace("scrape_timeout: 10s", "scrape_timeout: 1s"))
+    up = wait_for(lambda: latest(d, [("__name__", "=", "up")]).get("lgtm-metrics/up"))
+    assert up and up[1] == 1.0, latest(d, [("__name__", "=", "up")])
+    assert "lgtm-metrics/lgtm_build_info" in latest(d, [("__name__", "=", "lgtm_build_info")])
     assert d.stop() == 0
 
 
