@@ -15,11 +15,10 @@
  * size, min_shards > max_shards, min_backoff > max_backoff), and a url that is not
  * http(s).
  *
- * What a manager owns: for each entry, a queue with one watcher thread and a fixed
- * number of shard threads (min_shards; resharding between min and max is not
- * done), an HTTP client, a series cache, and the position file
- * <data_dir>/remote_write/<name>.pos (name, or the first 6 hex digits of a hash of
- * url and headers when unnamed).
+ * What a manager owns: for each entry, a queue with one watcher thread, shard
+ * threads (min_shards at start), a shard-update thread, an HTTP client, a series
+ * cache, and the position file <data_dir>/remote_write/<name>.pos (name, or the
+ * first 6 hex digits of a hash of url and headers when unnamed).
  *
  * Delivery:
  * - The watcher tails the WAL (the newest checkpoint, then the segments). Series
@@ -91,8 +90,8 @@ struct rwsend_tls_config {
 
 struct rwsend_queue_config {
 	int64_t capacity;              /* samples buffered per shard */
-	int64_t max_shards;            /* validated; the shard count is min_shards */
-	int64_t min_shards;
+	int64_t max_shards;            /* resharding stays within [min_shards, max_shards] */
+	int64_t min_shards;            /* also the count a queue starts with */
 	int64_t max_samples_per_send;
 	int64_t batch_send_deadline_ms;
 	int64_t min_backoff_ms;
@@ -145,6 +144,14 @@ struct rwsend_options {
 	unsigned flush_deadline_ms;     /* stop: time allowed to send what is queued [3000] */
 	unsigned position_interval_ms;  /* how often positions are saved [5000] */
 	unsigned poll_interval_ms;      /* WAL poll when caught up [50] */
+	unsigned shard_update_interval_ms; /* how often the shard count is reconsidered [10000] */
+	/* Optional, thread-safe: samples the local storage appended so far (a counter) and
+	 * the newest timestamp it appended (INT64_MIN: none), the "samples in" of the
+	 * shard computation, as Prometheus counts them at its appender. Without it the
+	 * samples the watcher reads stand in, which undercounts while the watcher waits
+	 * for full shards. Called from the queues' shard-update threads. */
+	void (*appended)(void *arg, uint64_t *samples, int64_t *highest_ms);
+	void *appended_arg;
 };
 
 struct rwsend_manager;
@@ -179,7 +186,7 @@ struct rwsend_stats {
 	uint64_t samples_dropped;   /* by relabeling, or unknown series */
 	uint64_t samples_pending;   /* queued and in flight */
 	uint64_t batches_sent;
-	int shards;
+	int shards;                 /* running now */
 	int wal_segment;            /* segment the watcher reads; -1 before the first */
 	int position_segment;       /* the position saved next; -1 before the first */
 	int64_t position_offset;

@@ -283,9 +283,17 @@ static void sent(struct rws_shard *s, const struct rws_entry *e, size_t n)
 	pthread_mutex_unlock(&q->sent_mu);
 }
 
+/* What the shard count is computed from: every finished send, sent or failed. */
+static void finished(struct rws_queue *q, int64_t t0_us)
+{
+	atomic_fetch_add(&q->send_us, (uint64_t)(rws_now_us() - t0_us));
+	atomic_store(&q->last_send_ms, rws_wall_ms());
+}
+
 int rws_send_batch(struct rws_shard *s, const struct rws_entry *e, size_t n)
 {
 	struct rws_queue *q = s->q;
+	int64_t t0 = rws_now_us();
 	char err[512];
 
 	s->retry = 0;
@@ -299,11 +307,13 @@ int rws_send_batch(struct rws_shard *s, const struct rws_entry *e, size_t n)
 		switch (attempt(s, err, sizeof(err))) {
 		case SENT:
 			sent(s, e, n);
+			finished(q, t0);
 			return 0;
 		case DROP:
 			atomic_fetch_add(&q->failed, n);
 			metrics_add(q->mc.failed, (double)n);
 			log_kv2(true, q, "non-recoverable error", n, err);
+			finished(q, t0);
 			return 0;
 		case CANCELED:
 			return 1;

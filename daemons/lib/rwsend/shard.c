@@ -8,8 +8,9 @@
  * order: a series always lands in the same shard, and a shard has one batch in
  * flight at a time.
  *
- * Stopping: `flushing` makes the thread send whatever is queued without waiting for
- * deadlines and exit once the ring is empty; `cancel` makes it exit at once, leaving
+ * Stopping: `flushing` (the queue stops) and `drain` (this shard set is being
+ * replaced) make the thread send whatever is queued without waiting for deadlines
+ * and exit once the ring is empty; `cancel` makes it exit at once, leaving
  * the batch in flight unreported (the position stays before it, so it is sent again
  * after a restart).
  */
@@ -117,13 +118,14 @@ static size_t take(struct rws_shard *s)
 		want = s->cap;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
+		bool now = s->drain || atomic_load(&q->flushing);
 		int64_t left;
 
-		if (atomic_load(&q->cancel) || (atomic_load(&q->flushing) && !s->len)) {
+		if (atomic_load(&q->cancel) || (now && !s->len)) {
 			pthread_mutex_unlock(&s->mu);
 			return 0;
 		}
-		if (s->len >= want || (s->len && atomic_load(&q->flushing)))
+		if (s->len >= want || (s->len && now))
 			break;
 		left = s->len ? s->oldest_ms + qc->batch_send_deadline_ms - rws_now_ms() : 1000;
 		if (left <= 0)

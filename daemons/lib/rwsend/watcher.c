@@ -50,9 +50,11 @@ struct watch {
 	int gc_cp;                /* checkpoint the cache was last collected at */
 	struct rws_entry *acc, *routed;
 	size_t acc_cap;
-	size_t *counts;
+	size_t *counts, ncounts;   /* per shard, sized for the current shard count */
 	char err[512];
 };
+
+static void idle(struct watch *w, int64_t ms);
 
 static bool stopping(const struct watch *w)
 {
@@ -157,20 +159,6 @@ static size_t shard_of(uint64_t ref, int nshards)
 	return (size_t)(ref % (uint64_t)nshards);
 }
 
-static void note_highest(struct rws_queue *q, int64_t t)
-{
-	int64_t cur = atomic_load(q->env.highest_in_ms);
-
-	while (t > cur) {
-		if (atomic_compare_exchange_weak(q->env.highest_in_ms, &cur, t)) {
-			pthread_mutex_lock(q->env.highest_mu);
-			metrics_set(q->env.highest_in, (double)atomic_load(q->env.highest_in_ms) / 1000.0);
-			pthread_mutex_unlock(q->env.highest_mu);
-			return;
-		}
-	}
-}
-
 static int reserve(struct watch *w, size_t n)
 {
 	size_t cap = w->acc_cap ? w->acc_cap : 1024;
@@ -215,7 +203,8 @@ static size_t select_samples(struct watch *w, const struct tsdb_wal_sample *s, s
 		w->acc[k++] = (struct rws_entry){ e, s[i].t, s[i].v, 0 };
 	}
 	if (n)
-		note_highest(q, hi);
+		rws_queue_note_highest(q, hi);
+	atomic_fetch_add(&q->read_in, n);
 	if (dropped) {
 		atomic_fetch_add(&q->dropped, dropped);
 		metrics_add(q->mc.dropped, (double)dropped);
@@ -223,13 +212,37 @@ static size_t select_samples(struct watch *w, const struct tsdb_wal_sample *s, s
 	return k;
 }
 
-/* Hand k selected samples to their shards, in order per shard. */
+static int size_counts(struct watch *w, int nshards)
+{
+	size_t want = (size_t)nshards + 1;
+	size_t *c;
+
+	if (want <= w->ncounts)
+		return 0;
+	c = realloc(w->counts, want * sizeof(*c));
+	if (!c)
+		return -1;
+	w->counts = c;
+	w->ncounts = want;
+	return 0;
+}
+
+/* Hand k selected samples to their shards, in order per shard. A reshard asked for
+ * happens first, so a record never straddles two shard sets. */
 static int route(struct watch *w, size_t k)
 {
 	struct rws_queue *q = w->q;
 	size_t off = 0;
 	uint64_t id;
 
+	if (rws_reshard_pending(q))
+		return W_STOP;
+	while (size_counts(w, q->nshards)) {
+		log_w(w, LOG_LEVEL_ERROR, "Out of memory routing samples", NULL, NULL, NULL, NULL);
+		idle(w, DAMAGE_PAUSE_MS);
+		if (stopping(w))
+			return W_STOP;
+	}
 	while (rws_progress_add(&q->prog, k, &id) < 0) {
 		if (stopping(w))
 			return W_STOP;
@@ -305,8 +318,10 @@ static void idle(struct watch *w, int64_t ms)
 	rws_progress_seal(&q->prog);
 	rws_cache_release(&q->cache, rws_progress_done_below(&q->prog));
 	rws_queue_maybe_save(w->q);
+	if (rws_reshard_pending(q))
+		return; /* stopping: the callers see it */
 	pthread_mutex_lock(&q->mu);
-	if (!atomic_load(&q->stop_reading))
+	if (!atomic_load(&q->stop_reading) && !atomic_load(&q->reshard_req))
 		rws_cond_wait_ms(&q->cv, &q->mu, ms);
 	pthread_mutex_unlock(&q->mu);
 }
@@ -588,8 +603,7 @@ void *rws_watcher_main(void *arg)
 	bool gone = false;
 
 	w.a = arena_new(0);
-	w.counts = calloc((size_t)q->nshards + 1, sizeof(*w.counts));
-	if (!w.a || !w.counts) {
+	if (!w.a) {
 		log_w(&w, LOG_LEVEL_ERROR, "Out of memory starting the WAL watcher", NULL, NULL, NULL,
 		      NULL);
 		goto out;
