@@ -17,13 +17,18 @@
 
 static struct rwsend_manager *g_mgr;
 
+/* Samples and exemplars, as upstream's samplesIn counts both. */
 static void appended(void *arg, uint64_t *samples, int64_t *highest_ms)
 {
 	struct tsdb_head *h = tsdb_db_head(storage_db());
+	struct tsdb_exemplars *ex = tsdb_db_exemplars(storage_db());
+	struct tsdb_exemplars_stats xs = { 0 };
 	struct tsdb_head_stats st;
 
 	tsdb_head_stats(h, &st);
-	*samples = st.samples_appended;
+	if (ex)
+		tsdb_exemplars_stats(ex, &xs);
+	*samples = st.samples_appended + xs.appended;
 	*highest_ms = tsdb_head_max_time(h);
 }
 

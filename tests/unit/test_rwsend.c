@@ -42,6 +42,7 @@
 
 #define MAX_SERIES 64
 #define MAX_ROUNDS 16384
+#define MAX_EX 256
 #define WAIT_MS 15000
 
 static int64_t base_ms; /* an hour ahead: a first start sends everything newer than itself */
@@ -69,6 +70,9 @@ struct rseries {
 	char labels[256];
 	int64_t t[MAX_ROUNDS];
 	size_t n;
+	int64_t ex_t[MAX_EX];         /* exemplars as they arrived */
+	char ex_labels[MAX_EX][48];
+	size_t nex;
 };
 
 struct recv {
@@ -79,7 +83,7 @@ struct recv {
 	int status;
 	int delay_ms;              /* a slow receiver: each request takes this long */
 	unsigned requests;
-	uint64_t samples;
+	uint64_t samples, exemplars;
 	size_t max_batch;
 	struct rseries series[MAX_SERIES];
 	size_t nseries;
@@ -151,7 +155,16 @@ static void handle_write(struct http_req *req, void *ctx)
 
 		for (size_t j = 0; s && j < b.series[i].nsamples && s->n < MAX_ROUNDS; j++)
 			s->t[s->n++] = b.series[i].samples[j].t;
+		for (size_t j = 0; s && j < b.series[i].nexemplars && s->nex < MAX_EX; j++) {
+			struct buf lb = { 0 };
+
+			labels_format(&b.series[i].exemplars[j].labels, &lb);
+			s->ex_t[s->nex] = b.series[i].exemplars[j].t;
+			snprintf(s->ex_labels[s->nex++], sizeof(s->ex_labels[0]), "%s", lb.data ? lb.data : "");
+			buf_free(&lb);
+		}
 		n += b.series[i].nsamples;
+		r->exemplars += b.series[i].nexemplars;
 	}
 	r->samples += n;
 	if (n > r->max_batch)
@@ -193,6 +206,16 @@ static void recv_set(struct recv *r, int status)
 	pthread_mutex_lock(&r->mu);
 	r->status = status;
 	pthread_mutex_unlock(&r->mu);
+}
+
+static uint64_t recv_exemplars(struct recv *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->exemplars;
+	pthread_mutex_unlock(&r->mu);
+	return n;
 }
 
 static uint64_t recv_samples(struct recv *r)
@@ -309,6 +332,40 @@ static int log_round(struct fx *f, int r, int64_t base)
 			atomic_store(&f->highest, base + (int64_t)r * round_ms);
 	}
 	return rc ? -1 : 0;
+}
+
+/* Rounds r0..r1-1 with an exemplar {trace_id="<r>-<series>"} next to every sample of
+ * series refs 100 + i for i < nex (and ref 999, which has no series record), each
+ * round one WAL batch: the samples record, then the exemplars record. */
+static void wal_rounds_ex(struct fx *f, int r0, int r1, unsigned nex)
+{
+	struct tsdb_wal_sample s[MAX_SERIES];
+	struct tsdb_wal_exemplar x[MAX_SERIES + 1];
+	struct label lv[MAX_SERIES + 1];
+	char ids[MAX_SERIES + 1][32];
+	char err[256];
+
+	for (int r = r0; r < r1; r++) {
+		struct buf bs = { 0 }, bx = { 0 };
+		struct tsdb_wal_rec rec[2];
+		int64_t t = base_ms + (int64_t)r * round_ms;
+
+		for (unsigned i = 0; i < f->nseries; i++)
+			s[i] = (struct tsdb_wal_sample){ 100 + i, t, r };
+		for (unsigned i = 0; i <= nex; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "%d-%u", r, i);
+			lv[i] = (struct label){ "trace_id", ids[i] };
+			x[i] = (struct tsdb_wal_exemplar){ i < nex ? 100 + i : 999, t, r, { &lv[i], 1 } };
+		}
+		tsdb_wal_encode_samples(&bs, s, f->nseries);
+		tsdb_wal_encode_exemplars(&bx, x, nex + 1);
+		assert_false(bs.oom || bx.oom);
+		rec[0] = (struct tsdb_wal_rec){ bs.data, bs.len };
+		rec[1] = (struct tsdb_wal_rec){ bx.data, bx.len };
+		assert_int_equal(tsdb_wal_log(f->wal, rec, 2, err, sizeof(err)), 0);
+		buf_free(&bs);
+		buf_free(&bx);
+	}
 }
 
 /* Rounds r0..r1-1, one batch each, with the samples at base + r rounds. */
@@ -854,6 +911,103 @@ static void test_bad_options(void **state)
 	assert_int_equal(rwsend_manager_queues(NULL), 0);
 }
 
+/* --- exemplars ------------------------------------------------------------------------- */
+
+/* Series s holds exemplars of rounds r0..r1-1 in order, with their trace ids. */
+static void expect_exemplars(struct recv *r, unsigned s, int r0, int r1)
+{
+	struct rseries *rs;
+	char want[48];
+
+	pthread_mutex_lock(&r->mu);
+	rs = recv_series(r, s);
+	if (!rs || rs->nex != (size_t)(r1 - r0))
+		fail_msg("series %u: %zu exemplars, want %d", s, rs ? rs->nex : 0, r1 - r0);
+	for (size_t i = 0; i < rs->nex; i++) {
+		int round = r0 + (int)i;
+
+		snprintf(want, sizeof(want), "{trace_id=\"%d-%u\"}", round, s);
+		if (rs->ex_t[i] != base_ms + round * round_ms || strcmp(rs->ex_labels[i], want))
+			fail_msg("series %u: exemplar %zu is %s at round %lld, want %s", s, i,
+				 rs->ex_labels[i], (long long)((rs->ex_t[i] - base_ms) / round_ms), want);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void test_exemplars_sent(void **state)
+{
+	struct fx *f = *state;
+	struct rwsend_stats st;
+	struct buf text = { 0 };
+
+	wal_series(f, 4);
+	wal_rounds_ex(f, 0, 20, 3); /* series 3 has samples only */
+	start_sender(f, ENTRY "    send_exemplars: true\n" QUICK, NULL);
+	wal_rounds_ex(f, 20, 40, 3);
+	expect_delivered(f, 4 * 40, 0, 40);
+	WAIT_FOR(recv_exemplars(&f->recv) == 3 * 40);
+	for (unsigned s = 0; s < 3; s++)
+		expect_exemplars(&f->recv, s, 0, 40);
+	WAIT_FOR((st = stats(f, 0), st.exemplars_pending == 0 && st.samples_pending == 0));
+	assert_int_equal(st.exemplars_sent, 3 * 40);
+	assert_int_equal(st.exemplars_dropped, 40); /* ref 999: no series */
+	assert_int_equal(st.samples_sent, 4 * 40);
+	assert_int_equal(st.samples_dropped, 0);
+	/* Exemplars count towards max_samples_per_send. */
+	assert_true(f->recv.max_batch <= 20);
+	assert_int_equal(metrics_write_text(f->reg, &text), 0);
+	assert_non_null(strstr(text.data, "prometheus_remote_storage_exemplars_total{remote_name=\"r1\""));
+	assert_non_null(strstr(text.data, "prometheus_remote_storage_exemplars_dropped_total{remote_name=\"r1\""));
+	assert_non_null(strstr(text.data, "prometheus_remote_storage_exemplars_pending{remote_name=\"r1\""));
+	buf_free(&text);
+}
+
+static void test_exemplars_off_by_default(void **state)
+{
+	struct fx *f = *state;
+
+	wal_series(f, 2);
+	start_sender(f, ENTRY QUICK, NULL);
+	wal_rounds_ex(f, 0, 10, 2);
+	expect_delivered(f, 2 * 10, 0, 10);
+	assert_int_equal(recv_exemplars(&f->recv), 0);
+	assert_int_equal(stats(f, 0).exemplars_dropped, 0);
+}
+
+static void test_exemplars_outage_and_restart(void **state)
+{
+	struct fx *f = *state;
+
+	wal_series(f, 3);
+	recv_set(&f->recv, 503);
+	start_sender(f, ENTRY "    send_exemplars: true\n" QUICK, NULL);
+	wal_rounds_ex(f, 0, 15, 3);
+	WAIT_FOR(stats(f, 0).samples_retried > 0);
+	/* Stopped while failing, restarted: nothing lost, exemplars in order. */
+	restart_sender(f, ENTRY "    send_exemplars: true\n" QUICK);
+	wal_rounds_ex(f, 15, 30, 3);
+	recv_set(&f->recv, 204);
+	expect_no_loss(f, 0, 30, 10);
+	WAIT_FOR(stats(f, 0).exemplars_pending == 0 && recv_exemplars(&f->recv) >= 3 * 30);
+	pthread_mutex_lock(&f->recv.mu);
+	for (unsigned s = 0; s < 3; s++) {
+		struct rseries *rs = recv_series(&f->recv, s);
+		int next = 0;
+
+		for (size_t i = 0; i < rs->nex; i++) {
+			int round = (int)((rs->ex_t[i] - base_ms) / round_ms);
+
+			if (round > next)
+				fail_msg("series %u: exemplar of round %d before %d", s, round, next);
+			if (round == next)
+				next++;
+		}
+		if (next != 30)
+			fail_msg("series %u: exemplars stop at round %d", s, next);
+	}
+	pthread_mutex_unlock(&f->recv.mu);
+}
+
 /* --- resharding ------------------------------------------------------------------------ */
 
 /* Appends a round every period_ms (changeable) until stopped. */
@@ -1033,6 +1187,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_is_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_url_label_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exemplars_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exemplars_off_by_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exemplars_outage_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reshard_grows_and_shrinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reshard_then_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_reshard_while_failing, setup, teardown),

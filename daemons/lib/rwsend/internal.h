@@ -127,6 +127,7 @@ struct rws_series {
 	uint64_t ref;
 	uint64_t limbo_tag;
 	int64_t last_t;            /* newest sample queued (INT64_MIN: none) */
+	int64_t last_ex_t;         /* newest exemplar queued (INT64_MIN: none) */
 	int seg;                   /* segment of its latest series record */
 	bool dropped;              /* relabeling dropped it */
 	struct labels ls;          /* final labels; storage follows the struct */
@@ -151,15 +152,21 @@ void rws_cache_collect(struct rws_cache *c, int seg, uint64_t tag);
 /* Free limbo entries whose tag is below done_below. */
 void rws_cache_release(struct rws_cache *c, uint64_t done_below);
 void rws_cache_free(struct rws_cache *c);
+/* A copy of ls in one allocation (free() it); NULL on OOM. */
+struct labels *rws_labels_dup(const struct labels *ls);
 
 /* --- shards (shard.c, send.c) -------------------------------------------------------- */
 
 struct rws_entry {
 	struct rws_series *s;        /* shards only read its labels */
+	struct labels *ex;           /* an exemplar's labels, owned by the entry; NULL: a sample */
 	int64_t t;
 	double v;
 	uint64_t slot;
 };
+
+/* Free the exemplar labels entries own (they left the queue, or never will). */
+void rws_entries_release(const struct rws_entry *e, size_t n);
 
 struct rws_queue;
 
@@ -185,7 +192,7 @@ int rws_shard_init(struct rws_shard *s, struct rws_queue *q);
 void rws_shard_destroy(struct rws_shard *s);
 void *rws_shard_main(void *arg);
 /* Queue entries in order, waiting while the ring is full; -1 when the queue stops
- * reading first. */
+ * reading first (the entries not queued are released). */
 int rws_shard_push(struct rws_shard *s, const struct rws_entry *e, size_t n);
 void rws_shard_wake(struct rws_shard *s);
 
@@ -238,12 +245,14 @@ int rws_shards_start(struct rws_queue *q, int from);
 /* Families shared by the manager's queues (NULL when there is no registry). */
 struct rws_families {
 	struct metric *samples, *failed, *retried, *dropped, *bytes, *enqueue_retries;
+	struct metric *ex_sent, *ex_failed, *ex_retried, *ex_dropped, *ex_pending;
 	struct metric *pending, *shards, *shards_min, *shards_max, *shards_desired, *capacity;
 	struct metric *max_per_send, *highest_sent, *duration, *segment;
 };
 
 struct rws_children {
 	struct metric_child *samples, *failed, *retried, *dropped, *bytes, *enqueue_retries;
+	struct metric_child *ex_sent, *ex_failed, *ex_retried, *ex_dropped, *ex_pending;
 	struct metric_child *pending, *highest_sent, *duration, *segment;
 	struct metric_child *shards, *shards_desired;
 };
@@ -296,6 +305,7 @@ struct rws_queue {
 
 	pthread_mutex_t sent_mu;       /* keeps highest_sent and its gauge in step */
 	_Atomic uint64_t sent, failed, retried, dropped, pending, batches;
+	_Atomic uint64_t ex_sent, ex_failed, ex_retried, ex_dropped, ex_pending; /* exemplars */
 	_Atomic uint64_t read_in;      /* samples decoded from the WAL (rate fallback) */
 	_Atomic uint64_t send_us;      /* time spent in sends, retries included */
 	_Atomic int64_t last_send_ms;  /* wall clock of the last finished send; 0: none */

@@ -51,6 +51,16 @@ static int register_families(struct metrics_registry *r, struct rws_families *fa
 		       "Compressed bytes of samples sent.") &&
 	       COUNTER(enqueue_retries, "prometheus_remote_storage_enqueue_retries_total",
 		       "Times the WAL reader waited for room in a full shard.") &&
+	       COUNTER(ex_sent, "prometheus_remote_storage_exemplars_total",
+		       "Exemplars sent to remote storage.") &&
+	       COUNTER(ex_failed, "prometheus_remote_storage_exemplars_failed_total",
+		       "Exemplars dropped after a non-recoverable send error.") &&
+	       COUNTER(ex_retried, "prometheus_remote_storage_exemplars_retried_total",
+		       "Exemplars whose send failed recoverably and was retried.") &&
+	       COUNTER(ex_dropped, "prometheus_remote_storage_exemplars_dropped_total",
+		       "Exemplars read from the WAL and not sent: dropped by relabeling or of an unknown series.") &&
+	       GAUGE(ex_pending, "prometheus_remote_storage_exemplars_pending",
+		     "Exemplars queued or in flight.") &&
 	       GAUGE(pending, "prometheus_remote_storage_samples_pending",
 		     "Samples queued or in flight.") &&
 	       GAUGE(shards, "prometheus_remote_storage_shards", "Shards sending in parallel.") &&

@@ -27,6 +27,11 @@ static void children(struct rws_queue *q, const struct rws_families *f)
 	q->mc.dropped = metrics_childv(f->dropped, n, u, NULL);
 	q->mc.bytes = metrics_childv(f->bytes, n, u, NULL);
 	q->mc.enqueue_retries = metrics_childv(f->enqueue_retries, n, u, NULL);
+	q->mc.ex_sent = metrics_childv(f->ex_sent, n, u, NULL);
+	q->mc.ex_failed = metrics_childv(f->ex_failed, n, u, NULL);
+	q->mc.ex_retried = metrics_childv(f->ex_retried, n, u, NULL);
+	q->mc.ex_dropped = metrics_childv(f->ex_dropped, n, u, NULL);
+	q->mc.ex_pending = metrics_childv(f->ex_pending, n, u, NULL);
 	q->mc.pending = metrics_childv(f->pending, n, u, NULL);
 	q->mc.highest_sent = metrics_childv(f->highest_sent, n, u, NULL);
 	q->mc.duration = metrics_childv(f->duration, n, u, NULL);
@@ -244,6 +249,7 @@ void rws_queue_finish(struct rws_queue *q, int64_t deadline_ms)
 	/* Leave the gauge as if they were done: a replacement with the same name
 	 * shares it and counts them again. */
 	metrics_add(q->mc.pending, -(double)atomic_load(&q->pending));
+	metrics_add(q->mc.ex_pending, -(double)atomic_load(&q->ex_pending));
 	rws_queue_save_position(q);
 	snprintf(n, sizeof(n), "%llu", (unsigned long long)atomic_load(&q->pending));
 	LOG_INFO(RWS_LOG, "Remote storage stopped", "remote_name", q->conf->name, "url",
@@ -292,9 +298,15 @@ void rws_queue_save_position(struct rws_queue *q)
 	q->saved_any = true;
 }
 
+void rws_entries_release(const struct rws_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(e[i].ex);
+}
+
 void rws_queue_done(struct rws_queue *q, const struct rws_entry *e, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, nex = 0;
 
 	while (i < n) {
 		size_t j = i + 1;
@@ -304,8 +316,15 @@ void rws_queue_done(struct rws_queue *q, const struct rws_entry *e, size_t n)
 		rws_progress_ack(&q->prog, e[i].slot, j - i);
 		i = j;
 	}
-	atomic_fetch_sub(&q->pending, n);
-	metrics_add(q->mc.pending, -(double)n);
+	for (i = 0; i < n; i++)
+		nex += e[i].ex != NULL;
+	rws_entries_release(e, n);
+	atomic_fetch_sub(&q->pending, n - nex);
+	metrics_add(q->mc.pending, -(double)(n - nex));
+	if (nex) {
+		atomic_fetch_sub(&q->ex_pending, nex);
+		metrics_add(q->mc.ex_pending, -(double)nex);
+	}
 }
 
 void rws_queue_free(struct rws_queue *q)
@@ -343,6 +362,10 @@ void rws_queue_stats(struct rws_queue *q, struct rwsend_stats *st)
 	st->samples_retried = atomic_load(&q->retried);
 	st->samples_dropped = atomic_load(&q->dropped);
 	st->samples_pending = atomic_load(&q->pending);
+	st->exemplars_sent = atomic_load(&q->ex_sent);
+	st->exemplars_failed = atomic_load(&q->ex_failed);
+	st->exemplars_dropped = atomic_load(&q->ex_dropped);
+	st->exemplars_pending = atomic_load(&q->ex_pending);
 	st->batches_sent = atomic_load(&q->batches);
 	pthread_mutex_lock(&q->shards_mu);
 	st->shards = q->nshards;

@@ -121,9 +121,16 @@ static void incoming(struct rws_queue *q, double *samples, double *highest_s)
 	*highest_s = hi == INT64_MIN ? 0 : (double)hi / 1000.0;
 }
 
+/* Exemplars are data too, as upstream counts them in and out. */
 static double out_total(struct rws_queue *q)
 {
-	return (double)(atomic_load(&q->sent) + atomic_load(&q->failed));
+	return (double)(atomic_load(&q->sent) + atomic_load(&q->failed) + atomic_load(&q->ex_sent) +
+			atomic_load(&q->ex_failed));
+}
+
+static double dropped_total(struct rws_queue *q)
+{
+	return (double)(atomic_load(&q->dropped) + atomic_load(&q->ex_dropped));
 }
 
 static void tick(struct updater *u, struct rws_shard_calc *c)
@@ -135,7 +142,7 @@ static void tick(struct updater *u, struct rws_shard_calc *c)
 	incoming(q, &in, &c->highest_in_s);
 	rws_ewma_tick(&u->in, in, u->interval_s);
 	rws_ewma_tick(&u->out, out_total(q), u->interval_s);
-	rws_ewma_tick(&u->dropped, (double)atomic_load(&q->dropped), u->interval_s);
+	rws_ewma_tick(&u->dropped, dropped_total(q), u->interval_s);
 	rws_ewma_tick(&u->out_s, (double)atomic_load(&q->send_us) / 1e6, u->interval_s);
 	c->in_rate = u->in.rate;
 	c->out_rate = u->out.rate;
@@ -213,7 +220,7 @@ void *rws_updater_main(void *arg)
 	incoming(q, &in, &hi);
 	u.in.last = in;
 	u.out.last = out_total(q);
-	u.dropped.last = (double)atomic_load(&q->dropped);
+	u.dropped.last = dropped_total(q);
 	u.out_s.last = (double)atomic_load(&q->send_us) / 1e6;
 	next = rws_now_ms() + q->env.shard_update_ms;
 	pthread_mutex_lock(&q->mu);

@@ -27,6 +27,9 @@
  *   remembered and its samples counted in samples_dropped_total (so are samples of
  *   refs with no series record). A series always goes to the same shard (by a hash
  *   of its ref), so each series' samples are sent in WAL order.
+ * - With send_exemplars, exemplars records are read too, and each exemplar travels
+ *   as one more entry of its series (same shard, batches, retries and position
+ *   accounting; counted in the exemplars_* families, not the samples ones).
  * - A shard sends when it holds max_samples_per_send samples, or its oldest sample
  *   has waited batch_send_deadline. A batch is one snappy-compressed WriteRequest
  *   (samples of one series grouped in one TimeSeries) POSTed with Content-Encoding:
@@ -110,6 +113,7 @@ struct rwsend_config {
 	char *proxy_url;
 	bool follow_redirects;         /* default true, as Prometheus' remote write */
 	bool enable_http2;             /* accepted for compatibility; HTTP/1.1 is used */
+	bool send_exemplars;           /* forward the exemplars the WAL holds [false] */
 	struct cfg_list write_relabel_configs; /* of struct relabel_config */
 	struct rwsend_queue_config queue_config;
 };
@@ -145,7 +149,7 @@ struct rwsend_options {
 	unsigned position_interval_ms;  /* how often positions are saved [5000] */
 	unsigned poll_interval_ms;      /* WAL poll when caught up [50] */
 	unsigned shard_update_interval_ms; /* how often the shard count is reconsidered [10000] */
-	/* Optional, thread-safe: samples the local storage appended so far (a counter) and
+	/* Optional, thread-safe: samples (and exemplars) local storage appended so far and
 	 * the newest timestamp it appended (INT64_MIN: none), the "samples in" of the
 	 * shard computation, as Prometheus counts them at its appender. Without it the
 	 * samples the watcher reads stand in, which undercounts while the watcher waits
@@ -185,6 +189,7 @@ struct rwsend_stats {
 	uint64_t samples_retried;
 	uint64_t samples_dropped;   /* by relabeling, or unknown series */
 	uint64_t samples_pending;   /* queued and in flight */
+	uint64_t exemplars_sent, exemplars_failed, exemplars_dropped, exemplars_pending;
 	uint64_t batches_sent;
 	int shards;                 /* running now */
 	int wal_segment;            /* segment the watcher reads; -1 before the first */

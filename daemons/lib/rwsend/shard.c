@@ -50,6 +50,9 @@ void rws_shard_destroy(struct rws_shard *s)
 {
 	if (!s->ring)
 		return;
+	/* What a stop abandoned. */
+	for (size_t i = 0; i < s->len; i++)
+		rws_entries_release(&s->ring[(s->head + i) % s->cap], 1);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s->ring);
@@ -80,6 +83,7 @@ int rws_shard_push(struct rws_shard *s, const struct rws_entry *e, size_t n)
 		if (!k) {
 			if (atomic_load(&q->stop_reading)) {
 				pthread_mutex_unlock(&s->mu);
+				rws_entries_release(e, n);
 				return -1;
 			}
 			if (!waited)
@@ -150,8 +154,10 @@ void *rws_shard_main(void *arg)
 	size_t n;
 
 	while ((n = take(s)) > 0) {
-		if (rws_send_batch(s, s->batch, n))
+		if (rws_send_batch(s, s->batch, n)) {
+			rws_entries_release(s->batch, n); /* abandoned at stop */
 			break;
+		}
 		rws_queue_done(s->q, s->batch, n);
 	}
 	return NULL;
