@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import http as http_req
-from test_metrics_peers import prometheus  # noqa: F401 (fixture)
+from test_metrics_peers import forwarding_config, prometheus  # noqa: F401 (fixture)
 from test_metrics_scrape import wait_for
 
 
@@ -80,22 +80,8 @@ PROM_RECEIVER = ["--web.enable-remote-write-receiver", "--enable-feature=exempla
 def test_we_forward_exemplars_to_prometheus(start_daemon, prometheus, counter_target):  # noqa: F811
     prom = prometheus("global: {scrape_interval: 1h}\n", extra=PROM_RECEIVER)
 
-    def config(d):
-        return f"""
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  external_labels: {{site: lab}}
-scrape_configs:
-  - job_name: om
-    static_configs: [{{targets: ['{counter_target}']}}]
-remote_write:
-  - url: {prom}/api/v1/write
-    name: to-prometheus
-    send_exemplars: true
-    queue_config: {{batch_send_deadline: 1s}}
-"""
-    d = start_daemon("metrics", config_text=config)
+    d = start_daemon("metrics", config_text=forwarding_config(
+        "om", counter_target, prom, "    send_exemplars: true\n"))
     start = time.time() - 60
     assert wait_for(lambda: sum(len(v) for v in by_series(
         query_exemplars(d.url, "req_total", start, time.time() + 60)).values()) >= 6, timeout=30)

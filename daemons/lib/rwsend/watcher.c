@@ -338,22 +338,34 @@ stop:
 	return W_STOP;
 }
 
+/* A decoded record of n entries (rc the decoder's result) can be queued: room for its
+ * entries exists. Problems are logged, and the record skipped. */
+static bool decoded(struct watch *w, int rc, size_t n, const char *what)
+{
+	char msg[64];
+
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), rc == TSDB_WAL_ECORRUPT ? "Undecodable %s record skipped"
+								   : "Out of memory decoding %s", what);
+		log_w(w, LOG_LEVEL_WARN, msg, "err", w->err, NULL, NULL);
+		return false;
+	}
+	if (reserve(w, n)) {
+		snprintf(msg, sizeof(msg), "Out of memory queueing %s", what);
+		log_w(w, LOG_LEVEL_ERROR, msg, NULL, NULL, NULL, NULL);
+		return false;
+	}
+	return true;
+}
+
 static int samples_record(struct watch *w, const void *rec, size_t len, enum smode mode)
 {
 	struct tsdb_wal_sample *s;
-	size_t n, k;
+	size_t n = 0, k;
 	int rc = tsdb_wal_decode_samples(rec, len, w->a, &s, &n, w->err, sizeof(w->err));
 
-	if (rc < 0) {
-		log_w(w, LOG_LEVEL_WARN, rc == TSDB_WAL_ECORRUPT ? "Undecodable samples record skipped"
-								 : "Out of memory decoding samples",
-		      "err", w->err, NULL, NULL);
+	if (!decoded(w, rc, n, "samples"))
 		return W_OK;
-	}
-	if (reserve(w, n)) {
-		log_w(w, LOG_LEVEL_ERROR, "Out of memory queueing samples", NULL, NULL, NULL, NULL);
-		return W_OK;
-	}
 	k = select_samples(w, s, n, mode);
 	return k ? route(w, k) : W_OK;
 }
@@ -361,19 +373,11 @@ static int samples_record(struct watch *w, const void *rec, size_t len, enum smo
 static int exemplars_record(struct watch *w, const void *rec, size_t len, enum smode mode)
 {
 	struct tsdb_wal_exemplar *x;
-	size_t n, k;
+	size_t n = 0, k;
 	int rc = tsdb_wal_decode_exemplars(rec, len, w->a, &x, &n, w->err, sizeof(w->err));
 
-	if (rc < 0) {
-		log_w(w, LOG_LEVEL_WARN, rc == TSDB_WAL_ECORRUPT ? "Undecodable exemplars record skipped"
-								 : "Out of memory decoding exemplars",
-		      "err", w->err, NULL, NULL);
+	if (!decoded(w, rc, n, "exemplars"))
 		return W_OK;
-	}
-	if (reserve(w, n)) {
-		log_w(w, LOG_LEVEL_ERROR, "Out of memory queueing exemplars", NULL, NULL, NULL, NULL);
-		return W_OK;
-	}
 	k = select_exemplars(w, x, n, mode);
 	return k ? route(w, k) : W_OK;
 }
