@@ -237,8 +237,8 @@ void *rws_updater_main(void *arg);
  * new set). 0 when done or nothing was asked, -1 when the queue stopped reading
  * meanwhile (the old shards are left draining for the stop to finish). */
 int rws_reshard_pending(struct rws_queue *q);
-/* Start the threads of shards [from, q->nshards); the count that started. */
-int rws_shards_start(struct rws_queue *q, int from);
+/* Start the threads of q's shards, in order, until one fails; the count started. */
+int rws_shards_start(struct rws_queue *q);
 
 /* --- queue (queue.c) --------------------------------------------------------------- */
 

@@ -154,7 +154,6 @@ fail:
 static void *shard_thread(void *arg)
 {
 	struct rws_shard *s = arg;
-
 	struct rws_queue *q = s->q;
 
 	rws_shard_main(s);
@@ -166,11 +165,11 @@ static void *shard_thread(void *arg)
 	return NULL;
 }
 
-int rws_shards_start(struct rws_queue *q, int from)
+int rws_shards_start(struct rws_queue *q)
 {
 	int i;
 
-	for (i = from; i < q->nshards; i++) {
+	for (i = 0; i < q->nshards; i++) {
 		atomic_fetch_add(&q->live_shards, 1);
 		if (pthread_create(&q->shards[i].thr, NULL, shard_thread, &q->shards[i])) {
 			atomic_fetch_sub(&q->live_shards, 1);
@@ -178,13 +177,13 @@ int rws_shards_start(struct rws_queue *q, int from)
 		}
 		q->shards[i].started = true;
 	}
-	return i - from;
+	return i;
 }
 
 int rws_queue_start(struct rws_queue *q, char *err, size_t errlen)
 {
 	q->running = true;
-	if (rws_shards_start(q, 0) < q->nshards)
+	if (rws_shards_start(q) < q->nshards)
 		goto fail;
 	if (pthread_create(&q->watcher, NULL, rws_watcher_main, q))
 		goto fail;

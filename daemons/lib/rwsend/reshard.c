@@ -298,7 +298,7 @@ static int start_set(struct rws_queue *q)
 {
 	int k;
 
-	while ((k = rws_shards_start(q, 0)) == 0) {
+	while ((k = rws_shards_start(q)) == 0) {
 		log_q(q, LOG_LEVEL_ERROR, "Cannot start shard threads, retrying", NULL, NULL, NULL, NULL);
 		pthread_mutex_lock(&q->mu);
 		if (!atomic_load(&q->stop_reading))
