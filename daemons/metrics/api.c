@@ -1,8 +1,10 @@
 /* Prometheus API wiring: every request reads through a querier on the TSDB, and
  * /api/v1/query_exemplars from the TSDB's exemplar store (its selectors matched
- * against the series that store holds). */
+ * against the series that store holds). Subqueries without a step use the config's
+ * global.evaluation_interval, as Prometheus does, and follow reloads. */
 #include <stdio.h>
 
+#include "metrics_config.h"
 #include "promapi/promapi.h"
 #include "promql/promql.h"
 #include "runtime/runtime.h"
@@ -43,6 +45,7 @@ int api_register(struct runtime *rt, char *err, size_t errlen)
 		.max_samples = query_flags.max_samples > 0 ? (uint64_t)query_flags.max_samples : 0,
 		.max_concurrency = query_flags.max_concurrency > 0 ? (unsigned)query_flags.max_concurrency : 0,
 	};
+	const struct metrics_config *cfg;
 
 	if (query_flags.lookback_delta_ms <= 0 || query_flags.timeout_ms <= 0 ||
 	    query_flags.max_samples <= 0 || query_flags.max_concurrency <= 0) {
@@ -52,6 +55,9 @@ int api_register(struct runtime *rt, char *err, size_t errlen)
 	if (promapi_register_query_routes(runtime_http(rt), "", open_for_engine, NULL, &opts,
 					  &g_query, err, errlen) < 0)
 		return -1;
+	cfg = runtime_config_acquire(rt);
+	api_apply(cfg);
+	runtime_config_release(rt, cfg);
 	/* Storage is open before the API (main.c), and outlives it (api_stop first). */
 	promapi_query_api_set_exemplars(g_query, promapi_store_exemplars,
 					tsdb_db_exemplars(storage_db()));
@@ -60,6 +66,13 @@ int api_register(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+void api_apply(const struct metrics_config *cfg)
+{
+	if (g_query)
+		promql_engine_set_subquery_step(promapi_query_api_engine(g_query),
+						cfg->global.evaluation_interval_ms);
 }
 
 void api_stop(void)

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 
 struct runtime;
+struct metrics_config;
 
 struct query_flags {
 	int64_t lookback_delta_ms;
@@ -33,6 +34,9 @@ extern struct query_flags query_flags;
 	  "Maximum number of queries executed concurrently.", NULL, false }
 
 int api_register(struct runtime *rt, char *err, size_t errlen);
+/* A (re)loaded config: global.evaluation_interval becomes the step of subqueries
+ * that have none. */
+void api_apply(const struct metrics_config *cfg);
 /* After the server has drained: free the query engine. */
 void api_stop(void);
 

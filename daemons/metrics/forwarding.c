@@ -1,4 +1,6 @@
-/* remote_write wiring: configs and external labels in, the rwsend manager out. */
+/* remote_write wiring: configs and external labels in, the rwsend manager out; the
+ * TSDB head's append count and newest timestamp feed the shard computation, as
+ * Prometheus' appender does for its queues. */
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +9,28 @@
 #include "metrics_config.h"
 #include "runtime/runtime.h"
 #include "rwsend/rwsend.h"
+#include "tsdb/db.h"
+#include "tsdb/tsdb.h"
 
 #include "forwarding.h"
+#include "storage.h"
 
 static struct rwsend_manager *g_mgr;
+
+/* Samples and exemplars, as upstream's samplesIn counts both. */
+static void appended(void *arg, uint64_t *samples, int64_t *highest_ms)
+{
+	struct tsdb_head *h = tsdb_db_head(storage_db());
+	struct tsdb_exemplars *ex = tsdb_db_exemplars(storage_db());
+	struct tsdb_exemplars_stats xs = { 0 };
+	struct tsdb_head_stats st;
+
+	tsdb_head_stats(h, &st);
+	if (ex)
+		tsdb_exemplars_stats(ex, &xs);
+	*samples = st.samples_appended + xs.appended;
+	*highest_ms = tsdb_head_max_time(h);
+}
 
 int forwarding_start(struct runtime *rt, const struct metrics_config *cfg, char *err, size_t errlen)
 {
@@ -31,6 +51,7 @@ int forwarding_start(struct runtime *rt, const struct metrics_config *cfg, char 
 			.wal_dir = waldir,
 			.config_dir = dirname(cfgpath),
 			.metrics = runtime_metrics(rt),
+			.appended = appended,
 		};
 		rc = rwsend_manager_new(&o, cfg->remote_write.v, cfg->remote_write.n, &ext, &g_mgr,
 					err, errlen);

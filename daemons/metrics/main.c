@@ -43,9 +43,10 @@ static int apply_config(struct runtime *rt, const void *cfg, char *err, size_t e
 	if (old->storage.out_of_order_time_window_ms != c->storage.out_of_order_time_window_ms)
 		LOG_WARN("tsdb", "storage.tsdb.out_of_order_time_window changes take effect at the next restart");
 	runtime_config_release(rt, old);
-	if (forwarding_apply(cfg, err, errlen) < 0)
+	if (forwarding_apply(cfg, err, errlen) < 0 || scraping_apply(cfg, err, errlen) < 0)
 		return -1;
-	return scraping_apply(cfg, err, errlen);
+	api_apply(c);
+	return 0;
 }
 
 /* Scrapes stop first (nothing new is appended), then the senders flush what the WAL

@@ -135,3 +135,32 @@ def promproto_stale():
     import struct
     import promproto
     return struct.unpack("<d", struct.pack("<Q", promproto.STALE_NAN_BITS))[0]
+
+
+def test_subquery_step_follows_evaluation_interval(start_daemon):
+    """A `[range:]` subquery steps by global.evaluation_interval, as in Prometheus, and
+    a reload that changes it changes the step."""
+    import promproto
+    from conftest import http
+    d = start_daemon("metrics", config_text="global:\n  evaluation_interval: 1m\n",
+                     args=["--web.enable-lifecycle"])
+    end = (int(time.time()) // 60) * 60 * 1000
+    samples = [(t, 1.0) for t in range(end - 900_000, end + 1, 10_000)]
+    assert promproto.push(d.url, [({"__name__": "sq_test"}, samples)])[0] == 204
+
+    def count():
+        status, doc = get_json(d, f"/api/v1/query?query=count_over_time(sq_test[5m:])&time={end / 1000}")
+        assert status == 200, doc
+        return doc["data"]["result"][0]["value"][1]
+    assert count() == "5"
+    d.config.write_text("global:\n  evaluation_interval: 30s\n")
+    assert http("POST", d.url + "/-/reload")[0] == 200
+    assert count() == "10"
+    # An explicit step is the query's own.
+    status, doc = get_json(d, f"/api/v1/query?query=count_over_time(sq_test[5m:1m])&time={end / 1000}")
+    assert doc["data"]["result"][0]["value"][1] == "5"
+    # Without the key, Prometheus' default (1m) again.
+    d.config.write_text("global: {}\n")
+    assert http("POST", d.url + "/-/reload")[0] == 200
+    assert count() == "5"
+    assert d.stop() == 0

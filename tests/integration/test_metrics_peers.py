@@ -63,24 +63,29 @@ remote_write:
     assert d.stop() == 0
 
 
-def test_we_remote_write_to_prometheus(start_daemon, prometheus, node_exporter):
-    prom = prometheus("global: {scrape_interval: 1h}\n", extra=["--web.enable-remote-write-receiver"])
-
-    def config(d):
-        return f"""
+def forwarding_config(job, target, prom, entry_extra=""):
+    """lgtm-metrics scraping `target` every second as `job`, with the external label
+    site=lab, and remote-writing to the Prometheus at `prom` ("to-prometheus");
+    entry_extra: more keys of that remote_write entry."""
+    return f"""
 global:
   scrape_interval: 1s
   scrape_timeout: 1s
   external_labels: {{site: lab}}
 scrape_configs:
-  - job_name: node
-    static_configs: [{{targets: ['{node_exporter}']}}]
+  - job_name: {job}
+    static_configs: [{{targets: ['{target}']}}]
 remote_write:
   - url: {prom}/api/v1/write
     name: to-prometheus
     queue_config: {{batch_send_deadline: 1s}}
-"""
-    d = start_daemon("metrics", config_text=config)
+{entry_extra}"""
+
+
+def test_we_remote_write_to_prometheus(start_daemon, prometheus, node_exporter):
+    prom = prometheus("global: {scrape_interval: 1h}\n", extra=["--web.enable-remote-write-receiver"])
+
+    d = start_daemon("metrics", config_text=forwarding_config("node", node_exporter, prom))
     matchers = [("job", "=", "node"), ("__name__", "=~", "up|node_load1|node_cpu_seconds_total|scrape_.+")]
     assert wait_for(lambda: max([len(v) for v in promproto.read(
         d.url, [("__name__", "=", "up")], 0, int(time.time() * 1000)).values()] or [0]) >= 5,

@@ -328,6 +328,29 @@ static void test_staleness_lookback(void **state)
 	promql_engine_free(short_lb);
 }
 
+/* --- subqueries without a step ---------------------------------------------------------- */
+
+static void test_subquery_default_step(void **state)
+{
+	FIXTURE(state);
+	struct promql_engine_opts o = { .subquery_step_ms = 15000 };
+	struct promql_engine *e15 = engine(&o);
+
+	/* A sample every 10 s for 15 minutes: every subquery step finds one. */
+	for (int64_t t = 0; t <= 900000; t += 10000)
+		add(d, "__name__=foo", t, 1);
+	/* (300 s, 900 s] at 1m: 360, 420, ... 900 */
+	assert_float_equal(one(e, d, "count_over_time(foo[5m:])", 900000), 5, 0);
+	assert_float_equal(one(e15, d, "count_over_time(foo[5m:])", 900000), 20, 0);
+	/* The config's evaluation_interval, changed while the engine runs. */
+	promql_engine_set_subquery_step(e, 30000);
+	assert_float_equal(one(e, d, "count_over_time(foo[5m:])", 900000), 10, 0);
+	assert_float_equal(one(e, d, "count_over_time(foo[5m:1m])", 900000), 5, 0);
+	promql_engine_set_subquery_step(e, 0); /* back to the default, 1m */
+	assert_float_equal(one(e, d, "count_over_time(foo[5m:])", 900000), 5, 0);
+	promql_engine_free(e15);
+}
+
 /* --- matching and labels ---------------------------------------------------------------- */
 
 static void test_matching_errors(void **state)
@@ -688,6 +711,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_extrapolation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_histogram_quantile, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_staleness_lookback, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_subquery_default_step, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_matching_errors, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aggregations, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_clamp_special_values, fx_setup, fx_teardown),

@@ -20,7 +20,10 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +41,12 @@
 #include "tsdb/wal.h"
 
 #define MAX_SERIES 64
+#define MAX_ROUNDS 16384
+#define MAX_EX 256
 #define WAIT_MS 15000
 
 static int64_t base_ms; /* an hour ahead: a first start sends everything newer than itself */
+static int64_t round_ms; /* rounds are this far apart (1 s; the reshard tests use less) */
 
 static int64_t now_ms(void)
 {
@@ -62,17 +68,22 @@ static void sleep_ms(int ms)
 struct rseries {
 	char s[16];
 	char labels[256];
-	int64_t t[4096];
+	int64_t t[MAX_ROUNDS];
 	size_t n;
+	int64_t ex_t[MAX_EX];         /* exemplars as they arrived */
+	char ex_labels[MAX_EX][48];
+	size_t nex;
 };
 
 struct recv {
 	struct http_server *srv;
 	unsigned short port;
+	unsigned threads;          /* 0: 2 */
 	pthread_mutex_t mu;
 	int status;
+	int delay_ms;              /* a slow receiver: each request takes this long */
 	unsigned requests;
-	uint64_t samples;
+	uint64_t samples, exemplars;
 	size_t max_batch;
 	struct rseries series[MAX_SERIES];
 	size_t nseries;
@@ -113,10 +124,11 @@ static void handle_write(struct http_req *req, void *ctx)
 	const void *body;
 	size_t len, n = 0;
 	char err[256];
-	int status;
+	int status, delay;
 
 	pthread_mutex_lock(&r->mu);
 	status = r->status;
+	delay = r->delay_ms;
 	r->requests++;
 	copy_header(req, "X-Scope-OrgID", r->org, sizeof(r->org));
 	copy_header(req, "Authorization", r->auth, sizeof(r->auth));
@@ -125,6 +137,8 @@ static void handle_write(struct http_req *req, void *ctx)
 	copy_header(req, "User-Agent", r->ua, sizeof(r->ua));
 	copy_header(req, "X-Prometheus-Remote-Write-Version", r->ver, sizeof(r->ver));
 	pthread_mutex_unlock(&r->mu);
+	if (delay)
+		sleep_ms(delay);
 	if (status / 100 != 2) {
 		http_reply_text(req, status, "status %d on purpose", status);
 		return;
@@ -139,9 +153,18 @@ static void handle_write(struct http_req *req, void *ctx)
 	for (size_t i = 0; i < b.nseries; i++) {
 		struct rseries *s = find_series(r, &b.series[i].labels);
 
-		for (size_t j = 0; s && j < b.series[i].nsamples && s->n < 4096; j++)
+		for (size_t j = 0; s && j < b.series[i].nsamples && s->n < MAX_ROUNDS; j++)
 			s->t[s->n++] = b.series[i].samples[j].t;
+		for (size_t j = 0; s && j < b.series[i].nexemplars && s->nex < MAX_EX; j++) {
+			struct buf lb = { 0 };
+
+			labels_format(&b.series[i].exemplars[j].labels, &lb);
+			s->ex_t[s->nex] = b.series[i].exemplars[j].t;
+			snprintf(s->ex_labels[s->nex++], sizeof(s->ex_labels[0]), "%s", lb.data ? lb.data : "");
+			buf_free(&lb);
+		}
 		n += b.series[i].nsamples;
+		r->exemplars += b.series[i].nexemplars;
 	}
 	r->samples += n;
 	if (n > r->max_batch)
@@ -154,7 +177,8 @@ static void handle_write(struct http_req *req, void *ctx)
 static void recv_start(struct recv *r)
 {
 	char addr[32], err[256];
-	struct http_server_config cfg = { .listen_address = addr, .threads = 2 };
+	struct http_server_config cfg = { .listen_address = addr,
+					  .threads = r->threads ? r->threads : 2 };
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", r->port);
 	/* Coming back on the same port may have to wait for it to be free again. */
@@ -184,14 +208,25 @@ static void recv_set(struct recv *r, int status)
 	pthread_mutex_unlock(&r->mu);
 }
 
-static uint64_t recv_samples(struct recv *r)
+/* One of the receiver's counters, read under its lock. */
+static uint64_t recv_count(struct recv *r, const uint64_t *counter)
 {
 	uint64_t n;
 
 	pthread_mutex_lock(&r->mu);
-	n = r->samples;
+	n = *counter;
 	pthread_mutex_unlock(&r->mu);
 	return n;
+}
+
+static uint64_t recv_samples(struct recv *r)
+{
+	return recv_count(r, &r->samples);
+}
+
+static uint64_t recv_exemplars(struct recv *r)
+{
+	return recv_count(r, &r->exemplars);
 }
 
 static struct rseries *recv_series(struct recv *r, unsigned s)
@@ -221,9 +256,9 @@ static void expect_rounds(struct recv *r, unsigned s, int r0, int r1)
 	if (rs->n != (size_t)(r1 - r0))
 		fail_msg("series %u: %zu samples, want %d", s, rs->n, r1 - r0);
 	for (size_t i = 0; i < rs->n; i++)
-		if (rs->t[i] != base_ms + (r0 + (int64_t)i) * 1000)
+		if (rs->t[i] != base_ms + (r0 + (int64_t)i) * round_ms)
 			fail_msg("series %u: sample %zu is round %lld, want %lld", s, i,
-				 (long long)((rs->t[i] - base_ms) / 1000), (long long)(r0 + (int64_t)i));
+				 (long long)((rs->t[i] - base_ms) / round_ms), (long long)(r0 + (int64_t)i));
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -238,6 +273,10 @@ struct fx {
 	struct cfg_list rw;
 	struct rwsend_manager *m;
 	unsigned nseries;
+	unsigned update_ms;          /* shard update interval; 0: the default 10 s */
+	/* What the WAL holds, for the sender's `appended` hook. */
+	_Atomic uint64_t appended;
+	_Atomic int64_t highest;
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -273,19 +312,68 @@ static void wal_series(struct fx *f, unsigned n)
 	f->nseries = n;
 }
 
-/* Rounds r0..r1-1, one batch each, with the samples at base + off + r seconds. */
-static void wal_rounds_at(struct fx *f, int r0, int r1, int64_t base)
+/* One round as one WAL batch: 0 or -1 (no cmocka asserts: writer threads use it). */
+static int log_round(struct fx *f, int r, int64_t base)
 {
 	struct tsdb_wal_sample s[MAX_SERIES];
+	struct buf b = { 0 };
+	struct tsdb_wal_rec rec;
+	char err[256];
+	int rc;
+
+	for (unsigned i = 0; i < f->nseries; i++)
+		s[i] = (struct tsdb_wal_sample){ 100 + i, base + (int64_t)r * round_ms, r };
+	tsdb_wal_encode_samples(&b, s, f->nseries);
+	rec = (struct tsdb_wal_rec){ b.data, b.len };
+	rc = b.oom ? -1 : tsdb_wal_log(f->wal, &rec, 1, err, sizeof(err));
+	buf_free(&b);
+	if (rc == 0) {
+		atomic_fetch_add(&f->appended, f->nseries);
+		if (base + (int64_t)r * round_ms > atomic_load(&f->highest))
+			atomic_store(&f->highest, base + (int64_t)r * round_ms);
+	}
+	return rc ? -1 : 0;
+}
+
+/* Rounds r0..r1-1 with an exemplar {trace_id="<r>-<series>"} next to every sample of
+ * series refs 100 + i for i < nex (and ref 999, which has no series record), each
+ * round one WAL batch: the samples record, then the exemplars record. */
+static void wal_rounds_ex(struct fx *f, int r0, int r1, unsigned nex)
+{
+	struct tsdb_wal_sample s[MAX_SERIES];
+	struct tsdb_wal_exemplar x[MAX_SERIES + 1];
+	struct label lv[MAX_SERIES + 1];
+	char ids[MAX_SERIES + 1][32];
+	char err[256];
 
 	for (int r = r0; r < r1; r++) {
-		struct buf b = { 0 };
+		struct buf bs = { 0 }, bx = { 0 };
+		struct tsdb_wal_rec rec[2];
+		int64_t t = base_ms + (int64_t)r * round_ms;
 
 		for (unsigned i = 0; i < f->nseries; i++)
-			s[i] = (struct tsdb_wal_sample){ 100 + i, base + (int64_t)r * 1000, r };
-		tsdb_wal_encode_samples(&b, s, f->nseries);
-		wal_log(f, &b);
+			s[i] = (struct tsdb_wal_sample){ 100 + i, t, r };
+		for (unsigned i = 0; i <= nex; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "%d-%u", r, i);
+			lv[i] = (struct label){ "trace_id", ids[i] };
+			x[i] = (struct tsdb_wal_exemplar){ i < nex ? 100 + i : 999, t, r, { &lv[i], 1 } };
+		}
+		tsdb_wal_encode_samples(&bs, s, f->nseries);
+		tsdb_wal_encode_exemplars(&bx, x, nex + 1);
+		assert_false(bs.oom || bx.oom);
+		rec[0] = (struct tsdb_wal_rec){ bs.data, bs.len };
+		rec[1] = (struct tsdb_wal_rec){ bx.data, bx.len };
+		assert_int_equal(tsdb_wal_log(f->wal, rec, 2, err, sizeof(err)), 0);
+		buf_free(&bs);
+		buf_free(&bx);
 	}
+}
+
+/* Rounds r0..r1-1, one batch each, with the samples at base + r rounds. */
+static void wal_rounds_at(struct fx *f, int r0, int r1, int64_t base)
+{
+	for (int r = r0; r < r1; r++)
+		assert_int_equal(log_round(f, r, base), 0);
 }
 
 static void wal_rounds(struct fx *f, int r0, int r1)
@@ -319,6 +407,7 @@ static int setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
+	round_ms = 1000;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test_rwsend-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->waldir, sizeof(f->waldir), "%s/wal", f->dir);
@@ -328,6 +417,7 @@ static int setup(void **state)
 	recv_start(&f->recv);
 	f->reg = metrics_registry_new();
 	assert_non_null(f->reg);
+	f->highest = INT64_MIN;
 	*state = f;
 	return 0;
 }
@@ -376,11 +466,22 @@ static int load_config(struct fx *f, const char *entries, char *err, size_t errl
 	      "                   min_backoff: 5ms, max_backoff: 40ms}\n"
 #define ENTRY "  - url: http://127.0.0.1:%P/api/v1/write\n    name: r1\n"
 
+static void appended_hook(void *arg, uint64_t *samples, int64_t *highest_ms)
+{
+	struct fx *f = arg;
+
+	*samples = atomic_load(&f->appended);
+	*highest_ms = atomic_load(&f->highest);
+}
+
 static const struct rwsend_options *opts(struct fx *f)
 {
 	static struct rwsend_options o;
 
 	o = (struct rwsend_options){
+		.shard_update_interval_ms = f->update_ms,
+		.appended = appended_hook,
+		.appended_arg = f,
 		.data_dir = f->dir,
 		.wal_dir = f->waldir,
 		.config_dir = f->dir,
@@ -432,7 +533,7 @@ static void wait_samples(struct fx *f, uint64_t want)
 
 			fprintf(stderr, "series %s n=%zu:", rs->s, rs->n);
 			for (size_t j = 0; j < rs->n; j++)
-				fprintf(stderr, " %lld", (long long)((rs->t[j] - base_ms) / 1000));
+				fprintf(stderr, " %lld", (long long)((rs->t[j] - base_ms) / round_ms));
 			fprintf(stderr, "\n");
 		}
 	if (recv_samples(&f->recv) != want)
@@ -464,13 +565,13 @@ static void expect_no_loss(struct fx *f, int r0, int r1, size_t max_extra)
 	pthread_mutex_lock(&f->recv.mu);
 	for (unsigned s = 0; s < f->nseries; s++) {
 		struct rseries *rs = recv_series(&f->recv, s);
-		bool seen[4096] = { false };
+		bool seen[MAX_ROUNDS] = { false };
 		int next = r0;
 
 		if (!rs || rs->n < (size_t)(r1 - r0) || rs->n > (size_t)(r1 - r0) + max_extra)
 			fail_msg("series %u: %zu samples for %d rounds", s, rs ? rs->n : 0, r1 - r0);
 		for (size_t i = 0; i < rs->n; i++) {
-			int r = (int)((rs->t[i] - base_ms) / 1000);
+			int r = (int)((rs->t[i] - base_ms) / round_ms);
 
 			if (r < r0 || r >= r1)
 				fail_msg("series %u: unexpected round %d", s, r);
@@ -496,6 +597,35 @@ static void expect_no_loss(struct fx *f, int r0, int r1, size_t max_extra)
 			fail_msg("timed out waiting for %s", #cond);                       \
 	} while (0)
 
+/* The value of one of the queue's gauges in the metrics text (NAN when absent). */
+static double queue_gauge(struct fx *f, const char *name)
+{
+	struct buf text = { 0 };
+	char key[128];
+	const char *p;
+	double v = NAN;
+
+	snprintf(key, sizeof(key), "\n%s{remote_name=\"r1\"", name);
+	assert_int_equal(metrics_write_text(f->reg, &text), 0);
+	p = strstr(text.data, key);
+	if (p && (p = strchr(p, '}')))
+		v = strtod(p + 1, NULL);
+	buf_free(&text);
+	return v;
+}
+
+/* Every string in `want` (NULL-terminated) appears in the sender's metrics text. */
+static void expect_metrics(struct fx *f, const char *const *want)
+{
+	struct buf text = { 0 };
+
+	assert_int_equal(metrics_write_text(f->reg, &text), 0);
+	for (; *want; want++)
+		if (!strstr(text.data, *want))
+			fail_msg("no \"%s\" in the metrics", *want);
+	buf_free(&text);
+}
+
 /* --- tests --------------------------------------------------------------------------- */
 
 static void test_delivery(void **state)
@@ -504,7 +634,6 @@ static void test_delivery(void **state)
 	struct label ext_v[] = { { "s", "ignored" }, { "cluster", "c1" } };
 	struct labels ext = { ext_v, 2 };
 	struct rwsend_stats st;
-	struct buf text = { 0 };
 	char want[256];
 
 	wal_series(f, 10);
@@ -547,17 +676,17 @@ static void test_delivery(void **state)
 	assert_int_equal(st.position_segment, 5);
 	assert_string_equal(st.name, "r1");
 	assert_int_equal(rwsend_manager_stats(f->m, 1, &st), -1);
-	assert_int_equal(metrics_write_text(f->reg, &text), 0);
 	snprintf(want, sizeof(want),
 		 "prometheus_remote_storage_samples_total{remote_name=\"r1\",url=\"http://127.0.0.1:%u/api/v1/write\"} 1800\n",
 		 f->recv.port);
-	assert_non_null(strstr(text.data, want));
-	assert_non_null(strstr(text.data, "prometheus_remote_storage_samples_dropped_total{remote_name=\"r1\""));
-	assert_non_null(strstr(text.data, "prometheus_remote_storage_shards{remote_name=\"r1\""));
-	assert_non_null(strstr(text.data, "prometheus_remote_storage_highest_timestamp_in_seconds "));
-	assert_non_null(strstr(text.data, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds{"));
-	assert_non_null(strstr(text.data, "prometheus_remote_storage_sent_batch_duration_seconds_count{"));
-	buf_free(&text);
+	expect_metrics(f, (const char *const[]){
+		want,
+		"prometheus_remote_storage_samples_dropped_total{remote_name=\"r1\"",
+		"prometheus_remote_storage_shards{remote_name=\"r1\"",
+		"prometheus_remote_storage_highest_timestamp_in_seconds ",
+		"prometheus_remote_storage_queue_highest_sent_timestamp_seconds{",
+		"prometheus_remote_storage_sent_batch_duration_seconds_count{",
+		NULL });
 }
 
 static void test_first_start_skips_old(void **state)
@@ -811,6 +940,246 @@ static void test_bad_options(void **state)
 	assert_int_equal(rwsend_manager_queues(NULL), 0);
 }
 
+/* --- exemplars ------------------------------------------------------------------------- */
+
+/* Series s holds exemplars of rounds r0..r1-1 in order, with their trace ids. */
+static void expect_exemplars(struct recv *r, unsigned s, int r0, int r1)
+{
+	struct rseries *rs;
+	char want[48];
+
+	pthread_mutex_lock(&r->mu);
+	rs = recv_series(r, s);
+	if (!rs || rs->nex != (size_t)(r1 - r0))
+		fail_msg("series %u: %zu exemplars, want %d", s, rs ? rs->nex : 0, r1 - r0);
+	for (size_t i = 0; i < rs->nex; i++) {
+		int round = r0 + (int)i;
+
+		snprintf(want, sizeof(want), "{trace_id=\"%d-%u\"}", round, s);
+		if (rs->ex_t[i] != base_ms + round * round_ms || strcmp(rs->ex_labels[i], want))
+			fail_msg("series %u: exemplar %zu is %s at round %lld, want %s", s, i,
+				 rs->ex_labels[i], (long long)((rs->ex_t[i] - base_ms) / round_ms), want);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void test_exemplars_sent(void **state)
+{
+	struct fx *f = *state;
+	struct rwsend_stats st;
+
+	wal_series(f, 4);
+	wal_rounds_ex(f, 0, 20, 3); /* series 3 has samples only */
+	start_sender(f, ENTRY "    send_exemplars: true\n" QUICK, NULL);
+	wal_rounds_ex(f, 20, 40, 3);
+	expect_delivered(f, 4 * 40, 0, 40);
+	WAIT_FOR(recv_exemplars(&f->recv) == 3 * 40);
+	for (unsigned s = 0; s < 3; s++)
+		expect_exemplars(&f->recv, s, 0, 40);
+	WAIT_FOR((st = stats(f, 0), st.exemplars_pending == 0 && st.samples_pending == 0));
+	assert_int_equal(st.exemplars_sent, 3 * 40);
+	assert_int_equal(st.exemplars_dropped, 40); /* ref 999: no series */
+	assert_int_equal(st.samples_sent, 4 * 40);
+	assert_int_equal(st.samples_dropped, 0);
+	/* Exemplars count towards max_samples_per_send. */
+	assert_true(f->recv.max_batch <= 20);
+	expect_metrics(f, (const char *const[]){
+		"prometheus_remote_storage_exemplars_total{remote_name=\"r1\"",
+		"prometheus_remote_storage_exemplars_dropped_total{remote_name=\"r1\"",
+		"prometheus_remote_storage_exemplars_pending{remote_name=\"r1\"",
+		NULL });
+}
+
+static void test_exemplars_off_by_default(void **state)
+{
+	struct fx *f = *state;
+
+	wal_series(f, 2);
+	start_sender(f, ENTRY QUICK, NULL);
+	wal_rounds_ex(f, 0, 10, 2);
+	expect_delivered(f, 2 * 10, 0, 10);
+	assert_int_equal(recv_exemplars(&f->recv), 0);
+	assert_int_equal(stats(f, 0).exemplars_dropped, 0);
+}
+
+static void test_exemplars_outage_and_restart(void **state)
+{
+	struct fx *f = *state;
+
+	wal_series(f, 3);
+	recv_set(&f->recv, 503);
+	start_sender(f, ENTRY "    send_exemplars: true\n" QUICK, NULL);
+	wal_rounds_ex(f, 0, 15, 3);
+	WAIT_FOR(stats(f, 0).samples_retried > 0);
+	/* Stopped while failing, restarted: nothing lost, exemplars in order. */
+	restart_sender(f, ENTRY "    send_exemplars: true\n" QUICK);
+	wal_rounds_ex(f, 15, 30, 3);
+	recv_set(&f->recv, 204);
+	expect_no_loss(f, 0, 30, 10);
+	WAIT_FOR(stats(f, 0).exemplars_pending == 0 && recv_exemplars(&f->recv) >= 3 * 30);
+	pthread_mutex_lock(&f->recv.mu);
+	for (unsigned s = 0; s < 3; s++) {
+		struct rseries *rs = recv_series(&f->recv, s);
+		int next = 0;
+
+		for (size_t i = 0; i < rs->nex; i++) {
+			int round = (int)((rs->ex_t[i] - base_ms) / round_ms);
+
+			if (round > next)
+				fail_msg("series %u: exemplar of round %d before %d", s, round, next);
+			if (round == next)
+				next++;
+		}
+		if (next != 30)
+			fail_msg("series %u: exemplars stop at round %d", s, next);
+	}
+	pthread_mutex_unlock(&f->recv.mu);
+}
+
+/* --- resharding ------------------------------------------------------------------------ */
+
+/* Appends a round every period_ms (changeable) until stopped. */
+struct writer {
+	struct fx *f;
+	pthread_t thr;
+	_Atomic int period_ms;
+	_Atomic bool stop, failed;
+	_Atomic int rounds;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	while (!atomic_load(&w->stop) && atomic_load(&w->rounds) < MAX_ROUNDS) {
+		int r = atomic_load(&w->rounds);
+
+		if (log_round(w->f, r, base_ms)) {
+			atomic_store(&w->failed, true);
+			break;
+		}
+		atomic_store(&w->rounds, r + 1);
+		sleep_ms(atomic_load(&w->period_ms));
+	}
+	return NULL;
+}
+
+static int writer_finish(struct writer *w)
+{
+	atomic_store(&w->stop, true);
+	pthread_join(w->thr, NULL);
+	assert_false(atomic_load(&w->failed));
+	return atomic_load(&w->rounds);
+}
+
+/* 16 series, a round every 10 ms of sample time, shards updated every 100 ms, and a
+ * receiver that takes 20 ms per request on 8 threads: one shard sends about 1000
+ * samples/s, so a round every 5 ms (3200 samples/s) needs more, and a round every
+ * 100 ms needs one. */
+#define RESHARD_QUEUE                                                                             \
+	"    queue_config: {min_shards: 1, max_shards: 8, capacity: 100, max_samples_per_send: 20,\n" \
+	"                   batch_send_deadline: 100ms, min_backoff: 5ms, max_backoff: 40ms}\n"
+
+#define DESIRED "prometheus_remote_storage_shards_desired"
+
+static void reshard_setup(struct fx *f, struct writer *w, int period_ms)
+{
+	round_ms = 10;
+	f->update_ms = 100;
+	recv_stop(&f->recv);
+	f->recv.threads = 8;
+	f->recv.delay_ms = 20;
+	recv_start(&f->recv);
+	wal_series(f, 16);
+	start_sender(f, ENTRY RESHARD_QUEUE, NULL);
+	*w = (struct writer){ .f = f, .period_ms = period_ms };
+	assert_int_equal(pthread_create(&w->thr, NULL, writer_main, w), 0);
+}
+
+static int max_int(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+static void test_reshard_grows_and_shrinks(void **state)
+{
+	struct fx *f = *state;
+	struct writer w;
+	char want[256];
+	int peak = 1, rounds;
+
+	reshard_setup(f, &w, 5);
+	WAIT_FOR((peak = max_int(peak, stats(f, 0).shards)) >= 3);
+	/* Down to one, and far enough below the band's edge to stay there. */
+	atomic_store(&w.period_ms, 100);
+	WAIT_FOR(stats(f, 0).shards == 1 && queue_gauge(f, DESIRED) < 0.7);
+	rounds = writer_finish(&w);
+	/* Every sample once, each series in order, across every change of shard set. */
+	expect_delivered(f, 16 * (uint64_t)rounds, 0, rounds);
+	assert_int_equal(stats(f, 0).samples_failed, 0);
+	snprintf(want, sizeof(want),
+		 "prometheus_remote_storage_shards{remote_name=\"r1\",url=\"http://127.0.0.1:%u/api/v1/write\"} 1\n",
+		 f->recv.port);
+	expect_metrics(f, (const char *const[]){
+		want,
+		"prometheus_remote_storage_shards_max{remote_name=\"r1\",url=\"http://127.0.0.1:",
+		"prometheus_remote_storage_shards_desired{remote_name=\"r1\"",
+		NULL });
+}
+
+static void test_reshard_then_restart(void **state)
+{
+	struct fx *f = *state;
+	struct writer w;
+	int peak = 1, rounds;
+
+	reshard_setup(f, &w, 5);
+	WAIT_FOR((peak = max_int(peak, stats(f, 0).shards)) >= 3);
+	/* Stopped and started again while the WAL grows: it resumes at its position with
+	 * min_shards and grows again. */
+	restart_sender(f, ENTRY RESHARD_QUEUE);
+	assert_int_equal(stats(f, 0).shards, 1);
+	peak = 1;
+	WAIT_FOR((peak = max_int(peak, stats(f, 0).shards)) >= 3);
+	atomic_store(&w.period_ms, 100);
+	rounds = writer_finish(&w);
+	/* At least once and first seen in order; what may come twice is what the first
+	 * sender held when it stopped and did not flush within its deadline: at most 8
+	 * shards of 100 queued and 20 in flight, 60 rounds of the 16 series. */
+	expect_no_loss(f, 0, rounds, 60);
+}
+
+static void test_no_reshard_while_failing(void **state)
+{
+	struct fx *f = *state;
+	struct writer w;
+	int n0, rounds;
+	int64_t end;
+
+	/* A light load: one shard, and an estimate (sends finished) well below one. */
+	reshard_setup(f, &w, 100);
+	WAIT_FOR(stats(f, 0).samples_sent > 0 && queue_gauge(f, DESIRED) < 0.7);
+	/* The remote fails; once the last finished send is older than twice
+	 * batch_send_deadline the load rises: the computation soon wants more shards,
+	 * and does not get them. */
+	recv_set(&f->recv, 503);
+	sleep_ms(300);
+	n0 = stats(f, 0).shards;
+	assert_int_equal(n0, 1);
+	atomic_store(&w.period_ms, 5);
+	WAIT_FOR(ceil(queue_gauge(f, DESIRED)) > 1.3 * n0);
+	for (end = now_ms() + 500; now_ms() < end; sleep_ms(10))
+		assert_int_equal(stats(f, 0).shards, n0);
+	rounds = writer_finish(&w);
+	/* Back, and quick: the backlog goes out at once. */
+	pthread_mutex_lock(&f->recv.mu);
+	f->recv.delay_ms = 0;
+	pthread_mutex_unlock(&f->recv.mu);
+	recv_set(&f->recv, 204);
+	expect_delivered(f, 16 * (uint64_t)rounds, 0, rounds);
+	assert_true(stats(f, 0).samples_retried > 0);
+}
+
 static void test_url_label_redacted(void **state)
 {
 	struct fx *f = *state;
@@ -838,11 +1207,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_is_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_url_label_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exemplars_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exemplars_off_by_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exemplars_outage_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reshard_grows_and_shrinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reshard_then_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_reshard_while_failing, setup, teardown),
 	};
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	base_ms = ((int64_t)ts.tv_sec + 3600) * 1000;
-	log_setup(LOG_LEVEL_ERROR, LOG_FORMAT_LOGFMT);
+	log_setup(!getenv("RWS_DEBUG") ? LOG_LEVEL_ERROR : atoi(getenv("RWS_DEBUG")) > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, LOG_FORMAT_LOGFMT);
 	return cmocka_run_group_tests_name("rwsend", tests, NULL, NULL);
 }

@@ -48,6 +48,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->queue_config.min_backoff_ms, 30);
 	assert_int_equal(c->queue_config.max_backoff_ms, 5000);
 	assert_false(c->queue_config.retry_on_http_429);
+	assert_false(c->send_exemplars);
 	assert_int_equal(c->write_relabel_configs.n, 0);
 	arena_free(a);
 }
@@ -71,6 +72,7 @@ static void test_full_entry(void **state)
 			      "    proxy_url: http://proxy:3128\n"
 			      "    follow_redirects: false\n"
 			      "    enable_http2: false\n"
+			      "    send_exemplars: true\n"
 			      "    write_relabel_configs:\n"
 			      "      - source_labels: [__name__]\n"
 			      "        regex: go_.*\n"
@@ -97,6 +99,7 @@ static void test_full_entry(void **state)
 	assert_string_equal(c->tls_config.server_name, "mimir");
 	assert_true(c->tls_config.insecure_skip_verify);
 	assert_false(c->follow_redirects);
+	assert_true(c->send_exemplars);
 	assert_string_equal(c->proxy_url, "http://proxy:3128");
 	assert_int_equal(c->write_relabel_configs.n, 1);
 	r = c->write_relabel_configs.v;
@@ -155,7 +158,7 @@ static const struct bad bad_cases[] = {
 	  "batch_send_deadline must be positive" },
 	{ "  - url: http://x/\n    write_relabel_configs:\n      - action: hashmod\n        target_label: x\n",
 	  "relabel configuration for hashmod requires non-zero modulus" },
-	{ "  - url: http://x/\n    send_exemplars: true\n", "unknown key" },
+	{ "  - url: http://x/\n    send_native_histograms: true\n", "unknown key" },
 	{ "  - url: http://x/\n    queue_config: {capacty: 5}\n", "unknown key" },
 };
 

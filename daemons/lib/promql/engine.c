@@ -7,10 +7,14 @@
  * its deadline fails with "query timed out in query queue". Every query has its own
  * arena; labels of the result are copied into the result's arena because the
  * querier (which owns the storage's label strings) is closed before returning.
+ *
+ * The step of subqueries without one is read when a query starts, so a reload can
+ * change it (upstream's noStepSubqueryInterval, the config's evaluation_interval).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,7 @@
 
 struct promql_engine {
 	struct promql_engine_opts opts;
+	_Atomic int64_t subq_step;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned running;
@@ -52,6 +57,7 @@ int promql_engine_new(const struct promql_engine_opts *opts, struct promql_engin
 		e->opts.max_concurrency = DEFAULT_CONCURRENCY;
 	if (e->opts.subquery_step_ms <= 0)
 		e->opts.subquery_step_ms = DEFAULT_SUBQUERY_STEP;
+	atomic_init(&e->subq_step, e->opts.subquery_step_ms);
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -73,6 +79,11 @@ void promql_engine_free(struct promql_engine *e)
 const struct promql_engine_opts *promql_engine_options(const struct promql_engine *e)
 {
 	return &e->opts;
+}
+
+void promql_engine_set_subquery_step(struct promql_engine *e, int64_t ms)
+{
+	atomic_store(&e->subq_step, ms > 0 ? ms : DEFAULT_SUBQUERY_STEP);
 }
 
 static int acquire(struct promql_engine *e, const struct timespec *deadline)
@@ -322,7 +333,7 @@ int promql_engine_exec(struct promql_engine *e, const struct promql_query *qp,
 	q.end = qp->end_ms;
 	q.interval = qp->step_ms;
 	q.lookback = qp->lookback_delta_ms > 0 ? qp->lookback_delta_ms : e->opts.lookback_delta_ms;
-	q.subq_step = e->opts.subquery_step_ms;
+	q.subq_step = atomic_load(&e->subq_step);
 	q.max_samples = (int64_t)e->opts.max_samples;
 	q.delayed = e->opts.delayed_name_removal;
 	q.cancel = qp->cancel;

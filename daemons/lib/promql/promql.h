@@ -453,7 +453,7 @@ struct promql_engine_opts {
 	int64_t timeout_ms;		/* 0: 2m (--query.timeout) */
 	uint64_t max_samples;		/* 0: 50,000,000 (--query.max-samples) */
 	unsigned max_concurrency;	/* 0: 20 (--query.max-concurrency) */
-	int64_t subquery_step_ms;	/* step of [range:] subqueries; 0: 1m */
+	int64_t subquery_step_ms;	/* step of [range:] subqueries at start; 0: 1m */
 	/* Keep __name__ until the end of the query (upstream's
 	 * --enable-feature=promql-delayed-name-removal). */
 	bool delayed_name_removal;
@@ -513,7 +513,12 @@ struct promql_engine;
 int promql_engine_new(const struct promql_engine_opts *opts, struct promql_engine **out,
 		      char *err, size_t errlen);
 void promql_engine_free(struct promql_engine *e);
+/* The options as created (subquery_step_ms is the initial step). */
 const struct promql_engine_opts *promql_engine_options(const struct promql_engine *e);
+/* Thread-safe: the step of [range:] subqueries for the queries that start from now on
+ * (ms <= 0: 1m). Prometheus uses its config's global evaluation_interval there, and a
+ * reload changes it. */
+void promql_engine_set_subquery_step(struct promql_engine *e, int64_t ms);
 
 /* Parse, check and run one query. Returns 0 with res filled, or -1 with
  * res->errtype and res->err set; promql_result_free() either way. */

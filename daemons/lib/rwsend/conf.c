@@ -172,6 +172,7 @@ static void fingerprint(struct rws_conf *rc)
 	fp_str(b, c->proxy_url);
 	fp_int(b, c->follow_redirects);
 	fp_int(b, c->enable_http2);
+	fp_int(b, c->send_exemplars);
 	fp_rules(b, &c->write_relabel_configs);
 	fp_int(b, q->capacity);
 	fp_int(b, q->max_shards);

@@ -331,6 +331,7 @@ static const struct cfg_field rw_fields[] = {
 	F(struct rwsend_config, "proxy_url", CFG_STRING, proxy_url, NULL),
 	F(struct rwsend_config, "follow_redirects", CFG_BOOL, follow_redirects, NULL),
 	F(struct rwsend_config, "enable_http2", CFG_BOOL, enable_http2, NULL),
+	F(struct rwsend_config, "send_exemplars", CFG_BOOL, send_exemplars, NULL),
 	RELABEL_CONFIGS_FIELD("write_relabel_configs", struct rwsend_config, write_relabel_configs),
 	OBJ("queue_config", queue_config, queue_schema, check_queue),
 	{ NULL, 0, 0, NULL, 0, 0, NULL },

@@ -35,6 +35,7 @@
 
 /* Milliseconds on the monotonic clock, and since the epoch. */
 int64_t rws_now_ms(void);
+int64_t rws_now_us(void);
 int64_t rws_wall_ms(void);
 /* Wait on cv until woken or `ms` pass (cv uses CLOCK_MONOTONIC; mu held). */
 void rws_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
@@ -116,6 +117,8 @@ uint64_t rws_progress_done_below(struct rws_progress *p);
 /* The newest id handed out (0: none). */
 uint64_t rws_progress_last_id(struct rws_progress *p);
 void rws_progress_wait(struct rws_progress *p, int64_t ms);
+/* Slots seal once they hold this many samples (from now on). */
+void rws_progress_set_target(struct rws_progress *p, uint64_t target);
 
 /* --- series cache (series.c) ------------------------------------------------------ */
 
@@ -124,6 +127,7 @@ struct rws_series {
 	uint64_t ref;
 	uint64_t limbo_tag;
 	int64_t last_t;            /* newest sample queued (INT64_MIN: none) */
+	int64_t last_ex_t;         /* newest exemplar queued (INT64_MIN: none) */
 	int seg;                   /* segment of its latest series record */
 	bool dropped;              /* relabeling dropped it */
 	struct labels ls;          /* final labels; storage follows the struct */
@@ -148,15 +152,21 @@ void rws_cache_collect(struct rws_cache *c, int seg, uint64_t tag);
 /* Free limbo entries whose tag is below done_below. */
 void rws_cache_release(struct rws_cache *c, uint64_t done_below);
 void rws_cache_free(struct rws_cache *c);
+/* A copy of ls in one allocation (free() it); NULL on OOM. */
+struct labels *rws_labels_dup(const struct labels *ls);
 
 /* --- shards (shard.c, send.c) -------------------------------------------------------- */
 
 struct rws_entry {
 	struct rws_series *s;        /* shards only read its labels */
+	struct labels *ex;           /* an exemplar's labels, owned by the entry; NULL: a sample */
 	int64_t t;
 	double v;
 	uint64_t slot;
 };
+
+/* Free the exemplar labels entries own (they left the queue, or never will). */
+void rws_entries_release(const struct rws_entry *e, size_t n);
 
 struct rws_queue;
 
@@ -169,6 +179,7 @@ struct rws_shard {
 	struct rws_entry *ring;
 	size_t cap, head, len;
 	int64_t oldest_ms;         /* when the oldest queued entry arrived */
+	bool drain;                /* resharding (mu): send what is queued, then exit */
 	/* The sending side, used by the shard thread only. */
 	struct rws_entry *batch;
 	struct arena *arena;
@@ -181,7 +192,7 @@ int rws_shard_init(struct rws_shard *s, struct rws_queue *q);
 void rws_shard_destroy(struct rws_shard *s);
 void *rws_shard_main(void *arg);
 /* Queue entries in order, waiting while the ring is full; -1 when the queue stops
- * reading first. */
+ * reading first (the entries not queued are released). */
 int rws_shard_push(struct rws_shard *s, const struct rws_entry *e, size_t n);
 void rws_shard_wake(struct rws_shard *s);
 
@@ -189,24 +200,70 @@ void rws_shard_wake(struct rws_shard *s);
  * canceled. 0: handled (sent or dropped), 1: canceled before it was handled. */
 int rws_send_batch(struct rws_shard *s, const struct rws_entry *e, size_t n);
 
+/* --- resharding (reshard.c) ---------------------------------------------------------- */
+
+/* Prometheus' ewmaRate: a per-second rate smoothed over ticks of a fixed interval,
+ * fed here with cumulative counters (the difference since the last tick counts). */
+struct rws_ewma {
+	double rate;
+	bool init;
+	double last;
+};
+
+void rws_ewma_tick(struct rws_ewma *e, double cumulative, double interval_s);
+
+/* What calculateDesiredShards looks at, rates per second. */
+struct rws_shard_calc {
+	double in_rate;            /* samples appended to local storage */
+	double out_rate;           /* samples whose send finished (sent or failed) */
+	double dropped_rate;       /* samples read and not sent (relabeling, unknown series) */
+	double out_seconds_rate;   /* seconds spent sending, per second */
+	double highest_in_s;       /* newest timestamp appended */
+	double highest_sent_s;     /* newest timestamp sent */
+	int shards, min_shards, max_shards;
+};
+
+/* The shard count to run next (c->shards when nothing should change) and, in
+ * *desired, the raw estimate (NAN when nothing was sent, so there is none). */
+int rws_desired_shards(const struct rws_shard_calc *c, double *desired);
+/* Resharding waits while the last finished send is older than twice the batch send
+ * deadline: more shards do not help a remote that is failing. */
+bool rws_should_reshard(int desired, int shards, int64_t last_send_ms, int64_t now_ms,
+			int64_t batch_send_deadline_ms);
+
+/* The queue's shard-update thread (started with the queue, stopped by halt). */
+void *rws_updater_main(void *arg);
+/* Watcher thread: carry out a requested reshard (drain every shard, then start the
+ * new set). 0 when done or nothing was asked, -1 when the queue stopped reading
+ * meanwhile (the old shards are left draining for the stop to finish). */
+int rws_reshard_pending(struct rws_queue *q);
+/* Start the threads of q's shards, in order, until one fails; the count started. */
+int rws_shards_start(struct rws_queue *q);
+
 /* --- queue (queue.c) --------------------------------------------------------------- */
 
 /* Families shared by the manager's queues (NULL when there is no registry). */
 struct rws_families {
 	struct metric *samples, *failed, *retried, *dropped, *bytes, *enqueue_retries;
+	struct metric *ex_sent, *ex_failed, *ex_retried, *ex_dropped, *ex_pending;
 	struct metric *pending, *shards, *shards_min, *shards_max, *shards_desired, *capacity;
 	struct metric *max_per_send, *highest_sent, *duration, *segment;
 };
 
 struct rws_children {
 	struct metric_child *samples, *failed, *retried, *dropped, *bytes, *enqueue_retries;
+	struct metric_child *ex_sent, *ex_failed, *ex_retried, *ex_dropped, *ex_pending;
 	struct metric_child *pending, *highest_sent, *duration, *segment;
+	struct metric_child *shards, *shards_desired;
 };
 
 struct rws_env {
 	const char *wal_dir;
 	const char *data_dir;
 	unsigned flush_deadline_ms, position_interval_ms, poll_interval_ms;
+	unsigned shard_update_ms;
+	void (*appended)(void *arg, uint64_t *samples, int64_t *highest_ms);
+	void *appended_arg;
 	/* The newest timestamp any watcher read, and its gauge (set under the mutex so
 	 * that concurrent watchers cannot leave an older value behind). */
 	_Atomic int64_t *highest_in_ms;
@@ -221,8 +278,14 @@ struct rws_queue {
 	char pos_path[4096];
 	int64_t start_ms;              /* wall clock: a fresh start skips older samples */
 
+	/* The shard set: replaced only by the watcher (resharding), under shards_mu so
+	 * that other threads can walk it. */
 	struct rws_shard *shards;
 	int nshards;
+	pthread_mutex_t shards_mu;
+	_Atomic int reshard_req;       /* shard count asked for by the updater; 0: none */
+	pthread_t updater;
+	bool updater_started;
 	struct rws_progress prog;
 	struct rws_cache cache;        /* watcher thread only */
 
@@ -242,6 +305,10 @@ struct rws_queue {
 
 	pthread_mutex_t sent_mu;       /* keeps highest_sent and its gauge in step */
 	_Atomic uint64_t sent, failed, retried, dropped, pending, batches;
+	_Atomic uint64_t ex_sent, ex_failed, ex_retried, ex_dropped, ex_pending; /* exemplars */
+	_Atomic uint64_t read_in;      /* samples decoded from the WAL (rate fallback) */
+	_Atomic uint64_t send_us;      /* time spent in sends, retries included */
+	_Atomic int64_t last_send_ms;  /* wall clock of the last finished send; 0: none */
 	_Atomic int64_t highest_sent;
 	_Atomic int segment;
 
@@ -261,6 +328,10 @@ void rws_queue_free(struct rws_queue *q);
 void rws_queue_stats(struct rws_queue *q, struct rwsend_stats *st);
 /* Samples left the queue (sent or dropped): pending and progress bookkeeping. */
 void rws_queue_done(struct rws_queue *q, const struct rws_entry *e, size_t n);
+/* The samples per progress slot that suit the current shard set. */
+uint64_t rws_queue_slot_target(const struct rws_queue *q);
+/* Raise the newest-timestamp-in gauge shared by the manager's queues to t. */
+void rws_queue_note_highest(struct rws_queue *q, int64_t t);
 /* Save the safe position if it moved; called by the watcher and at stop. */
 void rws_queue_save_position(struct rws_queue *q);
 /* The same, at most every position_interval (watcher thread, also while it waits). */

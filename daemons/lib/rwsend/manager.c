@@ -51,13 +51,23 @@ static int register_families(struct metrics_registry *r, struct rws_families *fa
 		       "Compressed bytes of samples sent.") &&
 	       COUNTER(enqueue_retries, "prometheus_remote_storage_enqueue_retries_total",
 		       "Times the WAL reader waited for room in a full shard.") &&
+	       COUNTER(ex_sent, "prometheus_remote_storage_exemplars_total",
+		       "Exemplars sent to remote storage.") &&
+	       COUNTER(ex_failed, "prometheus_remote_storage_exemplars_failed_total",
+		       "Exemplars dropped after a non-recoverable send error.") &&
+	       COUNTER(ex_retried, "prometheus_remote_storage_exemplars_retried_total",
+		       "Exemplars whose send failed recoverably and was retried.") &&
+	       COUNTER(ex_dropped, "prometheus_remote_storage_exemplars_dropped_total",
+		       "Exemplars read from the WAL and not sent: dropped by relabeling or of an unknown series.") &&
+	       GAUGE(ex_pending, "prometheus_remote_storage_exemplars_pending",
+		     "Exemplars queued or in flight.") &&
 	       GAUGE(pending, "prometheus_remote_storage_samples_pending",
 		     "Samples queued or in flight.") &&
 	       GAUGE(shards, "prometheus_remote_storage_shards", "Shards sending in parallel.") &&
 	       GAUGE(shards_min, "prometheus_remote_storage_shards_min", "Configured min_shards.") &&
 	       GAUGE(shards_max, "prometheus_remote_storage_shards_max", "Configured max_shards.") &&
 	       GAUGE(shards_desired, "prometheus_remote_storage_shards_desired",
-		     "Shards wanted (the shard count is fixed at min_shards).") &&
+		     "Shards the computation from samples in vs. samples out wants to run.") &&
 	       GAUGE(capacity, "prometheus_remote_storage_shard_capacity", "Samples a shard buffers.") &&
 	       GAUGE(max_per_send, "prometheus_remote_storage_max_samples_per_send",
 		     "Most samples in one request.") &&
@@ -230,6 +240,9 @@ int rwsend_manager_new(const struct rwsend_options *o, const struct rwsend_confi
 		.flush_deadline_ms = o->flush_deadline_ms ? o->flush_deadline_ms : 3000,
 		.position_interval_ms = o->position_interval_ms ? o->position_interval_ms : 5000,
 		.poll_interval_ms = o->poll_interval_ms ? o->poll_interval_ms : 50,
+		.shard_update_ms = o->shard_update_interval_ms ? o->shard_update_interval_ms : 10000,
+		.appended = o->appended,
+		.appended_arg = o->appended_arg,
 		.highest_in_ms = &m->highest_in_ms,
 		.highest_mu = &m->highest_mu,
 	};

@@ -183,3 +183,10 @@ void rws_progress_wait(struct rws_progress *p, int64_t ms)
 	rws_cond_wait_ms(&p->cv, &p->mu, ms);
 	pthread_mutex_unlock(&p->mu);
 }
+
+void rws_progress_set_target(struct rws_progress *p, uint64_t target)
+{
+	pthread_mutex_lock(&p->mu);
+	p->target = target ? target : 1;
+	pthread_mutex_unlock(&p->mu);
+}

@@ -1,12 +1,8 @@
 /*
- * A queue: everything one remote_write entry runs (the watcher, its shards, the HTTP
- * client, progress and position), built complete before any thread starts so that a
- * reload can fail without touching running queues.
- *
- * The shard count is fixed at min_shards: Prometheus reshards between min and max
- * from measured throughput, which needs every shard drained at each change to keep
- * per-series order; a fixed count keeps the order trivially and max_shards only
- * bounds what may be configured.
+ * A queue: everything one remote_write entry runs (the watcher, its shards, the
+ * shard-update thread, the HTTP client, progress and position), built complete before
+ * any thread starts so that a reload can fail without touching running queues. It
+ * starts with min_shards shards; reshard.c changes the count while it runs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +27,19 @@ static void children(struct rws_queue *q, const struct rws_families *f)
 	q->mc.dropped = metrics_childv(f->dropped, n, u, NULL);
 	q->mc.bytes = metrics_childv(f->bytes, n, u, NULL);
 	q->mc.enqueue_retries = metrics_childv(f->enqueue_retries, n, u, NULL);
+	q->mc.ex_sent = metrics_childv(f->ex_sent, n, u, NULL);
+	q->mc.ex_failed = metrics_childv(f->ex_failed, n, u, NULL);
+	q->mc.ex_retried = metrics_childv(f->ex_retried, n, u, NULL);
+	q->mc.ex_dropped = metrics_childv(f->ex_dropped, n, u, NULL);
+	q->mc.ex_pending = metrics_childv(f->ex_pending, n, u, NULL);
 	q->mc.pending = metrics_childv(f->pending, n, u, NULL);
 	q->mc.highest_sent = metrics_childv(f->highest_sent, n, u, NULL);
 	q->mc.duration = metrics_childv(f->duration, n, u, NULL);
 	q->mc.segment = metrics_childv(f->segment, n, NULL);
-	metrics_set(metrics_childv(f->shards, n, u, NULL), q->nshards);
-	metrics_set(metrics_childv(f->shards_desired, n, u, NULL), q->nshards);
+	q->mc.shards = metrics_childv(f->shards, n, u, NULL);
+	q->mc.shards_desired = metrics_childv(f->shards_desired, n, u, NULL);
+	metrics_set(q->mc.shards, q->nshards);
+	metrics_set(q->mc.shards_desired, q->nshards);
 	metrics_set(metrics_childv(f->shards_min, n, u, NULL), (double)qc->min_shards);
 	metrics_set(metrics_childv(f->shards_max, n, u, NULL), (double)qc->max_shards);
 	metrics_set(metrics_childv(f->capacity, n, u, NULL), (double)qc->capacity);
@@ -83,17 +86,29 @@ static int init_sync(struct rws_queue *q)
 {
 	if (pthread_mutex_init(&q->mu, NULL))
 		return -1;
-	if (pthread_mutex_init(&q->sent_mu, NULL)) {
-		pthread_mutex_destroy(&q->mu);
-		return -1;
-	}
-	if (rws_cond_init(&q->cv)) {
-		pthread_mutex_destroy(&q->sent_mu);
-		pthread_mutex_destroy(&q->mu);
-		return -1;
-	}
+	if (pthread_mutex_init(&q->sent_mu, NULL))
+		goto fail_mu;
+	if (pthread_mutex_init(&q->shards_mu, NULL))
+		goto fail_sent;
+	if (rws_cond_init(&q->cv))
+		goto fail_shards;
 	q->sync_ready = true;
 	return 0;
+fail_shards:
+	pthread_mutex_destroy(&q->shards_mu);
+fail_sent:
+	pthread_mutex_destroy(&q->sent_mu);
+fail_mu:
+	pthread_mutex_destroy(&q->mu);
+	return -1;
+}
+
+uint64_t rws_queue_slot_target(const struct rws_queue *q)
+{
+	const struct rwsend_queue_config *qc = &q->conf->c.queue_config;
+
+	return (uint64_t)q->nshards * (uint64_t)(qc->capacity + qc->max_samples_per_send) /
+	       (PROGRESS_SLOTS / 2);
 }
 
 int rws_queue_new(struct rws_conf *conf, const struct rws_env *env,
@@ -102,7 +117,6 @@ int rws_queue_new(struct rws_conf *conf, const struct rws_env *env,
 {
 	const struct rwsend_queue_config *qc = &conf->c.queue_config;
 	struct rws_queue *q = calloc(1, sizeof(*q));
-	uint64_t target;
 
 	*out = NULL;
 	if (!q) {
@@ -120,10 +134,9 @@ int rws_queue_new(struct rws_conf *conf, const struct rws_env *env,
 	}
 	if (make_client(q, err, errlen))
 		goto fail;
-	target = (uint64_t)q->nshards * (uint64_t)(qc->capacity + qc->max_samples_per_send) /
-		 (PROGRESS_SLOTS / 2);
 	q->shards = calloc((size_t)q->nshards, sizeof(*q->shards));
-	if (!q->shards || rws_progress_init(&q->prog, PROGRESS_SLOTS, target) || init_sync(q))
+	if (!q->shards || rws_progress_init(&q->prog, PROGRESS_SLOTS, rws_queue_slot_target(q)) ||
+	    init_sync(q))
 		goto oom;
 	for (int i = 0; i < q->nshards; i++)
 		if (rws_shard_init(&q->shards[i], q))
@@ -141,26 +154,43 @@ fail:
 static void *shard_thread(void *arg)
 {
 	struct rws_shard *s = arg;
+	struct rws_queue *q = s->q;
 
 	rws_shard_main(s);
-	atomic_fetch_sub(&s->q->live_shards, 1);
+	/* A reshard waits for the last one to go. */
+	pthread_mutex_lock(&q->mu);
+	atomic_fetch_sub(&q->live_shards, 1);
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
 	return NULL;
+}
+
+int rws_shards_start(struct rws_queue *q)
+{
+	int i;
+
+	for (i = 0; i < q->nshards; i++) {
+		atomic_fetch_add(&q->live_shards, 1);
+		if (pthread_create(&q->shards[i].thr, NULL, shard_thread, &q->shards[i])) {
+			atomic_fetch_sub(&q->live_shards, 1);
+			break;
+		}
+		q->shards[i].started = true;
+	}
+	return i;
 }
 
 int rws_queue_start(struct rws_queue *q, char *err, size_t errlen)
 {
 	q->running = true;
-	for (int i = 0; i < q->nshards; i++) {
-		atomic_fetch_add(&q->live_shards, 1);
-		if (pthread_create(&q->shards[i].thr, NULL, shard_thread, &q->shards[i])) {
-			atomic_fetch_sub(&q->live_shards, 1);
-			goto fail;
-		}
-		q->shards[i].started = true;
-	}
+	if (rws_shards_start(q) < q->nshards)
+		goto fail;
 	if (pthread_create(&q->watcher, NULL, rws_watcher_main, q))
 		goto fail;
 	q->watcher_started = true;
+	if (pthread_create(&q->updater, NULL, rws_updater_main, q))
+		goto fail;
+	q->updater_started = true;
 	return 0;
 fail:
 	snprintf(err, errlen, "remote_write %s: cannot start threads", q->conf->name);
@@ -174,8 +204,10 @@ static void wake_all(struct rws_queue *q)
 	pthread_mutex_lock(&q->mu);
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+	pthread_mutex_lock(&q->shards_mu);
 	for (int i = 0; i < q->nshards; i++)
 		rws_shard_wake(&q->shards[i]);
+	pthread_mutex_unlock(&q->shards_mu);
 }
 
 void rws_queue_halt(struct rws_queue *q)
@@ -187,6 +219,9 @@ void rws_queue_halt(struct rws_queue *q)
 	if (q->watcher_started)
 		pthread_join(q->watcher, NULL);
 	q->watcher_started = false;
+	if (q->updater_started)
+		pthread_join(q->updater, NULL);
+	q->updater_started = false;
 	atomic_store(&q->flushing, true);
 	wake_all(q);
 }
@@ -213,10 +248,25 @@ void rws_queue_finish(struct rws_queue *q, int64_t deadline_ms)
 	/* Leave the gauge as if they were done: a replacement with the same name
 	 * shares it and counts them again. */
 	metrics_add(q->mc.pending, -(double)atomic_load(&q->pending));
+	metrics_add(q->mc.ex_pending, -(double)atomic_load(&q->ex_pending));
 	rws_queue_save_position(q);
 	snprintf(n, sizeof(n), "%llu", (unsigned long long)atomic_load(&q->pending));
 	LOG_INFO(RWS_LOG, "Remote storage stopped", "remote_name", q->conf->name, "url",
 		 q->conf->url_label, "unsent_samples", n);
+}
+
+void rws_queue_note_highest(struct rws_queue *q, int64_t t)
+{
+	int64_t cur = atomic_load(q->env.highest_in_ms);
+
+	while (t > cur) {
+		if (atomic_compare_exchange_weak(q->env.highest_in_ms, &cur, t)) {
+			pthread_mutex_lock(q->env.highest_mu);
+			metrics_set(q->env.highest_in, (double)atomic_load(q->env.highest_in_ms) / 1000.0);
+			pthread_mutex_unlock(q->env.highest_mu);
+			return;
+		}
+	}
 }
 
 void rws_queue_maybe_save(struct rws_queue *q)
@@ -247,9 +297,15 @@ void rws_queue_save_position(struct rws_queue *q)
 	q->saved_any = true;
 }
 
+void rws_entries_release(const struct rws_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(e[i].ex);
+}
+
 void rws_queue_done(struct rws_queue *q, const struct rws_entry *e, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, nex = 0;
 
 	while (i < n) {
 		size_t j = i + 1;
@@ -259,8 +315,15 @@ void rws_queue_done(struct rws_queue *q, const struct rws_entry *e, size_t n)
 		rws_progress_ack(&q->prog, e[i].slot, j - i);
 		i = j;
 	}
-	atomic_fetch_sub(&q->pending, n);
-	metrics_add(q->mc.pending, -(double)n);
+	for (i = 0; i < n; i++)
+		nex += e[i].ex != NULL;
+	rws_entries_release(e, n);
+	atomic_fetch_sub(&q->pending, n - nex);
+	metrics_add(q->mc.pending, -(double)(n - nex));
+	if (nex) {
+		atomic_fetch_sub(&q->ex_pending, nex);
+		metrics_add(q->mc.ex_pending, -(double)nex);
+	}
 }
 
 void rws_queue_free(struct rws_queue *q)
@@ -278,6 +341,7 @@ void rws_queue_free(struct rws_queue *q)
 	rws_progress_destroy(&q->prog);
 	if (q->sync_ready) {
 		pthread_cond_destroy(&q->cv);
+		pthread_mutex_destroy(&q->shards_mu);
 		pthread_mutex_destroy(&q->sent_mu);
 		pthread_mutex_destroy(&q->mu);
 	}
@@ -297,8 +361,14 @@ void rws_queue_stats(struct rws_queue *q, struct rwsend_stats *st)
 	st->samples_retried = atomic_load(&q->retried);
 	st->samples_dropped = atomic_load(&q->dropped);
 	st->samples_pending = atomic_load(&q->pending);
+	st->exemplars_sent = atomic_load(&q->ex_sent);
+	st->exemplars_failed = atomic_load(&q->ex_failed);
+	st->exemplars_dropped = atomic_load(&q->ex_dropped);
+	st->exemplars_pending = atomic_load(&q->ex_pending);
 	st->batches_sent = atomic_load(&q->batches);
+	pthread_mutex_lock(&q->shards_mu);
 	st->shards = q->nshards;
+	pthread_mutex_unlock(&q->shards_mu);
 	st->wal_segment = atomic_load(&q->segment);
 	st->highest_sent_ms = atomic_load(&q->highest_sent);
 	st->position_segment = -1;

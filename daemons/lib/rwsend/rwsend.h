@@ -15,11 +15,10 @@
  * size, min_shards > max_shards, min_backoff > max_backoff), and a url that is not
  * http(s).
  *
- * What a manager owns: for each entry, a queue with one watcher thread and a fixed
- * number of shard threads (min_shards; resharding between min and max is not
- * done), an HTTP client, a series cache, and the position file
- * <data_dir>/remote_write/<name>.pos (name, or the first 6 hex digits of a hash of
- * url and headers when unnamed).
+ * What a manager owns: for each entry, a queue with one watcher thread, shard
+ * threads (min_shards at start), a shard-update thread, an HTTP client, a series
+ * cache, and the position file <data_dir>/remote_write/<name>.pos (name, or the
+ * first 6 hex digits of a hash of url and headers when unnamed).
  *
  * Delivery:
  * - The watcher tails the WAL (the newest checkpoint, then the segments). Series
@@ -28,6 +27,9 @@
  *   remembered and its samples counted in samples_dropped_total (so are samples of
  *   refs with no series record). A series always goes to the same shard (by a hash
  *   of its ref), so each series' samples are sent in WAL order.
+ * - With send_exemplars, exemplars records are read too, and each exemplar travels
+ *   as one more entry of its series (same shard, batches, retries and position
+ *   accounting; counted in the exemplars_* families, not the samples ones).
  * - A shard sends when it holds max_samples_per_send samples, or its oldest sample
  *   has waited batch_send_deadline. A batch is one snappy-compressed WriteRequest
  *   (samples of one series grouped in one TimeSeries) POSTed with Content-Encoding:
@@ -91,8 +93,8 @@ struct rwsend_tls_config {
 
 struct rwsend_queue_config {
 	int64_t capacity;              /* samples buffered per shard */
-	int64_t max_shards;            /* validated; the shard count is min_shards */
-	int64_t min_shards;
+	int64_t max_shards;            /* resharding stays within [min_shards, max_shards] */
+	int64_t min_shards;            /* also the count a queue starts with */
 	int64_t max_samples_per_send;
 	int64_t batch_send_deadline_ms;
 	int64_t min_backoff_ms;
@@ -111,6 +113,7 @@ struct rwsend_config {
 	char *proxy_url;
 	bool follow_redirects;         /* default true, as Prometheus' remote write */
 	bool enable_http2;             /* accepted for compatibility; HTTP/1.1 is used */
+	bool send_exemplars;           /* forward the exemplars the WAL holds [false] */
 	struct cfg_list write_relabel_configs; /* of struct relabel_config */
 	struct rwsend_queue_config queue_config;
 };
@@ -145,6 +148,14 @@ struct rwsend_options {
 	unsigned flush_deadline_ms;     /* stop: time allowed to send what is queued [3000] */
 	unsigned position_interval_ms;  /* how often positions are saved [5000] */
 	unsigned poll_interval_ms;      /* WAL poll when caught up [50] */
+	unsigned shard_update_interval_ms; /* how often the shard count is reconsidered [10000] */
+	/* Optional, thread-safe: samples (and exemplars) local storage appended so far and
+	 * the newest timestamp it appended (INT64_MIN: none), the "samples in" of the
+	 * shard computation, as Prometheus counts them at its appender. Without it the
+	 * samples the watcher reads stand in, which undercounts while the watcher waits
+	 * for full shards. Called from the queues' shard-update threads. */
+	void (*appended)(void *arg, uint64_t *samples, int64_t *highest_ms);
+	void *appended_arg;
 };
 
 struct rwsend_manager;
@@ -178,8 +189,9 @@ struct rwsend_stats {
 	uint64_t samples_retried;
 	uint64_t samples_dropped;   /* by relabeling, or unknown series */
 	uint64_t samples_pending;   /* queued and in flight */
+	uint64_t exemplars_sent, exemplars_failed, exemplars_dropped, exemplars_pending;
 	uint64_t batches_sent;
-	int shards;
+	int shards;                 /* running now */
 	int wal_segment;            /* segment the watcher reads; -1 before the first */
 	int position_segment;       /* the position saved next; -1 before the first */
 	int64_t position_offset;

@@ -1,8 +1,9 @@
 /*
- * One batch on the wire: a WriteRequest with the batch's samples grouped by series
- * (one TimeSeries per series, samples in queue order, which is WAL order; Prometheus
- * sends one TimeSeries per sample, receivers accept both), protobuf-packed,
- * snappy-compressed, and POSTed until it is handled.
+ * One batch on the wire: a WriteRequest with the batch's samples and exemplars
+ * grouped by series (one TimeSeries per series, samples and exemplars each in queue
+ * order, which is WAL order; Prometheus sends one TimeSeries per sample or exemplar,
+ * receivers accept both), protobuf-packed, snappy-compressed, and POSTed until it is
+ * handled. Exemplars count towards max_samples_per_send, as upstream.
  *
  * Outcomes follow Prometheus' queue manager: 2xx sent; 5xx, 429 when
  * retry_on_http_429, and transport errors are recoverable and retried with backoff
@@ -47,23 +48,54 @@ static uint32_t group_of(struct group *g, const struct rws_series *s, size_t *ne
 	return g->index[i];
 }
 
-static int fill_series(struct arena *a, Prometheus__TimeSeries *ts, const struct rws_series *s,
-		       size_t nsamples)
+static Prometheus__Label **proto_labels(struct arena *a, const struct labels *ls)
 {
-	Prometheus__Label *lv = arena_alloc(a, (s->ls.n ? s->ls.n : 1) * sizeof(*lv));
+	Prometheus__Label *lv = arena_alloc(a, (ls->n ? ls->n : 1) * sizeof(*lv));
+	Prometheus__Label **lp = arena_alloc(a, (ls->n ? ls->n : 1) * sizeof(*lp));
 
-	prometheus__time_series__init(ts);
-	ts->labels = arena_alloc(a, (s->ls.n ? s->ls.n : 1) * sizeof(*ts->labels));
-	ts->samples = arena_alloc(a, nsamples * sizeof(*ts->samples));
-	if (!lv || !ts->labels || !ts->samples)
-		return -1;
-	for (size_t i = 0; i < s->ls.n; i++) {
+	if (!lv || !lp)
+		return NULL;
+	for (size_t i = 0; i < ls->n; i++) {
 		prometheus__label__init(&lv[i]);
-		lv[i].name = (char *)s->ls.v[i].name;
-		lv[i].value = (char *)s->ls.v[i].value;
-		ts->labels[i] = &lv[i];
+		lv[i].name = (char *)ls->v[i].name;
+		lv[i].value = (char *)ls->v[i].value;
+		lp[i] = &lv[i];
 	}
+	return lp;
+}
+
+static int fill_series(struct arena *a, Prometheus__TimeSeries *ts, const struct rws_series *s,
+		       size_t nsamples, size_t nexemplars)
+{
+	prometheus__time_series__init(ts);
+	ts->labels = proto_labels(a, &s->ls);
+	ts->samples = arena_alloc(a, (nsamples ? nsamples : 1) * sizeof(*ts->samples));
+	ts->exemplars = arena_alloc(a, (nexemplars ? nexemplars : 1) * sizeof(*ts->exemplars));
+	if (!ts->labels || !ts->samples || !ts->exemplars)
+		return -1;
 	ts->n_labels = s->ls.n;
+	return 0;
+}
+
+/* An entry into its series' TimeSeries, in sm or ex (storage for it). */
+static int add_entry(struct arena *a, Prometheus__TimeSeries *t, const struct rws_entry *e,
+		     Prometheus__Sample *sm, Prometheus__Exemplar *ex)
+{
+	if (!e->ex) {
+		prometheus__sample__init(sm);
+		sm->timestamp = e->t;
+		sm->value = e->v;
+		t->samples[t->n_samples++] = sm;
+		return 0;
+	}
+	prometheus__exemplar__init(ex);
+	ex->timestamp = e->t;
+	ex->value = e->v;
+	ex->labels = proto_labels(a, e->ex);
+	if (!ex->labels)
+		return -1;
+	ex->n_labels = e->ex->n;
+	t->exemplars[t->n_exemplars++] = ex;
 	return 0;
 }
 
@@ -73,8 +105,9 @@ static int encode(struct rws_shard *s, const struct rws_entry *e, size_t n)
 	Prometheus__WriteRequest wr = PROMETHEUS__WRITE_REQUEST__INIT;
 	Prometheus__TimeSeries *ts, **tsp;
 	Prometheus__Sample *sm;
+	Prometheus__Exemplar *ex;
 	struct group g;
-	uint32_t *of, *count;
+	uint32_t *of, *count, *nex;
 	size_t cap = 16, nts = 0;
 	char err[128];
 
@@ -85,26 +118,29 @@ static int encode(struct rws_shard *s, const struct rws_entry *e, size_t n)
 			    cap - 1 };
 	of = arena_alloc(a, n * sizeof(*of));
 	count = arena_calloc(a, n, sizeof(*count));
+	nex = arena_calloc(a, n, sizeof(*nex));
 	sm = arena_alloc(a, n * sizeof(*sm));
-	if (!g.keys || !g.index || !of || !count || !sm)
+	ex = arena_alloc(a, n * sizeof(*ex));
+	if (!g.keys || !g.index || !of || !count || !nex || !sm || !ex)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		count[of[i] = group_of(&g, e[i].s, &nts)]++;
+	for (size_t i = 0; i < n; i++) {
+		of[i] = group_of(&g, e[i].s, &nts);
+		if (e[i].ex)
+			nex[of[i]]++;
+		else
+			count[of[i]]++;
+	}
 	ts = arena_alloc(a, nts * sizeof(*ts));
 	tsp = arena_alloc(a, nts * sizeof(*tsp));
 	if (!ts || !tsp)
 		return -1;
 	for (size_t i = 0; i < cap; i++)
-		if (g.keys[i] && fill_series(a, &ts[g.index[i]], g.keys[i], count[g.index[i]]))
+		if (g.keys[i] &&
+		    fill_series(a, &ts[g.index[i]], g.keys[i], count[g.index[i]], nex[g.index[i]]))
 			return -1;
-	for (size_t i = 0; i < n; i++) {
-		Prometheus__TimeSeries *t = &ts[of[i]];
-
-		prometheus__sample__init(&sm[i]);
-		sm[i].timestamp = e[i].t;
-		sm[i].value = e[i].v;
-		t->samples[t->n_samples++] = &sm[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		if (add_entry(a, &ts[of[i]], &e[i], &sm[i], &ex[i]))
+			return -1;
 	for (size_t i = 0; i < nts; i++)
 		tsp[i] = &ts[i];
 	wr.n_timeseries = nts;
@@ -263,17 +299,45 @@ static void log_kv2(bool error, struct rws_queue *q, const char *msg, size_t n, 
 			 "count", cnt, "err", err);
 }
 
-static void sent(struct rws_shard *s, const struct rws_entry *e, size_t n)
+/* The newest sample timestamp (exemplars do not count, as upstream's highest sent). */
+static int64_t newest_sample(const struct rws_entry *e, size_t n)
 {
-	struct rws_queue *q = s->q;
 	int64_t hi = INT64_MIN;
 
 	for (size_t i = 0; i < n; i++)
-		if (e[i].t > hi)
+		if (!e[i].ex && e[i].t > hi)
 			hi = e[i].t;
-	atomic_fetch_add(&q->sent, n);
+	return hi;
+}
+
+static size_t count_exemplars(const struct rws_entry *e, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += e[i].ex != NULL;
+	return k;
+}
+
+/* Add the batch's samples to `samples` and its exemplars to `exemplars`. */
+static void count2(struct rws_queue *q, _Atomic uint64_t *samples, struct metric_child *ms,
+		   _Atomic uint64_t *exemplars, struct metric_child *mx, size_t n, size_t nex)
+{
+	atomic_fetch_add(samples, n - nex);
+	metrics_add(ms, (double)(n - nex));
+	if (nex) {
+		atomic_fetch_add(exemplars, nex);
+		metrics_add(mx, (double)nex);
+	}
+}
+
+static void sent(struct rws_shard *s, const struct rws_entry *e, size_t n, size_t nex)
+{
+	struct rws_queue *q = s->q;
+	int64_t hi = newest_sample(e, n);
+
+	count2(q, &q->sent, q->mc.samples, &q->ex_sent, q->mc.ex_sent, n, nex);
 	atomic_fetch_add(&q->batches, 1);
-	metrics_add(q->mc.samples, (double)n);
 	metrics_add(q->mc.bytes, (double)s->body.len);
 	pthread_mutex_lock(&q->sent_mu);
 	if (hi > atomic_load(&q->highest_sent)) {
@@ -283,9 +347,18 @@ static void sent(struct rws_shard *s, const struct rws_entry *e, size_t n)
 	pthread_mutex_unlock(&q->sent_mu);
 }
 
+/* What the shard count is computed from: every finished send, sent or failed. */
+static void finished(struct rws_queue *q, int64_t t0_us)
+{
+	atomic_fetch_add(&q->send_us, (uint64_t)(rws_now_us() - t0_us));
+	atomic_store(&q->last_send_ms, rws_wall_ms());
+}
+
 int rws_send_batch(struct rws_shard *s, const struct rws_entry *e, size_t n)
 {
 	struct rws_queue *q = s->q;
+	int64_t t0 = rws_now_us();
+	size_t nex = count_exemplars(e, n);
 	char err[512];
 
 	s->retry = 0;
@@ -298,20 +371,20 @@ int rws_send_batch(struct rws_shard *s, const struct rws_entry *e, size_t n)
 	for (;;) {
 		switch (attempt(s, err, sizeof(err))) {
 		case SENT:
-			sent(s, e, n);
+			sent(s, e, n, nex);
+			finished(q, t0);
 			return 0;
 		case DROP:
-			atomic_fetch_add(&q->failed, n);
-			metrics_add(q->mc.failed, (double)n);
+			count2(q, &q->failed, q->mc.failed, &q->ex_failed, q->mc.ex_failed, n, nex);
 			log_kv2(true, q, "non-recoverable error", n, err);
+			finished(q, t0);
 			return 0;
 		case CANCELED:
 			return 1;
 		case RETRY:
 			break;
 		}
-		atomic_fetch_add(&q->retried, n);
-		metrics_add(q->mc.retried, (double)n);
+		count2(q, &q->retried, q->mc.retried, &q->ex_retried, q->mc.ex_retried, n, nex);
 		log_kv2(false, q, "Failed to send batch, retrying", n, err);
 		sleep_cancelable(s, wait_ms(s));
 		if (atomic_load(&q->cancel))

@@ -2,7 +2,8 @@
  * The watcher's series cache: WAL series ref -> the labels this queue sends (after
  * external labels and write relabeling), in an open-addressing table with linear
  * probing. Refs are small increasing integers, so they are mixed before probing.
- * Each entry is one allocation (struct, label array, strings). Removal happens only
+ * Each entry is one allocation (struct, label array, strings), as is each exemplar's
+ * copy of its labels (rws_labels_dup). Removal happens only
  * in bulk (a checkpoint made old series unreachable), by rebuilding the table, so
  * probing needs no tombstones.
  */
@@ -57,30 +58,54 @@ static int grow(struct rws_cache *c)
 	return 0;
 }
 
-static struct rws_series *make(uint64_t ref, const struct labels *ls, int seg)
+/* Bytes the strings of ls take, NULs included. */
+static size_t strings_size(const struct labels *ls)
 {
-	size_t n = ls ? ls->n : 0, bytes = sizeof(struct rws_series) + n * sizeof(struct label);
-	struct rws_series *s;
-	char *p;
+	size_t bytes = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; ls && i < ls->n; i++)
 		bytes += strlen(ls->v[i].name) + strlen(ls->v[i].value) + 2;
-	s = malloc(bytes);
-	if (!s)
-		return NULL;
-	*s = (struct rws_series){ .ref = ref, .last_t = INT64_MIN, .seg = seg, .dropped = !ls };
-	s->ls.v = (struct label *)(s + 1);
-	s->ls.n = n;
-	p = (char *)(s->ls.v + n);
+	return bytes;
+}
+
+/* Copy ls into dst, its label array at v and its strings after that array. */
+static void copy_into(struct labels *dst, struct label *v, const struct labels *ls)
+{
+	size_t n = ls ? ls->n : 0;
+	char *p = (char *)(v + n);
+
+	dst->v = v;
+	dst->n = n;
 	for (size_t i = 0; i < n; i++) {
 		size_t ln = strlen(ls->v[i].name) + 1, lv = strlen(ls->v[i].value) + 1;
 
-		s->ls.v[i].name = memcpy(p, ls->v[i].name, ln);
+		v[i].name = memcpy(p, ls->v[i].name, ln);
 		p += ln;
-		s->ls.v[i].value = memcpy(p, ls->v[i].value, lv);
+		v[i].value = memcpy(p, ls->v[i].value, lv);
 		p += lv;
 	}
+}
+
+static struct rws_series *make(uint64_t ref, const struct labels *ls, int seg)
+{
+	size_t n = ls ? ls->n : 0;
+	struct rws_series *s = malloc(sizeof(*s) + n * sizeof(struct label) + strings_size(ls));
+
+	if (!s)
+		return NULL;
+	*s = (struct rws_series){ .ref = ref, .last_t = INT64_MIN, .last_ex_t = INT64_MIN,
+				  .seg = seg, .dropped = !ls };
+	copy_into(&s->ls, (struct label *)(s + 1), ls);
 	return s;
+}
+
+struct labels *rws_labels_dup(const struct labels *ls)
+{
+	struct labels *d = malloc(sizeof(*d) + ls->n * sizeof(struct label) + strings_size(ls));
+
+	if (d)
+		copy_into(d, (struct label *)(d + 1), ls);
+	return d;
 }
 
 static void to_limbo(struct rws_cache *c, struct rws_series *s, uint64_t tag)
@@ -113,6 +138,7 @@ int rws_cache_put(struct rws_cache *c, uint64_t ref, const struct labels *ls, in
 		return -1;
 	if (old) {
 		s->last_t = old->last_t;
+		s->last_ex_t = old->last_ex_t;
 		to_limbo(c, old, tag);
 	} else {
 		c->n++;

@@ -8,8 +8,9 @@
  * order: a series always lands in the same shard, and a shard has one batch in
  * flight at a time.
  *
- * Stopping: `flushing` makes the thread send whatever is queued without waiting for
- * deadlines and exit once the ring is empty; `cancel` makes it exit at once, leaving
+ * Stopping: `flushing` (the queue stops) and `drain` (this shard set is being
+ * replaced) make the thread send whatever is queued without waiting for deadlines
+ * and exit once the ring is empty; `cancel` makes it exit at once, leaving
  * the batch in flight unreported (the position stays before it, so it is sent again
  * after a restart).
  */
@@ -49,6 +50,9 @@ void rws_shard_destroy(struct rws_shard *s)
 {
 	if (!s->ring)
 		return;
+	/* What a stop abandoned. */
+	for (size_t i = 0; i < s->len; i++)
+		rws_entries_release(&s->ring[(s->head + i) % s->cap], 1);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s->ring);
@@ -79,6 +83,7 @@ int rws_shard_push(struct rws_shard *s, const struct rws_entry *e, size_t n)
 		if (!k) {
 			if (atomic_load(&q->stop_reading)) {
 				pthread_mutex_unlock(&s->mu);
+				rws_entries_release(e, n);
 				return -1;
 			}
 			if (!waited)
@@ -117,13 +122,14 @@ static size_t take(struct rws_shard *s)
 		want = s->cap;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
+		bool now = s->drain || atomic_load(&q->flushing);
 		int64_t left;
 
-		if (atomic_load(&q->cancel) || (atomic_load(&q->flushing) && !s->len)) {
+		if (atomic_load(&q->cancel) || (now && !s->len)) {
 			pthread_mutex_unlock(&s->mu);
 			return 0;
 		}
-		if (s->len >= want || (s->len && atomic_load(&q->flushing)))
+		if (s->len >= want || (s->len && now))
 			break;
 		left = s->len ? s->oldest_ms + qc->batch_send_deadline_ms - rws_now_ms() : 1000;
 		if (left <= 0)
@@ -148,8 +154,10 @@ void *rws_shard_main(void *arg)
 	size_t n;
 
 	while ((n = take(s)) > 0) {
-		if (rws_send_batch(s, s->batch, n))
+		if (rws_send_batch(s, s->batch, n)) {
+			rws_entries_release(s->batch, n); /* abandoned at stop */
 			break;
+		}
 		rws_queue_done(s->q, s->batch, n);
 	}
 	return NULL;

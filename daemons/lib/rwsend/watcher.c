@@ -9,6 +9,8 @@
  *   cache needs them); their samples are not even decoded.
  * - On a first start (no position) the gate is absent and samples not newer than the
  *   start time are skipped instead, which is Prometheus' rule.
+ * - Exemplars records are read only with send_exemplars, and follow the same rules
+ *   as samples (their own per-series newest timestamp in the running case).
  * - The checkpoint's samples are read when the data after the position may have gone
  *   into it: after a restart whose position is in a segment the checkpoint took in,
  *   and after TSDB_WAL_EGONE while running. In the running case each cached series
@@ -50,9 +52,11 @@ struct watch {
 	int gc_cp;                /* checkpoint the cache was last collected at */
 	struct rws_entry *acc, *routed;
 	size_t acc_cap;
-	size_t *counts;
+	size_t *counts, ncounts;   /* per shard, sized for the current shard count */
 	char err[512];
 };
+
+static void idle(struct watch *w, int64_t ms);
 
 static bool stopping(const struct watch *w)
 {
@@ -157,20 +161,6 @@ static size_t shard_of(uint64_t ref, int nshards)
 	return (size_t)(ref % (uint64_t)nshards);
 }
 
-static void note_highest(struct rws_queue *q, int64_t t)
-{
-	int64_t cur = atomic_load(q->env.highest_in_ms);
-
-	while (t > cur) {
-		if (atomic_compare_exchange_weak(q->env.highest_in_ms, &cur, t)) {
-			pthread_mutex_lock(q->env.highest_mu);
-			metrics_set(q->env.highest_in, (double)atomic_load(q->env.highest_in_ms) / 1000.0);
-			pthread_mutex_unlock(q->env.highest_mu);
-			return;
-		}
-	}
-}
-
 static int reserve(struct watch *w, size_t n)
 {
 	size_t cap = w->acc_cap ? w->acc_cap : 1024;
@@ -212,10 +202,11 @@ static size_t select_samples(struct watch *w, const struct tsdb_wal_sample *s, s
 		}
 		if (s[i].t <= w->min_t || (mode == SAMPLES_NEWER && s[i].t <= e->last_t))
 			continue;
-		w->acc[k++] = (struct rws_entry){ e, s[i].t, s[i].v, 0 };
+		w->acc[k++] = (struct rws_entry){ e, NULL, s[i].t, s[i].v, 0 };
 	}
 	if (n)
-		note_highest(q, hi);
+		rws_queue_note_highest(q, hi);
+	atomic_fetch_add(&q->read_in, n);
 	if (dropped) {
 		atomic_fetch_add(&q->dropped, dropped);
 		metrics_add(q->mc.dropped, (double)dropped);
@@ -223,11 +214,61 @@ static size_t select_samples(struct watch *w, const struct tsdb_wal_sample *s, s
 	return k;
 }
 
-/* Hand k selected samples to their shards, in order per shard. */
-static int route(struct watch *w, size_t k)
+/* The same for exemplars (send_exemplars), each with its own copy of its labels. */
+static size_t select_exemplars(struct watch *w, const struct tsdb_wal_exemplar *x, size_t n,
+			       enum smode mode)
 {
 	struct rws_queue *q = w->q;
-	size_t off = 0;
+	uint64_t dropped = 0;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct rws_series *e = rws_cache_get(&q->cache, x[i].ref);
+		struct labels *ls;
+
+		if (!e || e->dropped) {
+			dropped++;
+			continue;
+		}
+		if (x[i].t <= w->min_t || (mode == SAMPLES_NEWER && x[i].t <= e->last_ex_t))
+			continue;
+		ls = rws_labels_dup(&x[i].labels);
+		if (!ls) {
+			log_w(w, LOG_LEVEL_ERROR, "Out of memory queueing an exemplar", NULL, NULL, NULL,
+			      NULL);
+			dropped++;
+			continue;
+		}
+		w->acc[k++] = (struct rws_entry){ e, ls, x[i].t, x[i].v, 0 };
+	}
+	atomic_fetch_add(&q->read_in, n);
+	if (dropped) {
+		atomic_fetch_add(&q->ex_dropped, dropped);
+		metrics_add(q->mc.ex_dropped, (double)dropped);
+	}
+	return k;
+}
+
+static int size_counts(struct watch *w, int nshards)
+{
+	size_t want = (size_t)nshards + 1;
+	size_t *c;
+
+	if (want <= w->ncounts)
+		return 0;
+	c = realloc(w->counts, want * sizeof(*c));
+	if (!c)
+		return -1;
+	w->counts = c;
+	w->ncounts = want;
+	return 0;
+}
+
+/* Count k entries as queued, in the open progress slot; W_STOP if stopped first. */
+static int account(struct watch *w, size_t k)
+{
+	struct rws_queue *q = w->q;
+	size_t nex = 0;
 	uint64_t id;
 
 	while (rws_progress_add(&q->prog, k, &id) < 0) {
@@ -238,12 +279,41 @@ static int route(struct watch *w, size_t k)
 		rws_queue_maybe_save(q);
 	}
 	for (size_t i = 0; i < k; i++) {
-		w->acc[i].slot = id;
-		if (w->acc[i].t > w->acc[i].s->last_t)
-			w->acc[i].s->last_t = w->acc[i].t;
+		struct rws_entry *e = &w->acc[i];
+		int64_t *last = e->ex ? &e->s->last_ex_t : &e->s->last_t;
+
+		e->slot = id;
+		nex += e->ex != NULL;
+		if (e->t > *last)
+			*last = e->t;
 	}
-	atomic_fetch_add(&q->pending, k);
-	metrics_add(q->mc.pending, (double)k);
+	atomic_fetch_add(&q->pending, k - nex);
+	metrics_add(q->mc.pending, (double)(k - nex));
+	if (nex) {
+		atomic_fetch_add(&q->ex_pending, nex);
+		metrics_add(q->mc.ex_pending, (double)nex);
+	}
+	return W_OK;
+}
+
+/* Hand k selected entries to their shards, in order per shard. A reshard asked for
+ * happens first, so a record never straddles two shard sets. Entries not handed over
+ * when the queue stops are released here. */
+static int route(struct watch *w, size_t k)
+{
+	struct rws_queue *q = w->q;
+	size_t off = 0;
+
+	if (rws_reshard_pending(q))
+		goto stop;
+	while (size_counts(w, q->nshards)) {
+		log_w(w, LOG_LEVEL_ERROR, "Out of memory routing samples", NULL, NULL, NULL, NULL);
+		idle(w, DAMAGE_PAUSE_MS);
+		if (stopping(w))
+			goto stop;
+	}
+	if (account(w, k))
+		goto stop;
 	if (q->nshards == 1)
 		return rws_shard_push(&q->shards[0], w->acc, k) ? W_STOP : W_OK;
 	memset(w->counts, 0, ((size_t)q->nshards + 1) * sizeof(*w->counts));
@@ -256,30 +326,59 @@ static int route(struct watch *w, size_t k)
 	for (int i = 0; i < q->nshards; i++) {
 		size_t end = w->counts[i];
 
-		if (end > off && rws_shard_push(&q->shards[i], w->routed + off, end - off))
+		if (end > off && rws_shard_push(&q->shards[i], w->routed + off, end - off)) {
+			rws_entries_release(w->routed + end, k - end);
 			return W_STOP;
+		}
 		off = end;
 	}
 	return W_OK;
+stop:
+	rws_entries_release(w->acc, k);
+	return W_STOP;
+}
+
+/* A decoded record of n entries (rc the decoder's result) can be queued: room for its
+ * entries exists. Problems are logged, and the record skipped. */
+static bool decoded(struct watch *w, int rc, size_t n, const char *what)
+{
+	char msg[64];
+
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), rc == TSDB_WAL_ECORRUPT ? "Undecodable %s record skipped"
+								   : "Out of memory decoding %s", what);
+		log_w(w, LOG_LEVEL_WARN, msg, "err", w->err, NULL, NULL);
+		return false;
+	}
+	if (reserve(w, n)) {
+		snprintf(msg, sizeof(msg), "Out of memory queueing %s", what);
+		log_w(w, LOG_LEVEL_ERROR, msg, NULL, NULL, NULL, NULL);
+		return false;
+	}
+	return true;
 }
 
 static int samples_record(struct watch *w, const void *rec, size_t len, enum smode mode)
 {
 	struct tsdb_wal_sample *s;
-	size_t n, k;
+	size_t n = 0, k;
 	int rc = tsdb_wal_decode_samples(rec, len, w->a, &s, &n, w->err, sizeof(w->err));
 
-	if (rc < 0) {
-		log_w(w, LOG_LEVEL_WARN, rc == TSDB_WAL_ECORRUPT ? "Undecodable samples record skipped"
-								 : "Out of memory decoding samples",
-		      "err", w->err, NULL, NULL);
+	if (!decoded(w, rc, n, "samples"))
 		return W_OK;
-	}
-	if (reserve(w, n)) {
-		log_w(w, LOG_LEVEL_ERROR, "Out of memory queueing samples", NULL, NULL, NULL, NULL);
-		return W_OK;
-	}
 	k = select_samples(w, s, n, mode);
+	return k ? route(w, k) : W_OK;
+}
+
+static int exemplars_record(struct watch *w, const void *rec, size_t len, enum smode mode)
+{
+	struct tsdb_wal_exemplar *x;
+	size_t n = 0, k;
+	int rc = tsdb_wal_decode_exemplars(rec, len, w->a, &x, &n, w->err, sizeof(w->err));
+
+	if (!decoded(w, rc, n, "exemplars"))
+		return W_OK;
+	k = select_exemplars(w, x, n, mode);
 	return k ? route(w, k) : W_OK;
 }
 
@@ -291,6 +390,10 @@ static int record(struct watch *w, const void *rec, size_t len, int seg, enum sm
 		return series_record(w, rec, len, seg);
 	case TSDB_WAL_REC_SAMPLES:
 		return mode == SAMPLES_NONE ? W_OK : samples_record(w, rec, len, mode);
+	case TSDB_WAL_REC_EXEMPLARS:
+		if (mode == SAMPLES_NONE || !w->q->conf->c.send_exemplars)
+			return W_OK;
+		return exemplars_record(w, rec, len, mode);
 	default:
 		return W_OK;
 	}
@@ -305,8 +408,10 @@ static void idle(struct watch *w, int64_t ms)
 	rws_progress_seal(&q->prog);
 	rws_cache_release(&q->cache, rws_progress_done_below(&q->prog));
 	rws_queue_maybe_save(w->q);
+	if (rws_reshard_pending(q))
+		return; /* stopping: the callers see it */
 	pthread_mutex_lock(&q->mu);
-	if (!atomic_load(&q->stop_reading))
+	if (!atomic_load(&q->stop_reading) && !atomic_load(&q->reshard_req))
 		rws_cond_wait_ms(&q->cv, &q->mu, ms);
 	pthread_mutex_unlock(&q->mu);
 }
@@ -588,8 +693,7 @@ void *rws_watcher_main(void *arg)
 	bool gone = false;
 
 	w.a = arena_new(0);
-	w.counts = calloc((size_t)q->nshards + 1, sizeof(*w.counts));
-	if (!w.a || !w.counts) {
+	if (!w.a) {
 		log_w(&w, LOG_LEVEL_ERROR, "Out of memory starting the WAL watcher", NULL, NULL, NULL,
 		      NULL);
 		goto out;
