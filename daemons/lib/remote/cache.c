@@ -95,6 +95,20 @@ static struct entry *probe(struct stripe *st, uint64_t k0, uint64_t k1)
 	return &st->slot[i];
 }
 
+/* Start loading the key's home slot. Lookups miss the CPU caches (the entries of a
+ * request's series are spread over the whole table), so a batch issues these ahead of
+ * its lookups. Without the lock: slot and mask are read atomically (rebuild stores
+ * them so) and may not match, but a prefetch of a stale address is harmless. */
+static void prefetch(struct remote_series_cache *c, const uint64_t key[2])
+{
+	struct stripe *st = stripe_of(c, key);
+	struct entry *slot = __atomic_load_n(&st->slot, __ATOMIC_RELAXED);
+	uint32_t mask = __atomic_load_n(&st->mask, __ATOMIC_RELAXED);
+
+	if (slot)
+		__builtin_prefetch(&slot[key[1] & mask]);
+}
+
 uint64_t remote_series_cache_find(struct remote_series_cache *c, const uint64_t key[2])
 {
 	struct stripe *st = stripe_of(c, key);
@@ -117,8 +131,8 @@ static int rebuild(struct remote_series_cache *c, struct stripe *st, uint32_t ca
 
 	if (!ns)
 		return -1;
-	st->slot = ns;
-	st->mask = cap - 1;
+	__atomic_store_n(&st->slot, ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->mask, cap - 1, __ATOMIC_RELAXED);
 	for (uint32_t i = 0; i < oldcap; i++) {
 		if (!old[i].ref)
 			continue;
@@ -151,6 +165,22 @@ static void put(struct remote_series_cache *c, const uint64_t key[2], uint64_t r
 	*e = (struct entry){ key[0], key[1], ref };
 out:
 	pthread_mutex_unlock(&st->mu);
+}
+
+void remote_series_cache_lookup(struct remote_series_cache *c, struct remote_write_series *s,
+				size_t n)
+{
+	enum { AHEAD = 8 };
+
+	for (size_t i = 0; i < n && i < AHEAD; i++)
+		if (s[i].keyed)
+			prefetch(c, s[i].key);
+	for (size_t i = 0; i < n; i++) {
+		if (i + AHEAD < n && s[i + AHEAD].keyed)
+			prefetch(c, s[i + AHEAD].key);
+		if (s[i].keyed)
+			s[i].ref = remote_series_cache_find(c, s[i].key);
+	}
 }
 
 void remote_series_cache_learn(struct remote_series_cache *c, const struct remote_write_batch *b,

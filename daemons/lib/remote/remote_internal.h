@@ -44,5 +44,8 @@ void remote_series_cache_key(const struct remote_series_cache *c, const void *wi
 			     uint64_t key[2]);
 /* The ref remembered under key, or 0. */
 uint64_t remote_series_cache_find(struct remote_series_cache *c, const uint64_t key[2]);
+/* remote_series_cache_find() for every keyed series of s[0..n), into s[i].ref. */
+void remote_series_cache_lookup(struct remote_series_cache *c, struct remote_write_series *s,
+				size_t n);
 
 #endif

@@ -405,21 +405,16 @@ static int get_points(struct wire *w, const unsigned char *p, const unsigned cha
 	return REMOTE_WIRE_OK;
 }
 
-/* A series the cache knows: its labels stay unread; their share of protobuf-c's
- * memory is bounded from their sizes (two strings cost at most their bytes plus 32). */
-static bool cached(struct wire *w, struct remote_write_series *s, const struct shape *sh)
-{
-	s->ref = w->cache ? remote_series_cache_find(w->cache, s->key) : 0;
-	if (!s->ref)
-		return false;
-	w->mem += sh->nlabels * (r16(sizeof(Prometheus__Label)) + 32) + sh->label_bytes;
-	return true;
-}
+/* A series between the two passes: where it is, and its labels' shape. */
+struct pending {
+	const unsigned char *p, *end;
+	size_t nlabels, label_bytes;
+};
 
-static int get_series(struct wire *w, const unsigned char *p, const unsigned char *end,
-		      struct remote_write_batch *b)
+/* First pass over one series: everything but the labels, and the cache key. */
+static int read_series(struct wire *w, const unsigned char *p, const unsigned char *end,
+		       struct remote_write_series *s, struct pending *pd)
 {
-	struct remote_write_series *s = &b->series[b->nseries];
 	struct tsdb_sample *smp;
 	struct tsdb_exemplar *ex = NULL;
 	struct shape sh;
@@ -449,18 +444,35 @@ static int get_series(struct wire *w, const unsigned char *p, const unsigned cha
 		s->keyed = w->cache != NULL;
 		if (s->keyed)
 			remote_series_cache_key(w->cache, s->wire, s->wirelen, s->key);
-		if (s->keyed && cached(w, s, &sh)) {
-			/* Validated when it was cached, from these very bytes. */
-			b->nsamples += s->nsamples;
-			b->nexemplars += s->nexemplars;
-			b->nseries++;
-			return REMOTE_WIRE_OK;
-		}
 	}
-	rc = decode_labels(w, w->a, p, end, TAG_TS_LABEL, sh.nlabels, sh.label_bytes, &s->labels);
+	*pd = (struct pending){ p, end, sh.nlabels, sh.label_bytes };
+	return REMOTE_WIRE_OK;
+}
+
+/* Second pass: series the cache knows are kept as they are (they were validated when
+ * cached, from these very bytes; their labels' share of protobuf-c's memory is bounded
+ * from their sizes: two strings cost at most their bytes plus 32); the others have
+ * their labels decoded and judged. Kept series move down to b->nseries. */
+static int judge_series(struct wire *w, struct remote_write_batch *b, size_t i,
+			const struct pending *pd)
+{
+	struct remote_write_series *s = &b->series[b->nseries];
+	int rc;
+
+	if (b->nseries != i)
+		*s = b->series[i];
+	if (s->ref) {
+		w->mem += pd->nlabels * (r16(sizeof(Prometheus__Label)) + 32) + pd->label_bytes;
+		b->nsamples += s->nsamples;
+		b->nexemplars += s->nexemplars;
+		b->nseries++;
+		return REMOTE_WIRE_OK;
+	}
+	rc = decode_labels(w, w->a, pd->p, pd->end, TAG_TS_LABEL, pd->nlabels, pd->label_bytes,
+			   &s->labels);
 	if (rc != REMOTE_WIRE_OK)
 		return rc;
-	return remote_accept_series(b, sh.nsamples, w->lim) < 0 ? REMOTE_WIRE_OOM : REMOTE_WIRE_OK;
+	return remote_accept_series(b, s->nsamples, w->lim) < 0 ? REMOTE_WIRE_OOM : REMOTE_WIRE_OK;
 }
 
 /* proto_decode()'s default budget (no max_mem is set for remote write). */
@@ -477,6 +489,7 @@ int remote_wire_decode(const void *pb, size_t len, const struct remote_write_lim
 {
 	const unsigned char *p = pb, *end = p + len, *q;
 	struct wire w = { .a = a, .lim = lim, .cache = cache, .budget = pc_budget(len) };
+	struct pending *pd;
 	size_t n = 0, l = 0;
 	int rc;
 
@@ -485,18 +498,29 @@ int remote_wire_decode(const void *pb, size_t len, const struct remote_write_lim
 		if (*q++ != TAG_TIMESERIES || !get_len(&q, end, &l))
 			return REMOTE_WIRE_OTHER;
 	w.mem = r16(sizeof(Prometheus__WriteRequest)) + pc_slabs(n) + pc_array(n);
-	out->series = arena_alloc(a, (n ? n : 1) * sizeof(*out->series));
-	if (!out->series)
+	out->series = arena_alloc(a, n * sizeof(*out->series));
+	pd = arena_alloc(a, n * sizeof(*pd));
+	if (!out->series || !pd)
 		return REMOTE_WIRE_OOM;
-	while (p < end) {
+	for (size_t i = 0; i < n; i++) {
 		p++;
 		get_len(&p, end, &l);
-		rc = get_series(&w, p, p + l, out);
+		rc = read_series(&w, p, p + l, &out->series[i], &pd[i]);
 		if (rc != REMOTE_WIRE_OK)
 			return rc;
 		if (w.mem > w.budget)
 			return REMOTE_WIRE_OTHER;
 		p += l;
 	}
+	/* All lookups in one go: the cache prefetches ahead of them. */
+	if (cache)
+		remote_series_cache_lookup(cache, out->series, n);
+	for (size_t i = 0; i < n; i++) {
+		rc = judge_series(&w, out, i, &pd[i]);
+		if (rc != REMOTE_WIRE_OK)
+			return rc;
+	}
+	if (w.mem > w.budget)
+		return REMOTE_WIRE_OTHER;
 	return remote_batch_finish(out) < 0 ? REMOTE_WIRE_OOM : REMOTE_WIRE_OK;
 }

@@ -390,6 +390,16 @@ int tsdb_head_append(struct tsdb_head *h, uint64_t ref, int64_t t, double v, cha
 	return append_ref(h, ref, t, v, minv, false, err, errlen);
 }
 
+void tsdb_head_prefetch(struct tsdb_head *h, uint64_t ref, int stage)
+{
+	struct tsdb_stripe *rs = ref_stripe(h, ref);
+
+	if (stage == 0)
+		__builtin_prefetch(rs, 1); /* its mutex will be taken */
+	else
+		tsdb_ptab_prefetch(&rs->tab, ref);
+}
+
 int tsdb_head_append_known(struct tsdb_head *h, uint64_t ref, int64_t t, double v, char *err,
 			   size_t errlen)
 {
