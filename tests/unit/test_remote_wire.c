@@ -410,6 +410,48 @@ static void test_cache(void **state)
 	remote_series_cache_free(c);
 }
 
+/* A body without Content-Encoding is decompressed here; cached series point into it,
+ * so it must live as long as the batch. */
+static void test_cache_own_body(void **state)
+{
+	struct remote_series_cache *c = remote_series_cache_new();
+	struct gen *g = calloc(1, sizeof(*g));
+	struct remote_write_batch b1, b2;
+	struct arena *a = arena_new(0);
+	struct buf pb = { 0 }, z = { 0 };
+	uint64_t refs[MAXS];
+	char err[256];
+	size_t hits = 0;
+
+	for (int round = 0; round < 100; round++) {
+		gen_body(g, &pb);
+		if (!pb.len)
+			continue;
+		buf_reset(&z);
+		assert_int_equal(compress_encode(COMPRESS_SNAPPY, pb.data, pb.len, 0, &z, err,
+						 sizeof(err)), 0);
+		assert_int_equal(remote_write_decode(z.data, z.len, NULL, NULL, c, a, &b1, err,
+						     sizeof(err)), 0);
+		for (size_t i = 0; i < b1.nseries; i++)
+			refs[i] = 1 + i;
+		remote_series_cache_learn(c, &b1, refs);
+		assert_int_equal(remote_write_decode(z.data, z.len, NULL, NULL, c, a, &b2, err,
+						     sizeof(err)), 0);
+		for (size_t i = 0; i < b2.nseries; i++)
+			hits += b2.series[i].labels.v == NULL;
+		same_batch(&b1, &b2, a);
+		remote_write_batch_free(&b1);
+		remote_write_batch_free(&b2);
+		arena_reset(a);
+	}
+	assert_true(hits > 10);
+	buf_free(&pb);
+	buf_free(&z);
+	free(g);
+	arena_free(a);
+	remote_series_cache_free(c);
+}
+
 /* Trim sweeps once the cache outgrows the storage, and keeps the live refs. */
 static void test_cache_trim(void **state)
 {
@@ -462,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_unusual_encodings),
 		cmocka_unit_test(test_memory_budget),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_own_body),
 		cmocka_unit_test(test_cache_trim),
 	};
 	return cmocka_run_group_tests_name("remote_wire", tests, NULL, NULL);

@@ -82,16 +82,18 @@ struct remote_write_batch {
 	size_t invalid_series;
 	size_t invalid_samples;
 	struct buf errors;  /* "; "-separated descriptions of the first invalid series */
+	struct buf plain;   /* the body, when this module decompressed it (private) */
 };
 
 struct remote_series_cache;
 
 /* content_encoding: the request's Content-Encoding header (NULL when absent). cache may
- * be NULL (every series then has its labels). */
+ * be NULL (every series then has its labels). The batch may point into body: keep it
+ * until the batch is freed. */
 int remote_write_decode(const void *body, size_t len, const char *content_encoding,
 			const struct remote_write_limits *lim, struct remote_series_cache *cache,
 			struct arena *a, struct remote_write_batch *out, char *err, size_t errlen);
-/* Frees out->errors (everything else is in the arena). */
+/* Frees what the batch holds outside the arena. */
 void remote_write_batch_free(struct remote_write_batch *b);
 /* The labels of batch series i (sorted, empty values dropped) in `a`: its own when it
  * has them, else decoded again from the bytes sent. -1 on allocation failure. */

@@ -233,6 +233,10 @@ int remote_write_decode(const void *body, size_t len, const char *content_encodi
 	} else if (rc < 0) {
 		snprintf(err, errlen, "out of memory decoding remote write request");
 		buf_free(&out->errors);
+	} else {
+		/* Cached series keep pointing into the body: it lives as long as the batch. */
+		out->plain = plain;
+		return 0;
 	}
 out:
 	buf_free(&plain);
@@ -242,6 +246,7 @@ out:
 void remote_write_batch_free(struct remote_write_batch *b)
 {
 	buf_free(&b->errors);
+	buf_free(&b->plain);
 }
 
 int remote_write_series_labels(const struct remote_write_batch *b, size_t i, struct arena *a,
