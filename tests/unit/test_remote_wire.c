@@ -18,29 +18,18 @@
 #include "proto/proto.h"
 #include "remote/remote_internal.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+#include "fixture.h"
+
+/* splitmix64: deterministic, so a failure reproduces. */
+static uint64_t rng;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
 
-static void read_fixture(const char *name, struct buf *out)
-{
-	const char *dir = getenv("LGTM_FIXTURES");
-	char path[512], chunk[4096];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/proto/%s", dir ? dir : "tests/fixtures", name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(out, chunk, n);
-	fclose(f);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
 /* --- comparing batches ---------------------------------------------------------------- */
@@ -359,96 +348,75 @@ static bool odd_alive(void *arg, uint64_t ref)
 	return ref % 2;
 }
 
-/* A cached series comes back with its ref and no labels; its labels are still there
- * when asked for; trim drops the refs the storage lost. */
-static void test_cache(void **state)
+/* Rounds of: decode a generated body, remember its series under made-up refs, decode
+ * it again. The second decode must find every series in the cache (ref set, no
+ * labels) and still give the same batch, labels asked for. own_body: the body comes
+ * snappy-compressed without Content-Encoding, so the module decompresses it itself
+ * and the cached series point into its copy. Returns the cache hits. */
+static size_t cache_rounds(struct remote_series_cache *c, int rounds, bool own_body)
 {
-	struct remote_series_cache *c = remote_series_cache_new();
 	struct gen *g = calloc(1, sizeof(*g));
 	struct remote_write_batch b1, b2;
 	struct arena *a = arena_new(0);
-	struct buf pb = { 0 };
-	uint64_t refs[MAXS];
-	char err[256];
-	size_t hits = 0, n;
-
-	assert_non_null(c);
-	for (int round = 0; round < 300; round++) {
-		gen_body(g, &pb);
-		if (!pb.len)
-			continue;
-		assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, c, a, &b1, err,
-						     sizeof(err)), 0);
-		for (size_t i = 0; i < b1.nseries; i++)
-			refs[i] = 1000 + round * MAXS + i;
-		remote_series_cache_learn(c, &b1, refs);
-		assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, c, a, &b2, err,
-						     sizeof(err)), 0);
-		same_batch(&b1, &b2, a);
-		for (size_t i = 0; i < b2.nseries; i++) {
-			/* A label set seen earlier keeps its first ref only if it was seen with
-			 * the same bytes; either way the ref is one that was learned. */
-			assert_true(b2.series[i].ref >= 1000);
-			assert_null(b2.series[i].labels.v);
-			hits++;
-		}
-		remote_write_batch_free(&b1);
-		remote_write_batch_free(&b2);
-		arena_reset(a);
-	}
-	assert_true(hits > 100);
-	n = remote_series_cache_size(c);
-	assert_true(n > 0);
-	remote_series_cache_trim(c, n, odd_alive, NULL); /* small enough: nothing to do */
-	assert_int_equal(remote_series_cache_size(c), n);
-	remote_series_cache_trim(c, 0, odd_alive, NULL);
-	if (n > 4096) /* the slack keeps small caches whole */
-		assert_true(remote_series_cache_size(c) < n);
-	buf_free(&pb);
-	free(g);
-	arena_free(a);
-	remote_series_cache_free(c);
-}
-
-/* A body without Content-Encoding is decompressed here; cached series point into it,
- * so it must live as long as the batch. */
-static void test_cache_own_body(void **state)
-{
-	struct remote_series_cache *c = remote_series_cache_new();
-	struct gen *g = calloc(1, sizeof(*g));
-	struct remote_write_batch b1, b2;
-	struct arena *a = arena_new(0);
-	struct buf pb = { 0 }, z = { 0 };
+	struct buf pb = { 0 }, z = { 0 }, *body = own_body ? &z : &pb;
+	const char *ce = own_body ? NULL : "snappy";
 	uint64_t refs[MAXS];
 	char err[256];
 	size_t hits = 0;
 
-	for (int round = 0; round < 100; round++) {
+	for (int round = 0; round < rounds; round++) {
 		gen_body(g, &pb);
 		if (!pb.len)
 			continue;
 		buf_reset(&z);
 		assert_int_equal(compress_encode(COMPRESS_SNAPPY, pb.data, pb.len, 0, &z, err,
 						 sizeof(err)), 0);
-		assert_int_equal(remote_write_decode(z.data, z.len, NULL, NULL, c, a, &b1, err,
-						     sizeof(err)), 0);
+		assert_int_equal(remote_write_decode(body->data, body->len, ce, NULL, c, a, &b1,
+						     err, sizeof(err)), 0);
 		for (size_t i = 0; i < b1.nseries; i++)
-			refs[i] = 1 + i;
+			refs[i] = 1000 + (uint64_t)round * MAXS + i;
 		remote_series_cache_learn(c, &b1, refs);
-		assert_int_equal(remote_write_decode(z.data, z.len, NULL, NULL, c, a, &b2, err,
-						     sizeof(err)), 0);
-		for (size_t i = 0; i < b2.nseries; i++)
-			hits += b2.series[i].labels.v == NULL;
+		assert_int_equal(remote_write_decode(body->data, body->len, ce, NULL, c, a, &b2,
+						     err, sizeof(err)), 0);
 		same_batch(&b1, &b2, a);
+		for (size_t i = 0; i < b2.nseries; i++) {
+			assert_true(b2.series[i].ref >= 1000);
+			assert_null(b2.series[i].labels.v);
+		}
+		hits += b2.nseries;
 		remote_write_batch_free(&b1);
 		remote_write_batch_free(&b2);
 		arena_reset(a);
 	}
-	assert_true(hits > 10);
 	buf_free(&pb);
 	buf_free(&z);
 	free(g);
 	arena_free(a);
+	return hits;
+}
+
+/* A cached series comes back with its ref and no labels; its labels are still there
+ * when asked for; trim leaves a cache the storage's size alone. */
+static void test_cache(void **state)
+{
+	struct remote_series_cache *c = remote_series_cache_new();
+	size_t n;
+
+	assert_non_null(c);
+	assert_true(cache_rounds(c, 300, false) > 100);
+	n = remote_series_cache_size(c);
+	assert_true(n > 0);
+	remote_series_cache_trim(c, n, odd_alive, NULL);
+	assert_int_equal(remote_series_cache_size(c), n);
+	remote_series_cache_free(c);
+}
+
+/* The body the module decompressed itself lives as long as the batch. */
+static void test_cache_own_body(void **state)
+{
+	struct remote_series_cache *c = remote_series_cache_new();
+
+	assert_true(cache_rounds(c, 100, true) > 10);
 	remote_series_cache_free(c);
 }
 

@@ -270,29 +270,46 @@ int remote_wire_labels(const unsigned char *wire, size_t len, struct arena *a,
 
 /* --- samples and exemplars -------------------------------------------------------------- */
 
-static bool get_sample(const unsigned char *p, const unsigned char *end, struct tsdb_sample *s)
+/* A Sample's or an Exemplar's value (I64) or timestamp (VARINT), each at most once:
+ * 1 when tag is neither, -1 when malformed or repeated, 0 when read. */
+struct point {
+	double v;
+	int64_t t;
+	bool has_v, has_t;
+};
+
+static int get_point_field(unsigned char tag, unsigned char vtag, unsigned char ttag,
+			   const unsigned char **pp, const unsigned char *end, struct point *pt)
 {
-	bool has_v = false, has_t = false;
 	uint64_t t;
 
-	s->t = 0;
-	s->v = 0;
+	if (tag == vtag) {
+		if (pt->has_v || !get_double(pp, end, &pt->v))
+			return -1;
+		pt->has_v = true;
+		return 0;
+	}
+	if (tag != ttag)
+		return 1;
+	if (pt->has_t || !get_varint(pp, end, &t))
+		return -1;
+	pt->t = (int64_t)t;
+	pt->has_t = true;
+	return 0;
+}
+
+static bool get_sample(const unsigned char *p, const unsigned char *end, struct tsdb_sample *s)
+{
+	struct point pt = { 0 };
+
 	while (p < end) {
 		unsigned char tag = *p++;
 
-		if (tag == TAG_SAMPLE_VALUE && !has_v) {
-			if (!get_double(&p, end, &s->v))
-				return false;
-			has_v = true;
-		} else if (tag == TAG_SAMPLE_TIME && !has_t) {
-			if (!get_varint(&p, end, &t))
-				return false;
-			s->t = (int64_t)t;
-			has_t = true;
-		} else {
+		if (get_point_field(tag, TAG_SAMPLE_VALUE, TAG_SAMPLE_TIME, &p, end, &pt) != 0)
 			return false;
-		}
 	}
+	s->t = pt.t;
+	s->v = pt.v;
 	return true;
 }
 
@@ -300,13 +317,10 @@ static int get_exemplar(struct wire *w, const unsigned char *p, const unsigned c
 			struct tsdb_exemplar *e)
 {
 	const unsigned char *q = p;
-	bool has_v = false, has_t = false;
+	struct point pt = { 0 };
 	size_t nlabels = 0, bytes = 0, len;
-	uint64_t t;
 	int rc;
 
-	e->t = 0;
-	e->v = 0;
 	while (q < end) {
 		unsigned char tag = *q++;
 
@@ -316,20 +330,13 @@ static int get_exemplar(struct wire *w, const unsigned char *p, const unsigned c
 			q += len;
 			bytes += len;
 			nlabels++;
-		} else if (tag == TAG_EX_VALUE && !has_v) {
-			if (!get_double(&q, end, &e->v))
-				return REMOTE_WIRE_OTHER;
-			has_v = true;
-		} else if (tag == TAG_EX_TIME && !has_t) {
-			if (!get_varint(&q, end, &t))
-				return REMOTE_WIRE_OTHER;
-			e->t = (int64_t)t;
-			has_t = true;
-		} else {
+		} else if (get_point_field(tag, TAG_EX_VALUE, TAG_EX_TIME, &q, end, &pt) != 0) {
 			return REMOTE_WIRE_OTHER;
 		}
 	}
-	w->mem += r16(sizeof(Prometheus__Exemplar)) + pc_slabs(nlabels + has_v + has_t) +
+	e->t = pt.t;
+	e->v = pt.v;
+	w->mem += r16(sizeof(Prometheus__Exemplar)) + pc_slabs(nlabels + pt.has_v + pt.has_t) +
 		  pc_array(nlabels);
 	rc = decode_labels(w, w->a, p, end, TAG_EX_LABEL, nlabels, bytes, &e->labels);
 	if (rc == REMOTE_WIRE_OK)
