@@ -16,17 +16,30 @@
 
 struct remote_api {
 	struct tsdb_db *db;
+	struct remote_series_cache *cache;
 	struct metric_child *invalid_labels;
 	struct metric_child *rejected;
 };
 
 static struct remote_api g_api;
 
+static int lazy_labels(void *arg, size_t i, struct arena *a, struct labels *out)
+{
+	return remote_write_series_labels(arg, i, a, out);
+}
+
+static bool series_alive(void *arg, uint64_t ref)
+{
+	return tsdb_head_series_exists(arg, ref);
+}
+
 static void handle_write(struct http_req *req, void *ctx)
 {
 	struct remote_api *api = ctx;
 	struct arena *a = http_req_arena(req);
 	struct remote_write_batch batch;
+	struct tsdb_db_append_opts opts = { .labels = lazy_labels, .arg = &batch };
+	struct tsdb_head *head = tsdb_db_head(api->db);
 	struct tsdb_db_series *in;
 	struct tsdb_db_result res;
 	const void *body;
@@ -34,28 +47,34 @@ static void handle_write(struct http_req *req, void *ctx)
 	char err[512];
 
 	body = http_req_body(req, &len);
-	if (remote_write_decode(body, len, http_req_header(req, "Content-Encoding"), NULL, a,
-				&batch, err, sizeof(err)) < 0) {
+	if (remote_write_decode(body, len, http_req_header(req, "Content-Encoding"), NULL, api->cache,
+				a, &batch, err, sizeof(err)) < 0) {
 		LOG_DEBUG("remote_write", "Error decoding remote write request", "err", err);
 		http_reply_text(req, 400, "%s", err);
 		return;
 	}
 	in = arena_alloc(a, (batch.nseries ? batch.nseries : 1) * sizeof(*in));
-	if (!in) {
+	opts.refs = arena_alloc(a, (batch.nseries ? batch.nseries : 1) * sizeof(*opts.refs));
+	if (!in || !opts.refs) {
 		remote_write_batch_free(&batch);
 		http_reply_text(req, 500, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < batch.nseries; i++)
 		in[i] = (struct tsdb_db_series){
-			.labels = &batch.series[i].labels, .samples = batch.series[i].samples,
+			.labels = batch.series[i].labels.v ? &batch.series[i].labels : NULL,
+			.ref = batch.series[i].ref, .samples = batch.series[i].samples,
 			.n = batch.series[i].nsamples, .exemplars = batch.series[i].exemplars,
 			.nexemplars = batch.series[i].nexemplars,
 		};
-	if (tsdb_db_append(api->db, in, batch.nseries, a, &res, err, sizeof(err)) < 0) {
+	if (tsdb_db_append_ex(api->db, in, batch.nseries, &opts, a, &res, err, sizeof(err)) < 0) {
 		LOG_ERROR("remote_write", "Error while remote writing the request", "err", err);
 		http_reply_text(req, 500, "%s", err);
 		goto out;
+	}
+	if (api->cache) {
+		remote_series_cache_learn(api->cache, &batch, opts.refs);
+		remote_series_cache_trim(api->cache, tsdb_head_num_series(head), series_alive, head);
 	}
 	metrics_add(api->invalid_labels, (double)batch.invalid_samples);
 	metrics_add(api->rejected, (double)res.rejected);
@@ -114,6 +133,8 @@ int remote_api_register(struct runtime *rt, struct tsdb_db *db, char *err, size_
 	struct metric *inv, *rej;
 
 	g_api.db = db;
+	/* Without the cache (no memory for it) every series is decoded and looked up. */
+	g_api.cache = remote_series_cache_new();
 	inv = metrics_counter(r, "prometheus_api_remote_write_invalid_labels_samples_total",
 			      "The total number of remote write samples which contained invalid labels.", NULL);
 	rej = metrics_counter(r, "lgtm_remote_write_rejected_samples_total",
@@ -126,4 +147,10 @@ int remote_api_register(struct runtime *rt, struct tsdb_db *db, char *err, size_
 		return -1;
 	}
 	return 0;
+}
+
+void remote_api_close(void)
+{
+	remote_series_cache_free(g_api.cache);
+	g_api.cache = NULL;
 }

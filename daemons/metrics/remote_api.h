@@ -14,5 +14,7 @@ struct runtime;
 struct tsdb_db;
 
 int remote_api_register(struct runtime *rt, struct tsdb_db *db, char *err, size_t errlen);
+/* Free what registering took; after the HTTP server has stopped. */
+void remote_api_close(void);
 
 #endif

@@ -243,6 +243,7 @@ void storage_stop(void)
 {
 	char err[256];
 
+	remote_api_close();
 	if (tsdb_db_close(g_db, err, sizeof(err)) < 0)
 		LOG_ERROR("tsdb", "Closing the TSDB failed", "err", err);
 	g_db = NULL;

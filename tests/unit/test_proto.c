@@ -25,29 +25,12 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
+#include "fixture.h"
+
 #define CMN(t) Opentelemetry__Proto__Common__V1__##t
 #define TRC(t) Opentelemetry__Proto__Trace__V1__##t
 #define OTL(t) Opentelemetry__Proto__Logs__V1__##t
 #define MET(t) Opentelemetry__Proto__Metrics__V1__##t
-
-static void read_fixture(const char *name, struct buf *out)
-{
-	const char *root = getenv("LGTM_FIXTURES");
-	char path[512], chunk[4096];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/proto/%s", root ? root : "tests/fixtures", name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open fixture %s (run from the repo root or set LGTM_FIXTURES)",
-			 path);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(out, chunk, n);
-	fclose(f);
-	assert_false(out->oom);
-	assert_true(out->len > 0);
-}
 
 /* The fixture as an HTTP sender would POST it: snappy block format. */
 static void read_snappy_fixture(const char *name, struct buf *out)

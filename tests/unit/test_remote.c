@@ -44,7 +44,7 @@ static void test_golden_body(void **state)
 	size_t len;
 	char *body = read_fixture("prom_write.snappy", &len);
 
-	assert_int_equal(remote_write_decode(body, len, NULL, NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(body, len, NULL, NULL, NULL, a, &b, err, sizeof(err)), 0);
 	assert_int_equal(b.nseries, 2);
 	assert_int_equal(b.nsamples, 3);
 	assert_int_equal(b.invalid_series, 0);
@@ -118,7 +118,7 @@ static void test_partially_bad_request(void **state)
 	char err[256];
 
 	build(&body, series, 6);
-	assert_int_equal(remote_write_decode(body.data, body.len, NULL, NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(body.data, body.len, NULL, NULL, NULL, a, &b, err, sizeof(err)), 0);
 	assert_int_equal(b.nseries, 2);
 	assert_int_equal(b.invalid_series, 4);
 	assert_int_equal(b.invalid_samples, 4);
@@ -159,7 +159,7 @@ static void test_too_many_labels(void **state)
 	req.timeseries = &tsp;
 	assert_int_equal(proto_pack(&req.base, &pb, err, sizeof(err)), 0);
 	/* Already-decoded body (as after the HTTP layer's Content-Encoding step). */
-	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, NULL, a, &b, err, sizeof(err)), 0);
 	assert_int_equal(b.nseries, 0);
 	assert_int_equal(b.invalid_series, 1);
 	assert_non_null(strstr(b.errors.data, "10000 labels, more than the limit of 128"));
@@ -215,7 +215,7 @@ static void test_exemplars(void **state)
 	req.n_timeseries = 2;
 	req.timeseries = tsp;
 	assert_int_equal(proto_pack(&req.base, &pb, err, sizeof(err)), 0);
-	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, a, &b, err, sizeof(err)), 0);
+	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, NULL, a, &b, err, sizeof(err)), 0);
 	assert_int_equal(b.nseries, 1);
 	assert_int_equal(b.invalid_series, 1);
 	assert_int_equal(b.nexemplars, 2);
@@ -240,13 +240,13 @@ static void test_whole_request_errors(void **state)
 	struct remote_write_batch b;
 	char err[256];
 
-	assert_int_equal(remote_write_decode("", 0, NULL, NULL, a, &b, err, sizeof(err)), -1);
+	assert_int_equal(remote_write_decode("", 0, NULL, NULL, NULL, a, &b, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "empty"));
 	/* Truncated snappy. */
 	build(&body, one, 1);
-	assert_int_equal(remote_write_decode(body.data, body.len - 3, NULL, NULL, a, &b, err, sizeof(err)), -1);
+	assert_int_equal(remote_write_decode(body.data, body.len - 3, NULL, NULL, NULL, a, &b, err, sizeof(err)), -1);
 	/* Garbage protobuf (already decompressed). */
-	assert_int_equal(remote_write_decode("\xff\xff\xff\xff\x0f garbage", 14, "snappy", NULL, a, &b, err,
+	assert_int_equal(remote_write_decode("\xff\xff\xff\xff\x0f garbage", 14, "snappy", NULL, NULL, a, &b, err,
 				   sizeof(err)), -1);
 	buf_free(&body);
 	arena_free(a);

@@ -144,7 +144,7 @@ static void handle_write(struct http_req *req, void *ctx)
 		return;
 	}
 	body = http_req_body(req, &len);
-	if (remote_write_decode(body, len, http_req_header(req, "Content-Encoding"), NULL,
+	if (remote_write_decode(body, len, http_req_header(req, "Content-Encoding"), NULL, NULL,
 				http_req_arena(req), &b, err, sizeof(err))) {
 		http_reply_text(req, 400, "%s", err);
 		return;

@@ -3,6 +3,7 @@
  * series out of time order), which replay must keep. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,11 +142,96 @@ static void test_replay_tolerates_live_orderings(void **state)
 	buf_free(&r3);
 }
 
+/* The labels callback of tsdb_db_append_ex(): counts its calls, fails on demand. */
+struct lazy {
+	const struct labels *ls;
+	int calls;
+	bool fail;
+};
+
+static int lazy_labels(void *arg, size_t i, struct arena *a, struct labels *out)
+{
+	struct lazy *z = arg;
+
+	(void)i;
+	(void)a;
+	z->calls++;
+	if (z->fail)
+		return -1;
+	*out = *z->ls;
+	return 0;
+}
+
+/* Series given by ref: no label work while the ref is live; the labels are asked for
+ * only to describe a refusal, for a stale ref, or for a WAL series record. */
+static void test_append_by_ref(void **state)
+{
+	struct tsdb_db *db = open_db();
+	struct arena *a = arena_new(0);
+	struct labels l1 = LS({ "__name__", "byref" }, { "job", "a" });
+	struct lazy z = { .ls = &l1 };
+	uint64_t refs[1], ref;
+	struct tsdb_db_append_opts o = { .labels = lazy_labels, .arg = &z, .refs = refs };
+	struct tsdb_sample s1[] = { { 1000, 1 } }, s2[] = { { 2000, 2 }, { 2000, 3 } };
+	struct tsdb_sample s3[] = { { 3000, 3 } }, s4[] = { { 4000, 4 } }, got[8];
+	struct tsdb_db_series in = { .labels = &l1, .samples = s1, .n = 1 };
+	struct tsdb_db_result res;
+	bool created;
+
+	/* With labels: the ref comes back. */
+	assert_int_equal(tsdb_db_append_ex(db, &in, 1, &o, a, &res, err, sizeof(err)), 0);
+	assert_int_not_equal(refs[0], 0);
+	ref = refs[0];
+	buf_free(&res.errors);
+	/* By ref only: appended without asking, refusals described with the labels. */
+	in = (struct tsdb_db_series){ .ref = ref, .samples = s2, .n = 2 };
+	assert_int_equal(tsdb_db_append_ex(db, &in, 1, &o, a, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.appended, 1);
+	assert_int_equal(res.duplicate, 1);
+	assert_int_equal(z.calls, 1);
+	assert_non_null(strstr(res.errors.data, "duplicate sample for timestamp for series {__name__=\"byref\", job=\"a\"}"));
+	assert_int_equal(refs[0], ref);
+	buf_free(&res.errors);
+	/* A stale ref: the labels find (here: create) the series as if no ref was given. */
+	in = (struct tsdb_db_series){ .ref = ref + 1000, .samples = s3, .n = 1 };
+	assert_int_equal(tsdb_db_append_ex(db, &in, 1, &o, a, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.appended, 1);
+	assert_int_equal(res.series_created, 0);
+	assert_int_equal(refs[0], ref);
+	assert_int_equal(z.calls, 2);
+	buf_free(&res.errors);
+	/* A failing callback fails the append. */
+	z.fail = true;
+	in.ref = ref + 1000;
+	assert_int_equal(tsdb_db_append_ex(db, &in, 1, &o, a, &res, err, sizeof(err)), -1);
+	buf_free(&res.errors);
+	z.fail = false;
+	/* A series the WAL has no record of (made behind the db's back): the record is
+	 * logged from the callback's labels, so a reopen finds the sample. */
+	struct labels l2 = LS({ "__name__", "unlogged" });
+	assert_int_equal(tsdb_head_get_or_create(tsdb_db_head(db), &l2, &ref, &created, err,
+						 sizeof(err)), 0);
+	z.ls = &l2;
+	in = (struct tsdb_db_series){ .ref = ref, .samples = s4, .n = 1 };
+	assert_int_equal(tsdb_db_append_ex(db, &in, 1, &o, a, &res, err, sizeof(err)), 0);
+	assert_int_equal(z.calls, 4);
+	buf_free(&res.errors);
+	assert_int_equal(tsdb_db_close(db, err, sizeof(err)), 0);
+
+	db = open_db();
+	assert_int_equal(read_all(db, "byref", got, 8), 3);
+	assert_int_equal(got[2].t, 3000);
+	assert_int_equal(read_all(db, "unlogged", got, 8), 1);
+	assert_int_equal(tsdb_db_close(db, err, sizeof(err)), 0);
+	arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_tolerates_live_orderings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_by_ref, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tsdb_db", tests, NULL, NULL);
 }

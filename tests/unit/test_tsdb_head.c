@@ -166,6 +166,35 @@ static void test_append_rules(void **state)
 	tsdb_head_free(h);
 }
 
+/* tsdb_head_append_known(): a stale ref is "not found" before any bounds check and
+ * counts nothing; a live one is tsdb_head_append(). Prefetch hints take any ref. */
+static void test_append_known(void **state)
+{
+	struct tsdb_head *h = head(0);
+	uint64_t a = series(h, LS({ "__name__", "a" }));
+	struct tsdb_head_stats st;
+
+	for (int stage = 0; stage < 2; stage++) {
+		tsdb_head_prefetch(h, a, stage);
+		tsdb_head_prefetch(h, 12345, stage);
+	}
+	assert_int_equal(tsdb_head_append_known(h, a, 10 * HOUR, 1, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_head_append_known(h, a, 10 * HOUR, 2, err, sizeof(err)),
+			 TSDB_EDUPLICATE);
+	/* Below the append window: out of bounds for a live ref, not found for a stale. */
+	assert_int_equal(tsdb_head_append_known(h, a, HOUR, 1, err, sizeof(err)),
+			 TSDB_EOUT_OF_BOUNDS);
+	assert_string_equal(err, "out of bounds");
+	assert_int_equal(tsdb_head_append_known(h, 999, HOUR, 1, err, sizeof(err)),
+			 TSDB_ENOT_FOUND);
+	assert_int_equal(tsdb_head_append(h, 999, HOUR, 1, err, sizeof(err)), TSDB_EOUT_OF_BOUNDS);
+	tsdb_head_stats(h, &st);
+	assert_int_equal(st.samples_appended, 1);
+	assert_int_equal(st.duplicate, 1);
+	assert_int_equal(st.out_of_bounds, 2);
+	tsdb_head_free(h);
+}
+
 static void test_append_labels(void **state)
 {
 	struct tsdb_head *h = head(0);
@@ -748,6 +777,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_append_rules),
+		cmocka_unit_test(test_append_known),
 		cmocka_unit_test(test_append_labels),
 		cmocka_unit_test(test_chunk_cutting),
 		cmocka_unit_test(test_ooo_window),

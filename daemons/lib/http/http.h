@@ -71,7 +71,7 @@ struct http_observation {
 
 struct http_server_config {
 	const char *listen_address;  /* "host:port", "[v6addr]:port" or ":port"; port 0 = pick a free one */
-	unsigned threads;            /* 0: one per core */
+	unsigned threads;            /* 0: two per core, at least 4 (handlers block on fsync) */
 	size_t max_body_bytes;       /* 0: 64 MiB */
 	size_t max_decoded_bytes;    /* 0: 4 x max_body_bytes */
 	unsigned idle_timeout_s;     /* keep-alive idle limit; 0: 120 s */

@@ -46,7 +46,10 @@ static int apply_defaults(struct http_server_config *c, char *err, size_t errlen
 	if (!c->threads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-		c->threads = n > 0 ? (unsigned)n : 1;
+		/* Handlers wait for durability (a WAL group commit's fsync) without using
+		 * a core, and one waiting blocks its thread's other connections: with
+		 * more requests in flight than cores, each fsync covers more of them. */
+		c->threads = n > 2 ? 2 * (unsigned)n : 4;
 	}
 	if (!c->max_body_bytes)
 		c->max_body_bytes = DEFAULT_MAX_BODY;

@@ -19,11 +19,28 @@
  *   such label" in Prometheus).
  * - Labels of a batch series are sorted; strings point into the decoded message, which
  *   lives in the caller's arena.
- * Thread-safe: no shared state.
+ *
+ * Decoding. The messages real senders produce are read by a zero-copy decoder of our
+ * own; a body it does not fully recognise (metadata, native histograms, unknown
+ * fields, unusual encodings) goes to protobuf-c through proto_decode(), so accepted
+ * inputs, decoded values, limits and error messages are those of protobuf-c either way.
+ *
+ * Series cache (optional). Senders resend the same series with the same label bytes
+ * request after request. A remote_series_cache maps a keyed 128-bit hash of a series'
+ * label fields as sent to the storage ref they were appended under, so a known series
+ * is neither decoded, sorted nor validated again, nor looked up by its labels: its
+ * batch entry carries the ref and no labels (labels.v NULL), and
+ * remote_write_series_labels() decodes them when the storage needs them (a stale ref,
+ * an error message, a WAL series record). Only series that passed validation are
+ * cached, so a cache must only be used with one set of limits. The hash is XXH3-128
+ * with a random per-cache seed: a collision (two label sets, one key) is about as
+ * likely as 2^-128 per pair and cannot be constructed without the seed.
+ * Thread-safe: decoding has no shared state; a cache is striped and safe to share.
  */
 #ifndef LGTM_REMOTE_H
 #define LGTM_REMOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +58,8 @@ struct remote_write_limits {
 };
 
 struct remote_write_series {
-	struct labels labels;
+	struct labels labels;      /* labels.v NULL: a cached series, see ref */
+	uint64_t ref;              /* the cache's ref for these label bytes, 0: none */
 	const struct tsdb_sample *samples;
 	size_t nsamples;
 	size_t nhistograms; /* native histograms are not stored yet: counted, reported */
@@ -49,6 +67,11 @@ struct remote_write_series {
 	 * applies the exemplar rules (tsdb.h), never a reason for a 400 here. */
 	const struct tsdb_exemplar *exemplars;
 	size_t nexemplars;
+	/* The label fields as sent, and their cache key (private to this module). */
+	const unsigned char *wire;
+	size_t wirelen;
+	uint64_t key[2];
+	bool keyed;
 };
 
 struct remote_write_batch {
@@ -59,14 +82,41 @@ struct remote_write_batch {
 	size_t invalid_series;
 	size_t invalid_samples;
 	struct buf errors;  /* "; "-separated descriptions of the first invalid series */
+	struct buf plain;   /* the body, when this module decompressed it (private) */
 };
 
-/* content_encoding: the request's Content-Encoding header (NULL when absent). */
+struct remote_series_cache;
+
+/* content_encoding: the request's Content-Encoding header (NULL when absent). cache may
+ * be NULL (every series then has its labels). The batch may point into body: keep it
+ * until the batch is freed. */
 int remote_write_decode(const void *body, size_t len, const char *content_encoding,
-	      const struct remote_write_limits *lim, struct arena *a, struct remote_write_batch *out, char *err,
-	      size_t errlen);
-/* Frees out->errors (everything else is in the arena). */
+			const struct remote_write_limits *lim, struct remote_series_cache *cache,
+			struct arena *a, struct remote_write_batch *out, char *err, size_t errlen);
+/* Frees what the batch holds outside the arena. */
 void remote_write_batch_free(struct remote_write_batch *b);
+/* The labels of batch series i (sorted, empty values dropped) in `a`: its own when it
+ * has them, else decoded again from the bytes sent. -1 on allocation failure. */
+int remote_write_series_labels(const struct remote_write_batch *b, size_t i, struct arena *a,
+			       struct labels *out);
+
+/* A cache of (label bytes -> ref); see "Series cache" above. NULL on allocation
+ * failure. */
+struct remote_series_cache *remote_series_cache_new(void);
+void remote_series_cache_free(struct remote_series_cache *c);
+/* After the batch was stored: refs[i] is the ref batch series i was appended under
+ * (0: not stored). Series with cacheable label bytes are remembered under that ref;
+ * memory failures only mean a series is not remembered. */
+void remote_series_cache_learn(struct remote_series_cache *c, const struct remote_write_batch *b,
+			       const uint64_t *refs);
+/* Entries held. */
+size_t remote_series_cache_size(struct remote_series_cache *c);
+/* Keep the cache near the storage's size: when it holds more than twice `live` (the
+ * series the storage has) plus some slack, forget every entry whose ref alive() denies
+ * (series the storage dropped). Cheap when there is nothing to do; one sweep runs at
+ * a time (a call while another runs returns at once). */
+void remote_series_cache_trim(struct remote_series_cache *c, uint64_t live,
+			      bool (*alive)(void *arg, uint64_t ref), void *arg);
 
 /*
  * Remote read (/api/v1/read), the SAMPLES response type: a snappy ReadRequest in,

@@ -1,9 +1,12 @@
 /*
- * Remote-write request decoding and per-series validation. Samples are copied into
- * one contiguous array per series in the arena: protobuf-c gives an array of
- * pointers to small structs, and the storage layer wants (t, v) pairs.
+ * Remote-write request decoding and per-series validation. The zero-copy decoder
+ * (wire.c) reads what senders send; what it does not recognise goes to protobuf-c,
+ * whose structs are turned into the same batch here. Both end in
+ * remote_accept_series(), so a series is judged the same way whichever decoder read
+ * it. Samples are copied into one contiguous array per series in the arena: the
+ * storage layer wants (t, v) pairs.
  */
-#include "remote/remote.h"
+#include "remote/remote_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +17,7 @@
 
 #define MAX_REPORTED 5
 
-static void limits_or_defaults(const struct remote_write_limits *in, struct remote_write_limits *out)
+void remote_limits_defaults(const struct remote_write_limits *in, struct remote_write_limits *out)
 {
 	*out = in ? *in : (struct remote_write_limits){ 0 };
 	if (!out->max_labels)
@@ -40,6 +43,63 @@ static void report(struct remote_write_batch *b, const struct labels *ls, const 
 		labels_format(ls, &b->errors);
 	}
 }
+
+/* Why a series is invalid, or NULL. */
+static const char *check_series(const struct labels *ls, const struct remote_write_limits *lim,
+				char *why, size_t whylen)
+{
+	if (ls->n > lim->max_labels) {
+		snprintf(why, whylen, "series has %zu labels, more than the limit of %zu", ls->n,
+			 lim->max_labels);
+		return why;
+	}
+	for (size_t i = 0; i < ls->n; i++) {
+		if (strlen(ls->v[i].name) > lim->max_name_length) {
+			snprintf(why, whylen, "label name longer than %zu bytes", lim->max_name_length);
+			return why;
+		}
+		if (strlen(ls->v[i].value) > lim->max_value_length) {
+			snprintf(why, whylen, "value of label %s longer than %zu bytes", ls->v[i].name,
+				 lim->max_value_length);
+			return why;
+		}
+	}
+	if (!labels_get(ls, LABELS_METRIC_NAME))
+		return "series has no metric name (__name__)";
+	if (labels_check(ls, why, whylen) < 0)
+		return why;
+	return NULL;
+}
+
+int remote_accept_series(struct remote_write_batch *b, size_t nbad,
+			 const struct remote_write_limits *lim)
+{
+	struct remote_write_series *s = &b->series[b->nseries];
+	char why[512];
+	const char *bad;
+
+	labels_sort(&s->labels);
+	bad = check_series(&s->labels, lim, why, sizeof(why));
+	if (bad) {
+		/* Describe the series only when its labels are small enough to print. */
+		report(b, s->labels.n <= 64 ? &s->labels : NULL, bad);
+		b->invalid_samples += nbad;
+		return 0;
+	}
+	b->nsamples += s->nsamples;
+	b->nexemplars += s->nexemplars;
+	b->nseries++;
+	return 0;
+}
+
+int remote_batch_finish(struct remote_write_batch *b)
+{
+	if (b->invalid_series > MAX_REPORTED)
+		buf_printf(&b->errors, "; and %zu more invalid series", b->invalid_series - MAX_REPORTED);
+	return b->errors.oom ? -1 : 0;
+}
+
+/* --- the protobuf-c path ------------------------------------------------------------------ */
 
 /* Labels of a series or an exemplar, empty values dropped (unsorted); NULL on
  * allocation failure. */
@@ -88,54 +148,17 @@ static int add_exemplars(struct arena *a, const Prometheus__TimeSeries *ts,
 	return 0;
 }
 
-/* Why a series is invalid, or NULL. */
-static const char *check_series(const struct labels *ls, const struct remote_write_limits *lim,
-				char *why, size_t whylen)
-{
-	if (ls->n > lim->max_labels) {
-		snprintf(why, whylen, "series has %zu labels, more than the limit of %zu", ls->n,
-			 lim->max_labels);
-		return why;
-	}
-	for (size_t i = 0; i < ls->n; i++) {
-		if (strlen(ls->v[i].name) > lim->max_name_length) {
-			snprintf(why, whylen, "label name longer than %zu bytes", lim->max_name_length);
-			return why;
-		}
-		if (strlen(ls->v[i].value) > lim->max_value_length) {
-			snprintf(why, whylen, "value of label %s longer than %zu bytes", ls->v[i].name,
-				 lim->max_value_length);
-			return why;
-		}
-	}
-	if (!labels_get(ls, LABELS_METRIC_NAME))
-		return "series has no metric name (__name__)";
-	if (labels_check(ls, why, whylen) < 0)
-		return why;
-	return NULL;
-}
-
 static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const struct remote_write_limits *lim,
 		      struct remote_write_batch *b)
 {
 	struct remote_write_series *s = &b->series[b->nseries];
 	struct tsdb_sample *smp;
-	char why[512];
-	const char *bad;
-	size_t n;
 
-	s->labels.v = series_labels(a, ts->labels, ts->n_labels, &n);
+	/* The slot may hold an invalid series' leftovers. */
+	memset(s, 0, sizeof(*s));
+	s->labels.v = series_labels(a, ts->labels, ts->n_labels, &s->labels.n);
 	if (!s->labels.v)
 		return -1;
-	s->labels.n = n;
-	labels_sort(&s->labels);
-	bad = check_series(&s->labels, lim, why, sizeof(why));
-	if (bad) {
-		/* Describe the series only when its labels are small enough to print. */
-		report(b, n <= 64 ? &s->labels : NULL, bad);
-		b->invalid_samples += ts->n_samples + ts->n_histograms;
-		return 0;
-	}
 	smp = arena_alloc(a, (ts->n_samples ? ts->n_samples : 1) * sizeof(*smp));
 	if (!smp)
 		return -1;
@@ -148,25 +171,48 @@ static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const s
 	s->nhistograms = ts->n_histograms;
 	if (add_exemplars(a, ts, s) < 0)
 		return -1;
-	b->nsamples += ts->n_samples;
-	b->nexemplars += s->nexemplars;
-	b->nseries++;
-	return 0;
+	return remote_accept_series(b, ts->n_samples + ts->n_histograms, lim);
 }
 
+int remote_write_decode_pc(const void *pb, size_t len, const struct remote_write_limits *lim,
+			   struct arena *a, struct remote_write_batch *out, char *err, size_t errlen)
+{
+	struct proto_limits pl = { .max_bytes = lim->max_decoded_bytes };
+	Prometheus__WriteRequest *req;
+	ProtobufCMessage *msg;
+
+	memset(out, 0, sizeof(*out));
+	if (proto_decode(&prometheus__write_request__descriptor, pb, len, &pl, a, &msg, err,
+			 errlen) < 0)
+		return -1;
+	req = (Prometheus__WriteRequest *)msg;
+	out->series = arena_calloc(a, req->n_timeseries ? req->n_timeseries : 1, sizeof(*out->series));
+	if (!out->series)
+		goto oom;
+	for (size_t i = 0; i < req->n_timeseries; i++)
+		if (add_series(a, req->timeseries[i], lim, out) < 0)
+			goto oom;
+	if (remote_batch_finish(out) < 0)
+		goto oom;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory decoding remote write request");
+	buf_free(&out->errors);
+	return -1;
+}
+
+/* --- entry points ---------------------------------------------------------------------- */
+
 int remote_write_decode(const void *body, size_t len, const char *content_encoding,
-	      const struct remote_write_limits *limits, struct arena *a, struct remote_write_batch *out, char *err,
-	      size_t errlen)
+			const struct remote_write_limits *limits, struct remote_series_cache *cache,
+			struct arena *a, struct remote_write_batch *out, char *err, size_t errlen)
 {
 	struct remote_write_limits lim;
 	struct buf plain = { 0 };
-	struct proto_limits pl = { 0 };
-	Prometheus__WriteRequest *req;
-	ProtobufCMessage *msg;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	limits_or_defaults(limits, &lim);
+	remote_limits_defaults(limits, &lim);
 	if (len == 0) {
 		snprintf(err, errlen, "empty remote write request body");
 		return -1;
@@ -175,36 +221,45 @@ int remote_write_decode(const void *body, size_t len, const char *content_encodi
 		/* Senders that omit Content-Encoding still send snappy (Prometheus assumes it). */
 		rc = compress_decode(COMPRESS_SNAPPY, body, len, lim.max_decoded_bytes, &plain, err, errlen);
 		if (rc < 0)
-			goto fail;
+			goto out;
 		body = plain.data;
 		len = plain.len;
 	}
-	pl.max_bytes = lim.max_decoded_bytes;
-	rc = proto_decode(&prometheus__write_request__descriptor, body, len, &pl, a, &msg, err, errlen);
-	if (rc < 0)
-		goto fail;
-	req = (Prometheus__WriteRequest *)msg;
-	out->series = arena_calloc(a, req->n_timeseries ? req->n_timeseries : 1, sizeof(*out->series));
-	if (!out->series)
-		goto oom;
-	for (size_t i = 0; i < req->n_timeseries; i++)
-		if (add_series(a, req->timeseries[i], &lim, out) < 0)
-			goto oom;
-	if (out->invalid_series > MAX_REPORTED)
-		buf_printf(&out->errors, "; and %zu more invalid series", out->invalid_series - MAX_REPORTED);
-	if (out->errors.oom)
-		goto oom;
+	rc = len <= lim.max_decoded_bytes ? remote_wire_decode(body, len, &lim, cache, a, out)
+					  : REMOTE_WIRE_OTHER;
+	if (rc == REMOTE_WIRE_OTHER) {
+		buf_free(&out->errors);
+		rc = remote_write_decode_pc(body, len, &lim, a, out, err, errlen);
+	} else if (rc < 0) {
+		snprintf(err, errlen, "out of memory decoding remote write request");
+		buf_free(&out->errors);
+	} else {
+		/* Cached series keep pointing into the body: it lives as long as the batch. */
+		out->plain = plain;
+		return 0;
+	}
+out:
 	buf_free(&plain);
-	return 0;
-oom:
-	snprintf(err, errlen, "out of memory decoding remote write request");
-fail:
-	buf_free(&plain);
-	buf_free(&out->errors);
-	return -1;
+	return rc;
 }
 
 void remote_write_batch_free(struct remote_write_batch *b)
 {
 	buf_free(&b->errors);
+	buf_free(&b->plain);
+}
+
+int remote_write_series_labels(const struct remote_write_batch *b, size_t i, struct arena *a,
+			       struct labels *out)
+{
+	const struct remote_write_series *s = &b->series[i];
+
+	if (s->labels.v) {
+		*out = s->labels;
+		return 0;
+	}
+	if (remote_wire_labels(s->wire, s->wirelen, a, out) < 0)
+		return -1;
+	labels_sort(out);
+	return 0;
 }

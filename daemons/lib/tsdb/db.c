@@ -173,41 +173,108 @@ struct pending {
 	size_t nexemplars;
 };
 
-/* Apply one series to the head and collect what must be logged for it. */
-static int apply_series(struct tsdb_db *db, const struct tsdb_db_series *in, struct pending *p,
-			struct arena *a, struct tsdb_db_result *res, char *err, size_t errlen)
+/* One call's inputs that every series shares. */
+struct call {
+	struct tsdb_db *db;
+	const struct tsdb_db_append_opts *o;
+	struct arena *a;
+	struct pending *p;
+	struct tsdb_db_result *res;
+};
+
+/* The labels of series i: its own, or the caller's callback's for a series that came
+ * with a ref only. NULL (err filled) when they cannot be had. */
+static const struct labels *series_labels(const struct call *c, const struct tsdb_db_series *in,
+					  size_t i, struct labels *tmp, char *err, size_t errlen)
 {
+	if (in->labels)
+		return in->labels;
+	if (c->o && c->o->labels && c->o->labels(c->o->arg, i, c->a, tmp) == 0)
+		return tmp;
+	snprintf(err, errlen, "out of memory appending (labels of series ref %llu)",
+		 (unsigned long long)in->ref);
+	return NULL;
+}
+
+/* The series' ref from its hint, trying the first sample on the way (*rc0 its result,
+ * 1 if not tried); 0 when the hint is absent or stale. */
+static uint64_t try_hint(const struct call *c, const struct tsdb_db_series *in, int *rc0,
+			 char *why, size_t whylen)
+{
+	*rc0 = 1;
+	if (!in->ref)
+		return 0;
+	if (!in->n)
+		return tsdb_head_series_exists(c->db->head, in->ref) ? in->ref : 0;
+	*rc0 = tsdb_head_append_known(c->db->head, in->ref, in->samples[0].t, in->samples[0].v,
+				      why, whylen);
+	if (*rc0 != TSDB_ENOT_FOUND)
+		return in->ref;
+	*rc0 = 1;
+	return 0;
+}
+
+/* Apply series i to the head and collect what must be logged for it. */
+static int apply_series(const struct call *c, const struct tsdb_db_series *in, size_t i,
+			char *err, size_t errlen)
+{
+	struct tsdb_db_result *res = c->res;
+	struct pending *p = c->p;
+	const struct labels *ls = in->labels;
+	struct tsdb_db_series ex;
+	struct labels tmp;
 	char why[256];
 	uint64_t ref;
 	bool created;
 	int rc;
 
-	rc = tsdb_head_get_or_create(db->head, in->labels, &ref, &created, why, sizeof(why));
-	if (rc < 0) {
-		refused(res, rc, why, in->labels, in->n ? in->samples[0].t : 0);
-		res->rejected += in->n ? in->n - 1 : 0;
-		return 0;
+	ref = try_hint(c, in, &rc, why, sizeof(why));
+	if (!ref) {
+		if (!(ls = series_labels(c, in, i, &tmp, err, errlen)))
+			return -1;
+		rc = tsdb_head_get_or_create(c->db->head, ls, &ref, &created, why, sizeof(why));
+		if (rc < 0) {
+			refused(res, rc, why, ls, in->n ? in->samples[0].t : 0);
+			res->rejected += in->n ? in->n - 1 : 0;
+			return 0;
+		}
+		res->series_created += created;
+		rc = 1;
 	}
-	res->series_created += created;
-	if (!tsdb_logged_test(db->logged, ref))
-		p->series[p->nseries++] = (struct tsdb_wal_series){ ref, *in->labels };
-	for (size_t i = 0; i < in->n; i++) {
-		const struct tsdb_sample *s = &in->samples[i];
+	if (c->o && c->o->refs)
+		c->o->refs[i] = ref;
+	if (!tsdb_logged_test(c->db->logged, ref)) {
+		if (!ls && !(ls = series_labels(c, in, i, &tmp, err, errlen)))
+			return -1;
+		p->series[p->nseries++] = (struct tsdb_wal_series){ ref, *ls };
+	}
+	for (size_t k = 0; k < in->n; k++) {
+		const struct tsdb_sample *s = &in->samples[k];
 
-		rc = tsdb_head_append(db->head, ref, s->t, s->v, why, sizeof(why));
+		if (k || rc == 1)
+			rc = tsdb_head_append(c->db->head, ref, s->t, s->v, why, sizeof(why));
 		if (rc == TSDB_EFAIL) {
 			snprintf(err, errlen, "appending to the head: %s", why);
 			return -1;
 		}
 		if (rc < 0) {
-			refused(res, rc, why, in->labels, s->t);
+			if (!ls && res->rejected < MAX_REPORTED &&
+			    !(ls = series_labels(c, in, i, &tmp, err, errlen)))
+				return -1;
+			refused(res, rc, why, ls, s->t);
 			continue;
 		}
 		p->samples[p->nsamples++] = (struct tsdb_wal_sample){ ref, s->t, s->v };
 		res->appended++;
 	}
-	return tsdb_db_store_exemplars(db, ref, in, a, p->exemplars, &p->nexemplars, res, err,
-				       errlen);
+	if (!in->nexemplars || !c->db->exemplars)
+		return 0;
+	if (!ls && !(ls = series_labels(c, in, i, &tmp, err, errlen)))
+		return -1;
+	ex = *in;
+	ex.labels = ls;
+	return tsdb_db_store_exemplars(c->db, ref, &ex, c->a, p->exemplars, &p->nexemplars, res,
+				       err, errlen);
 }
 
 static int log_pending(struct tsdb_db *db, const struct pending *p, char *err, size_t errlen)
@@ -245,10 +312,27 @@ out:
 	return rc;
 }
 
-int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n,
-		   struct arena *a, struct tsdb_db_result *res, char *err, size_t errlen)
+/* Series known by ref are prefetched in two stages, PREFETCH series apart. (Going on
+ * to the series and its chunk needs the stripe and series locks: no gain measured.) */
+#define PREFETCH 8
+#define STAGES 2
+
+static void prefetch(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n, size_t i)
+{
+	for (int stage = 0; stage < STAGES; stage++) {
+		size_t k = i + (size_t)(STAGES - stage) * PREFETCH;
+
+		if (k < n && series[k].ref)
+			tsdb_head_prefetch(db->head, series[k].ref, stage);
+	}
+}
+
+int tsdb_db_append_ex(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n,
+		      const struct tsdb_db_append_opts *opts, struct arena *a,
+		      struct tsdb_db_result *res, char *err, size_t errlen)
 {
 	struct pending p = { 0 };
+	struct call c = { db, opts, a, &p, res };
 	size_t total = 0, nex = 0;
 	int rc;
 
@@ -264,9 +348,13 @@ int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size
 		snprintf(err, errlen, "out of memory appending");
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (apply_series(db, &series[i], &p, a, res, err, errlen) < 0)
+	if (opts && opts->refs)
+		memset(opts->refs, 0, n * sizeof(*opts->refs));
+	for (size_t i = 0; i < n; i++) {
+		prefetch(db, series, n, i);
+		if (apply_series(&c, &series[i], i, err, errlen) < 0)
 			return -1;
+	}
 	if (res->rejected > MAX_REPORTED)
 		buf_printf(&res->errors, "; and %llu more refused samples",
 			   (unsigned long long)(res->rejected - MAX_REPORTED));
@@ -274,6 +362,12 @@ int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size
 	if (rc == 0)
 		tsdb_db_bg_poke(db);
 	return rc;
+}
+
+int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n,
+		   struct arena *a, struct tsdb_db_result *res, char *err, size_t errlen)
+{
+	return tsdb_db_append_ex(db, series, n, NULL, a, res, err, errlen);
 }
 
 int tsdb_db_querier(struct tsdb_db *db, int64_t mint, int64_t maxt, struct tsdb_querier **out,

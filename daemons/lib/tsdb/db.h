@@ -92,13 +92,16 @@ int tsdb_db_open(const struct tsdb_db_options *o, struct tsdb_db **out, char *er
 int tsdb_db_close(struct tsdb_db *db, char *err, size_t errlen);
 
 /* One series of a batch: labels (any order) and its samples in time order; optionally
- * exemplars of the series, in time order (labels any order; empty values dropped). */
+ * exemplars of the series, in time order (labels any order; empty values dropped).
+ * ref: optional, the ref an earlier append reported for these very labels (see
+ * tsdb_db_append_ex()); labels may then be NULL. */
 struct tsdb_db_series {
 	const struct labels *labels;
 	const struct tsdb_sample *samples;
 	size_t n;
 	const struct tsdb_exemplar *exemplars;
 	size_t nexemplars;
+	uint64_t ref;
 };
 
 struct tsdb_db_result {
@@ -123,6 +126,27 @@ struct tsdb_db_result {
  * are durable exactly when the samples are, and tsdb_db_open() replays them. */
 int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n,
 		   struct arena *a, struct tsdb_db_result *res, char *err, size_t errlen);
+
+/*
+ * tsdb_db_append() for callers that remember series refs (a remote-write series
+ * cache): a series given with a ref skips the lookup by labels while that ref names a
+ * live series; when it names none (the head dropped the series), the labels are used
+ * as if no ref had been given. A series may come without labels (labels NULL, ref
+ * set); `labels` is then asked for them, only when they are needed: a stale ref, a
+ * refusal to describe, a series the WAL has no record of yet, exemplars to store. It
+ * must give the set the series was created with (sorted, no empty values), in `a`,
+ * or -1 (the append then fails as for an allocation failure). refs (optional, n
+ * entries) gets the ref each series was appended under, 0 for none (its labels were
+ * refused). Everything else is tsdb_db_append(), which is this with no options.
+ */
+struct tsdb_db_append_opts {
+	int (*labels)(void *arg, size_t i, struct arena *a, struct labels *out);
+	void *arg;
+	uint64_t *refs;
+};
+int tsdb_db_append_ex(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n,
+		      const struct tsdb_db_append_opts *opts, struct arena *a,
+		      struct tsdb_db_result *res, char *err, size_t errlen);
 
 /* A querier over everything stored in [mint, maxt]: the blocks overlapping it and the
  * head, merged (tsdb_merge_querier). */

@@ -390,6 +390,24 @@ int tsdb_head_append(struct tsdb_head *h, uint64_t ref, int64_t t, double v, cha
 	return append_ref(h, ref, t, v, minv, false, err, errlen);
 }
 
+void tsdb_head_prefetch(struct tsdb_head *h, uint64_t ref, int stage)
+{
+	struct tsdb_stripe *rs = ref_stripe(h, ref);
+
+	if (stage == 0)
+		__builtin_prefetch(rs, 1); /* its mutex will be taken */
+	else
+		tsdb_ptab_prefetch(&rs->tab, ref);
+}
+
+int tsdb_head_append_known(struct tsdb_head *h, uint64_t ref, int64_t t, double v, char *err,
+			   size_t errlen)
+{
+	/* No fail-fast bounds check: tsdb_series_append() refuses the same samples, with
+	 * the same counter, once the series is found. */
+	return append_ref(h, ref, t, v, appendable_min(h), false, err, errlen);
+}
+
 int tsdb_head_append_labels(struct tsdb_head *h, const struct labels *ls, int64_t t,
 			    double v, uint64_t *ref, bool *created, char *err, size_t errlen)
 {

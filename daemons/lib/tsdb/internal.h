@@ -111,6 +111,8 @@ int tsdb_ptab_insert(struct tsdb_ptab *t, uint64_t key, void *e);
 void *tsdb_ptab_find(const struct tsdb_ptab *t, uint64_t key,
 		     bool (*eq)(const void *e, const void *arg), const void *arg);
 bool tsdb_ptab_remove(struct tsdb_ptab *t, uint64_t key, const void *e);
+/* Start loading key's home slot; safe without the table's lock (a hint only). */
+void tsdb_ptab_prefetch(const struct tsdb_ptab *t, uint64_t key);
 void tsdb_ptab_free(struct tsdb_ptab *t);
 uint64_t tsdb_hash_str(const char *s);
 

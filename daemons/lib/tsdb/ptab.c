@@ -50,9 +50,21 @@ static int grow(struct tsdb_ptab *t)
 				place(ns, cap - 1, t->slot[i].key, t->slot[i].e);
 		free(t->slot);
 	}
-	t->slot = ns;
-	t->mask = cap - 1;
+	/* Atomic stores: tsdb_ptab_prefetch() reads these without the table's lock. */
+	__atomic_store_n(&t->slot, ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->mask, cap - 1, __ATOMIC_RELAXED);
 	return 0;
+}
+
+void tsdb_ptab_prefetch(const struct tsdb_ptab *t, uint64_t key)
+{
+	struct tsdb_ptab_slot *slot = __atomic_load_n(&t->slot, __ATOMIC_RELAXED);
+	uint32_t mask = __atomic_load_n(&t->mask, __ATOMIC_RELAXED);
+
+	/* slot and mask may be from two generations: a prefetch of a stale address only
+	 * wastes a load. */
+	if (slot)
+		__builtin_prefetch(&slot[home(key, mask)]);
 }
 
 int tsdb_ptab_insert(struct tsdb_ptab *t, uint64_t key, void *e)

@@ -336,6 +336,16 @@ int tsdb_head_get(struct tsdb_head *h, const struct labels *ls, uint64_t *ref);
 /* Append one sample under the append rules above. An accepted duplicate returns 0. */
 int tsdb_head_append(struct tsdb_head *h, uint64_t ref, int64_t t, double v, char *err,
 		     size_t errlen);
+/* Append to a series known by a ref that may be stale (a caller's cache): the series
+ * is looked up first, so a ref that names no live series is TSDB_ENOT_FOUND whatever
+ * t is and nothing is counted; otherwise exactly tsdb_head_append(). */
+int tsdb_head_append_known(struct tsdb_head *h, uint64_t ref, int64_t t, double v, char *err,
+			   size_t errlen);
+/* Hint that appends to ref follow soon: start loading what finding it touches. Two
+ * steps, each a few appends ahead of the next (stage 0, then 1): this memory is
+ * spread over the whole head, and a batch that asks ahead waits for it once instead
+ * of once per series. Takes no lock. */
+void tsdb_head_prefetch(struct tsdb_head *h, uint64_t ref, int stage);
 /* get_or_create + append in one pass (remote-write has no refs): *ref and *created are
  * set even when the sample itself is refused, except for "out of bounds" without an
  * out-of-order window, which is refused before the lookup (*ref = 0), as upstream. */

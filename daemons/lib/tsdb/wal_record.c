@@ -60,11 +60,52 @@ static void put_delta(struct buf *out, bool first, uint64_t ref0, int64_t t0, ui
 	put_double(out, v);
 }
 
+static unsigned char *raw_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+	return p + 8;
+}
+
+static unsigned char *raw_varint(unsigned char *p, int64_t v)
+{
+	uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+
+	while (u >= 0x80) {
+		*p++ = (unsigned char)(u | 0x80);
+		u >>= 7;
+	}
+	*p++ = (unsigned char)u;
+	return p;
+}
+
+/* The remote-write path logs one of these per request with thousands of entries:
+ * written in place after one reservation rather than field by field through
+ * buf_append(). Same bytes as put_delta() would produce. */
 void tsdb_wal_encode_samples(struct buf *out, const struct tsdb_wal_sample *s, size_t n)
 {
-	buf_putc(out, TSDB_WAL_REC_SAMPLES);
-	for (size_t i = 0; i < n; i++)
-		put_delta(out, i == 0, s[0].ref, s[0].t, s[i].ref, s[i].t, s[i].v);
+	enum { ENTRY_MAX = 10 + 10 + 8 };
+	unsigned char *p;
+	uint64_t bits;
+
+	if (n > (SIZE_MAX - 17) / ENTRY_MAX || buf_reserve(out, 17 + n * ENTRY_MAX) < 0)
+		return;
+	p = (unsigned char *)out->data + out->len;
+	*p++ = TSDB_WAL_REC_SAMPLES;
+	if (n) {
+		p = raw_be64(p, s[0].ref);
+		p = raw_be64(p, (uint64_t)s[0].t);
+	}
+	for (size_t i = 0; i < n; i++) {
+		p = raw_varint(p, (int64_t)(s[i].ref - s[0].ref));
+		p = raw_varint(p, (int64_t)((uint64_t)s[i].t - (uint64_t)s[0].t));
+		memcpy(&bits, &s[i].v, 8);
+		p = raw_be64(p, bits);
+	}
+	out->len = (size_t)(p - (unsigned char *)out->data);
+	out->data[out->len] = '\0';
 }
 
 void tsdb_wal_encode_tombstones(struct buf *out, const struct tsdb_wal_tombstone *s, size_t n)
