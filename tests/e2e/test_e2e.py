@@ -20,10 +20,11 @@ import deploy
 from deploy import SERVER_NAME
 from vm import VM, build_image
 
-# Where the selfsigned TLS mode leaves its CA certificate in the VM.
-CA_PATH = "/etc/lgtm/tls/ca.crt"
+# Where the selfsigned TLS mode leaves its CA on the control machine: .lgtm-ca/ beside
+# the inventory (lgtm_tls_selfsigned_ca_dir's default), as an operator finds it.
+CA_DIR = ".lgtm-ca"
 RELEASES_LINK = "/opt/lgtm/current"
-RELEASE_DIR = deploy.REPO / "build/e2e/releases"
+DIST_DIR = deploy.REPO / "build/e2e/releases"
 
 # daemon: (loopback port of its /metrics with lgtm_build_info, its ready path via nginx)
 DAEMONS = {
@@ -41,8 +42,8 @@ DATA_PATHS = [
     ("POST", "/prometheus/api/v1/write"),
     ("GET", "/longterm/prometheus/api/v1/query?query=up"),
     ("POST", "/longterm/api/v1/push"),
-    ("GET", "/loki/loki/api/v1/labels"),
-    ("POST", "/loki/loki/api/v1/push"),
+    ("GET", "/loki/api/v1/labels"),
+    ("POST", "/loki/api/v1/push"),
     ("GET", "/tempo/api/search"),
     ("POST", "/v1/traces"),
     ("POST", "/v1/metrics"),
@@ -88,14 +89,14 @@ def vm(workdir):
 
 @pytest.fixture(scope="module")
 def credentials():
-    return {"name": "e2e", "password": secrets.token_urlsafe(18)}
+    return {"name": "e2e", "password": secrets.token_urlsafe(18), "tenant": "e2e-tenant"}
 
 
 @pytest.fixture(scope="module")
 def releases():
-    """{"old", "new", "broken"} -> version, built into RELEASE_DIR. Requested only once
+    """{"old", "new", "broken"} -> version, built into DIST_DIR. Requested only once
     site.yml exists (see test_site_playbook_deploys and `versions`)."""
-    return deploy.build_releases(RELEASE_DIR, deploy.REPO / "build/e2e/build")
+    return deploy.build_releases(DIST_DIR, deploy.REPO / "build/e2e/build")
 
 
 @pytest.fixture
@@ -107,15 +108,14 @@ def versions(request):
 @pytest.fixture(scope="module")
 def inventory(vm, workdir, credentials):
     path = workdir / "inventory.yml"
-    path.write_text(deploy.inventory_yaml(vm, RELEASE_DIR, [credentials]))
+    path.write_text(deploy.inventory_yaml(vm, DIST_DIR, [credentials]))
     return path
 
 
 @pytest.fixture(scope="module")
 def playbook(inventory, workdir):
     def run(name, **extra_vars):
-        extra = {"lgtm_tls_mode": "selfsigned", **extra_vars}
-        r = deploy.run_playbook(name, inventory, workdir, extra)
+        r = deploy.run_playbook(name, inventory, workdir, extra_vars)
         if r is None:
             pytest.fail(f"ansible/playbooks/{name} missing")
         return r
@@ -125,8 +125,8 @@ def playbook(inventory, workdir):
 @pytest.fixture(scope="module")
 def client(vm, workdir, credentials):
     needs("site")
-    ca = workdir / "ca.crt"
-    ca.write_text(vm.ssh(f"sudo cat {CA_PATH}").stdout)
+    ca = workdir / CA_DIR / "ca.crt"
+    assert ca.is_file(), f"site.yml left no CA certificate at {ca}"
     return deploy.Client(vm.ports, ca, workdir, credentials["name"],
                          credentials["password"])
 
@@ -208,9 +208,14 @@ def test_vm_is_a_clean_debian_host_with_its_mirror(vm):
     assert "VERSION_ID=\"12\"" in vm.ssh("cat /etc/os-release").stdout
     assert vm.ssh("dpkg-query -W nginx", check=False).returncode != 0, \
         "nginx is preinstalled: the playbooks must install it"
-    vm.ssh("sudo apt-get update -q")
-    policy = vm.ssh("apt-cache policy nginx").stdout
-    assert "Candidate: (none)" not in policy and "Candidate:" in policy, policy
+    # Like a fresh cloud image: no package lists yet (lgtm_common fetches them), but
+    # the mirror of the guest's sources answers.
+    lists = vm.ssh("ls /var/lib/apt/lists", check=False).stdout.split()
+    assert not [f for f in lists if "_Packages" in f], f"package lists present: {lists}"
+    sources = vm.ssh("cat /etc/apt/sources.list.d/debian.sources").stdout
+    uri = next(ln.split()[1] for ln in sources.splitlines() if ln.startswith("URIs:"))
+    status, body = guest_get(vm, uri.rstrip("/") + "/dists/bookworm/InRelease")
+    assert status == 200 and "Codename: bookworm" in body, f"{uri}: {status} {body[:200]}"
 
 
 # --- deploy ---------------------------------------------------------------------------
@@ -219,7 +224,7 @@ def test_site_playbook_deploys(request, playbook):
     if not (deploy.PLAYBOOKS / "site.yml").exists():
         pytest.fail("ansible/playbooks/site.yml missing")
     releases = request.getfixturevalue("releases")
-    r = playbook("site.yml", lgtm_version=releases["old"])
+    r = playbook("site.yml", lgtm_common_version=releases["old"])
     assert_recap_clean(r)
     step_passed("site")
 
@@ -286,10 +291,19 @@ def test_client_tenant_header_is_replaced_by_nginx(vm, client):
         "nginx never sets X-Scope-OrgID:\n" + "\n".join(lines)
 
 
-def test_remote_write_is_read_back_with_promql_under_own_tenant(client):
-    """Pushes one sample with a forged tenant header and reads it back under the
-    authenticated user's tenant, through lgtm-metrics and lgtm-longterm. Skipped (not
-    passed) while a daemon answers its own 404 for the push path."""
+# daemon: (remote_write push path, PromQL query prefix), through nginx.
+REMOTE_WRITE = {
+    "metrics": ("/prometheus/api/v1/write", "/prometheus"),
+    "longterm": ("/longterm/api/v1/push", "/longterm/prometheus"),
+}
+
+
+@pytest.mark.parametrize("daemon", REMOTE_WRITE)
+def test_remote_write_is_read_back_with_promql(client, daemon):
+    """Pushes one sample with a forged tenant header and reads it back with PromQL
+    through nginx. Skipped (not passed) while the daemon answers its own 404 for the
+    push path, i.e. its push API does not exist yet; an nginx 404 fails."""
+    push, prefix = REMOTE_WRITE[daemon]
     value, now_ms = 42.0 + secrets.randbelow(1000), int(time.time() * 1000)
     run_id = secrets.token_hex(4)
     body = deploy.snappy_literal(deploy.write_request(
@@ -297,44 +311,38 @@ def test_remote_write_is_read_back_with_promql_under_own_tenant(client):
     push_headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
                     "X-Prometheus-Remote-Write-Version": "0.1.0",
                     "X-Scope-OrgID": "intruder"}
-    query = "/api/v1/query?" + urllib.parse.urlencode(
+    r = client.request(push, method="POST", data=body, headers=push_headers)
+    if r.status == 404 and r.body.strip() == b"404 page not found":
+        pytest.skip(f"lgtm-{daemon} has no remote_write receiver yet ({push}: its own 404)")
+    assert r.status in (200, 204), f"POST {push}: {r}"
+    read = prefix + "/api/v1/query?" + urllib.parse.urlencode(
         {"query": f'lgtm_e2e_probe{{run="{run_id}"}}'})
-    pending = []
-    for push, read in (("/prometheus/api/v1/write", "/prometheus" + query),
-                       ("/longterm/api/v1/push", "/longterm/prometheus" + query)):
-        r = client.request(push, method="POST", data=body, headers=push_headers)
-        if r.status == 404 and b"404 page not found" in r.body:
-            pending.append(push)
-            continue
-        assert r.status in (200, 204), f"POST {push}: {r}"
-        got = None
-        for _ in range(20):
-            got = json.loads(client.request(read, headers={"X-Scope-OrgID": "intruder"}).body)
-            if got.get("data", {}).get("result"):
-                break
-            time.sleep(1)
-        result = got["data"]["result"]
-        assert len(result) == 1 and float(result[0]["value"][1]) == value, got
-    if pending:
-        pytest.skip("remote_write not implemented yet by the daemon behind: "
-                    + ", ".join(pending))
+    got = None
+    for _ in range(20):
+        got = json.loads(client.request(read, headers={"X-Scope-OrgID": "intruder"}).body)
+        if got.get("data", {}).get("result"):
+            break
+        time.sleep(1)
+    result = got["data"]["result"]
+    assert len(result) == 1 and float(result[0]["value"][1]) == value, got
+    assert result[0]["metric"] == {"__name__": "lgtm_e2e_probe", "run": run_id}, got
 
 
 def test_second_site_run_changes_nothing(playbook, versions):
-    assert_recap_clean(playbook("site.yml", lgtm_version=versions["old"]), changed=0)
+    assert_recap_clean(playbook("site.yml", lgtm_common_version=versions["old"]), changed=0)
 
 
 # --- upgrade and rollback -------------------------------------------------------------------
 
 def test_upgrade_to_newer_build(playbook, versions, vm, client):
-    assert_recap_clean(playbook("upgrade.yml", lgtm_version=versions["new"]))
+    assert_recap_clean(playbook("upgrade.yml", lgtm_common_version=versions["new"]))
     assert_serving(vm, client, versions["new"])
     step_passed("upgrade")
 
 
 def test_broken_build_is_rolled_back_automatically(playbook, versions, vm, client):
     needs("upgrade")
-    r = playbook("upgrade.yml", lgtm_version=versions["broken"])
+    r = playbook("upgrade.yml", lgtm_common_version=versions["broken"])
     assert r.returncode != 0, "upgrade to a broken build reported success\n" + r.summary()
     assert_serving(vm, client, versions["new"])
 
