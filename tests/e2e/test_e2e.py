@@ -260,8 +260,13 @@ def test_site_playbook_deploys(request, playbook):
 
 
 def test_every_unit_is_active(vm):
+    """Also: no unit failed on the way, even for a while (a fresh host's deployment has
+    no reason to fail one; the VM's journal starts at its boot)."""
     needs("site")
     assert_units_active(vm)
+    journal = vm.ssh("sudo journalctl -b --no-pager -o short-precise", check=False).stdout
+    failures = [ln for ln in journal.splitlines() if "Failed with result" in ln]
+    assert not failures, "units failed during site.yml:\n" + "\n".join(failures)
 
 
 def test_running_release_is_the_deployed_one(vm, versions):
