@@ -150,6 +150,52 @@ def test_example_inventory_sets_only_known_variables():
     assert set(EXAMPLE_VARS) - known == set()
 
 
+# --- runtime libraries -----------------------------------------------------------------
+
+RUNTIME_PACKAGES = yaml.safe_load((ROLES / "lgtm_common/vars/main.yml").read_text())["_lgtm_common_runtime_packages"]
+
+
+def needed_libraries(binary):
+    """{soname: path} of the libraries a binary names itself (ELF NEEDED), resolved by
+    the loader of this machine (ldd); path is None when it finds none."""
+    r = run([need("readelf"), "-d", str(binary)])
+    assert r.returncode == 0, r.stderr
+    names = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+    paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", run([need("ldd"), str(binary)]).stdout, re.M))
+    return {n: paths.get(n) for n in names}
+
+
+def owning_package(path):
+    """The Debian package that ships a library file. With merged /usr, dpkg knows a file
+    only under the directory its package put it in (/lib or /usr/lib), so both are tried."""
+    real = os.path.realpath(path)
+    for candidate in dict.fromkeys([path, real, real.removeprefix("/usr"), "/usr" + path]):
+        r = run([need("dpkg-query"), "-S", candidate])
+        if r.returncode == 0:
+            return r.stdout.split(":", 1)[0]
+    return None
+
+
+def test_runtime_packages_are_exactly_the_libraries_the_daemons_link():
+    """lgtm_common installs _lgtm_common_runtime_packages on every host; a daemon that
+    starts to link a new library must add its package there, or hosts fail to start it."""
+    needed = {}
+    for daemon in DAEMONS:
+        binary = BIN / f"lgtm-{daemon}"
+        if not binary.exists():
+            pytest.fail(f"{binary} is missing: run make (or set LGTM_BIN)")
+        for soname, path in needed_libraries(binary).items():
+            assert path, f"lgtm-{daemon} needs {soname}, which this machine lacks"
+            package = owning_package(path)
+            assert package, f"no Debian package ships {path} (lgtm-{daemon} needs {soname})"
+            needed.setdefault(package, []).append(f"lgtm-{daemon}: {soname}")
+    assert "libmicrohttpd12" in needed  # the lookup works at all
+    missing = {p: users for p, users in needed.items() if p not in RUNTIME_PACKAGES}
+    assert not missing, f"_lgtm_common_runtime_packages (roles/lgtm_common/vars/main.yml) lacks {missing}"
+    unused = set(RUNTIME_PACKAGES) - set(needed)
+    assert not unused, f"_lgtm_common_runtime_packages lists packages no daemon links: {sorted(unused)}"
+
+
 # --- rendering -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

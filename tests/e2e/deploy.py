@@ -117,32 +117,35 @@ def build_releases(release_dir, build_dir):
 
 # --- inventory -------------------------------------------------------------------------
 
-def inventory_yaml(vm, release_dir, users):
-    """The inventory for one VM. Values are JSON-quoted, which YAML reads as strings."""
+def inventory_yaml(vm, dist_dir, users):
+    """The inventory for one VM, with the variables of ansible/inventories/example. The
+    host is named after the server name, so lgtm_nginx_server_name and lgtm_tls_domains
+    keep their defaults (inventory_hostname), as on a real host named by its FQDN; the
+    selfsigned CA lands in .lgtm-ca/ beside this file (lgtm_tls_selfsigned_ca_dir's
+    default). Values are JSON-quoted, which YAML reads as strings."""
     q = lambda s: '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
     user_lines = "".join(f"        - name: {q(u['name'])}\n"
-                         f"          password: {q(u['password'])}\n" for u in users)
+                         f"          password: {q(u['password'])}\n"
+                         f"          tenant: {q(u['tenant'])}\n" for u in users)
     return (
         "# Written by tests/e2e for one VM boot; see tests/e2e/README.md.\n"
         "all:\n"
         "  children:\n"
         "    lgtm:\n"
         "      hosts:\n"
-        "        lgtm-e2e:\n"
+        f"        {SERVER_NAME}:\n"
         "          ansible_host: 127.0.0.1\n"
         f"          ansible_port: {vm.ports[22]}\n"
         f"          ansible_user: {q(vm.user)}\n"
         f"          ansible_ssh_private_key_file: {q(vm.key)}\n"
         "          ansible_ssh_common_args: \"-o StrictHostKeyChecking=no"
         " -o UserKnownHostsFile=/dev/null\"\n"
-        "          ansible_become: true\n"
         "          ansible_python_interpreter: /usr/bin/python3\n"
-        "  vars:\n"
-        "    lgtm_tls_mode: selfsigned\n"
-        f"    lgtm_server_name: {q(SERVER_NAME)}\n"
-        f"    lgtm_release_dir: {q(release_dir)}\n"
-        "    lgtm_grafana_enabled: false\n"
-        "    lgtm_htpasswd_users:\n" + user_lines
+        "      vars:\n"
+        "        lgtm_tls_mode: selfsigned\n"
+        f"        lgtm_common_dist_dir: {q(dist_dir)}\n"
+        "        lgtm_grafana_enabled: false\n"
+        "        lgtm_nginx_users:\n" + user_lines
     )
 
 

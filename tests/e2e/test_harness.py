@@ -106,20 +106,36 @@ def test_inventory_is_read_by_ansible_as_written(tmp_path):
     if not shutil.which("ansible-inventory"):
         pytest.skip("ansible not installed (tests/e2e/install-deps)")
     vm = SimpleNamespace(ports={22: 40022}, user="deploy", key=Path("/k/id_ed25519"))
-    users = [{"name": "e2e", "password": 'p"a:ss\\w'}]
+    users = [{"name": "e2e", "password": 'p"a:ss\\w', "tenant": "t-1"}]
     inv = tmp_path / "inventory.yml"
     inv.write_text(deploy.inventory_yaml(vm, Path("/rel dir"), users))
     r = subprocess.run(["ansible-inventory", "-i", str(inv), "--list"],
                        capture_output=True, text=True, check=True)
     data = json.loads(r.stdout)
-    assert data["lgtm"]["hosts"] == ["lgtm-e2e"]
-    host = data["_meta"]["hostvars"]["lgtm-e2e"]
+    assert data["lgtm"]["hosts"] == [deploy.SERVER_NAME]
+    host = data["_meta"]["hostvars"][deploy.SERVER_NAME]
     assert host["ansible_port"] == 40022 and host["ansible_host"] == "127.0.0.1"
     assert host["ansible_ssh_private_key_file"] == "/k/id_ed25519"
-    assert host["lgtm_release_dir"] == "/rel dir"
-    assert host["lgtm_htpasswd_users"] == users
+    assert host["lgtm_common_dist_dir"] == "/rel dir"
+    assert host["lgtm_nginx_users"] == users
     assert host["lgtm_grafana_enabled"] is False
     assert host["lgtm_tls_mode"] == "selfsigned"
+
+
+def test_inventory_sets_only_variables_the_roles_know(tmp_path):
+    """The inventory's lgtm_* names are options of some role's meta/argument_specs.yml,
+    so a renamed role variable cannot silently fall back to its default here."""
+    import yaml
+    known = set()
+    for spec in (deploy.REPO / "ansible/roles").glob("*/meta/argument_specs.yml"):
+        for entry in yaml.safe_load(spec.read_text())["argument_specs"].values():
+            known |= set(entry.get("options", {}))
+    vm = SimpleNamespace(ports={22: 1}, user="u", key=Path("/k"))
+    inv = yaml.safe_load(deploy.inventory_yaml(vm, Path("/d"), [
+        {"name": "n", "password": "p", "tenant": "t"}]))
+    group = inv["all"]["children"]["lgtm"]
+    used = set(group["vars"]) | set(group["hosts"][deploy.SERVER_NAME])
+    assert {v for v in used if v.startswith("lgtm_")} - known == set()
 
 
 def snappy_decode(data):
