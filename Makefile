@@ -115,7 +115,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/liblgtm.a
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
-.PHONY: bench bench-metrics
+.PHONY: bench bench-metrics bench-query
 bench: $(BENCH_BINS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/liblgtm.a
@@ -127,6 +127,13 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/liblgtm.a
 bench-metrics: $(BUILD)/bin/lgtm-metrics $(BENCH_BINS)
 	@bench/install-deps
 	@bench/run-metrics --build $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
+
+# lgtm-metrics vs Prometheus on the same blocks (build/bench/mkblocks): PromQL range
+# query latency and peak RSS; writes its section of docs/benchmarks.md. QUICK=1 is a
+# few-minute smoke run on a small dataset (docs untouched).
+bench-query: $(BUILD)/bin/lgtm-metrics $(BENCH_BINS)
+	@bench/install-deps
+	@bench/run-query --build $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
 
 # --- tests ---------------------------------------------------------------------------
 
