@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "tsdb/block.h"
+#include "tsdb/block_internal.h"
 
 #define LS(...) ((struct labels){ (struct label[]){ __VA_ARGS__ }, \
 	sizeof((struct label[]){ __VA_ARGS__ }) / sizeof(struct label) })
@@ -432,6 +432,75 @@ static void test_corruption_detected(void **state)
 	tsdb_head_free(h);
 }
 
+/* --- memory ------------------------------------------------------------------------------------ */
+
+/* kB of the process's RSS in mappings of files under the block directory `ulid`. */
+static long mapped_rss_kb(const char *ulid)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	bool in = false;
+	unsigned long lo, hi;
+	long kb = 0, v;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = strstr(line, ulid) != NULL;
+		else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kb += v;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Opening validates the whole index, a select reads every chunk; neither may leave
+ * the files resident in the process, and reading after the release still works. */
+static void test_pages_released(void **state)
+{
+	struct tsdb_head *h = head(0);
+	struct tsdb_block_meta m;
+	struct tsdb_querier *q;
+	struct tsdb_block *b, *merged;
+	struct tsdb_block_meta out;
+	bool written;
+	char *before, *after;
+
+	for (int64_t t = 0; t < MIN; t += 1000)
+		for (int i = 0; i < 400; i++) {
+			char v[16];
+
+			snprintf(v, sizeof(v), "%d", i);
+			add(h, LS({ "__name__", "m" }, { "i", v }), t, (double)(t * i % 977));
+		}
+	write_head(h, 0, MIN, &m);
+	b = open_block(m.ulid);
+	assert_int_equal(mapped_rss_kb(m.ulid), 0);
+	assert_int_equal(tsdb_block_querier(b, 0, MIN, &q, err, sizeof(err)), 0);
+	before = dump(q, NULL, 0);
+	tsdb_querier_close(q);
+	assert_true(mapped_rss_kb(m.ulid) > 0); /* the check can see pages */
+	tsdb_block_release_pages(b);
+	assert_int_equal(mapped_rss_kb(m.ulid), 0);
+	assert_int_equal(tsdb_block_querier(b, 0, MIN, &q, err, sizeof(err)), 0);
+	after = dump(q, NULL, 0);
+	assert_string_equal(before, after);
+	tsdb_querier_close(q);
+	/* A compaction leaves its sources and its result unmapped. */
+	assert_int_equal(tsdb_block_compact(&b, 1, dir, &out, &written, err, sizeof(err)), 0);
+	assert_true(written);
+	assert_int_equal(mapped_rss_kb(m.ulid), 0);
+	merged = open_block(out.ulid);
+	assert_int_equal(mapped_rss_kb(out.ulid), 0);
+	free(before);
+	free(after);
+	tsdb_block_unref(merged);
+	tsdb_block_unref(b);
+	tsdb_block_meta_free(&out);
+	tsdb_block_meta_free(&m);
+	tsdb_head_free(h);
+}
+
 /* --- compaction --------------------------------------------------------------------------- */
 
 static void test_ranges_and_plan(void **state)
@@ -655,6 +724,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_contract, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_released, setup, teardown),
 		cmocka_unit_test(test_ranges_and_plan),
 		cmocka_unit_test_setup_teardown(test_compaction_merges_and_dedups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promtool_reads_our_blocks, setup, teardown),

@@ -22,10 +22,13 @@
  *
  * Reading: tsdb_block_open() maps the files read-only and validates them before use:
  * meta.json, every index section's CRC32C, the references from series to symbols and
- * chunks, and the chunk segments' headers. A failure names the file and what is wrong;
- * the caller logs the block and skips it. Chunk CRCs are checked when a chunk is read
- * (a mismatch is an iterator / series set error), since checking them at open would
- * read every block in full at start-up.
+ * into the chunk segments, and the segments' headers. A failure names the file and
+ * what is wrong; the caller logs the block and skips it. A chunk's length, encoding
+ * and CRC are checked when it is read (a mismatch is an iterator / series set error),
+ * since checking them at open would read every block in full at start-up. The index
+ * pages validation touched are dropped from the process afterwards (MADV_DONTNEED;
+ * the page cache keeps them), and so are the sources' pages as a compaction reads
+ * them, so neither leaves whole blocks in the RSS.
  *
  * Thread-safety: an open block is immutable and may be read by any number of threads;
  * it is reference counted (tsdb_block_ref/unref, atomically) and unmapped when the

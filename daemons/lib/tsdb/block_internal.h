@@ -82,6 +82,11 @@ struct tsdb_block_series {
 int tsdb_block_read_series(const struct tsdb_block *b, uint64_t id,
 			   struct tsdb_block_series *s, char *err, size_t errlen);
 void tsdb_block_series_free(struct tsdb_block_series *s);
+/* Unmap the pages of the block's files from the process (MADV_DONTNEED: they stay in
+ * the page cache, and a later read faults them back in), so reading a block in full
+ * -- validation at open, compaction -- does not leave it all in the RSS. Safe while
+ * other threads read the block: the files never change. */
+void tsdb_block_release_pages(const struct tsdb_block *b);
 /* Check a chunk's CRC32C (c->data points just past its encoding byte). */
 int tsdb_block_check_chunk(const struct tsdb_chunk_meta *c, char *err, size_t errlen);
 /* block_querier.c: the block's postings as a tsdb_postings_src (ctx = the block). */

@@ -19,6 +19,8 @@
 #include "tsdb/block_internal.h"
 
 #define MAX_RANGES 10
+/* Source bytes read between two releases of the sources' mapped pages. */
+#define RELEASE_EVERY (8u << 20)
 
 size_t tsdb_compact_ranges(int64_t base, int64_t max, int64_t *out, size_t cap)
 {
@@ -142,9 +144,21 @@ struct merge_ctx {
 	struct tsdb_chunk_meta *chunks; /* the current series' chunks from every source */
 	size_t nchunks, cap;
 	struct arena *a;
+	size_t unreleased; /* chunk bytes read since the sources' pages were released */
 	char *err;
 	size_t errlen;
 };
+
+/* Series and chunks are laid out in the order the merge reads them, so pages behind
+ * the cursors are not needed again: drop them from the RSS now and then instead of
+ * letting a compaction map every source in full. */
+static void release_sources(struct merge_ctx *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->cs[i].b)
+			tsdb_block_release_pages(m->cs[i].b);
+	m->unreleased = 0;
+}
 
 static int cmp_chunk(const void *a, const void *b)
 {
@@ -208,7 +222,11 @@ static int merge_series(struct merge_ctx *m, const struct labels *ls)
 		}
 		memcpy(m->chunks + m->nchunks, s->chunks, s->nchunks * sizeof(*s->chunks));
 		m->nchunks += s->nchunks;
+		for (size_t k = 0; k < s->nchunks; k++)
+			m->unreleased += s->chunks[k].len;
 	}
+	if (m->unreleased >= RELEASE_EVERY)
+		release_sources(m);
 	qsort(m->chunks, m->nchunks, sizeof(*m->chunks), cmp_chunk);
 	for (size_t k = 1; k < m->nchunks; k++)
 		overlap |= m->chunks[k].mint <= m->chunks[k - 1].maxt;
@@ -319,6 +337,8 @@ int tsdb_block_compact(struct tsdb_block *const *blocks, size_t n, const char *p
 		rc = open_cursors(&m, blocks);
 	if (rc == 0)
 		rc = merge_all(&m);
+	if (m.cs)
+		release_sources(&m);
 	if (rc == 0 && tsdb_block_writer_series(m.w) > 0) {
 		if (compacted_meta(blocks, n, meta) < 0) {
 			snprintf(err, errlen, "out of memory compacting");
