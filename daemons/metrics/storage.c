@@ -21,6 +21,8 @@
 
 struct storage_flags storage_flags = {
 	.wal_fsync = "batch",
+	.wal_compression = true,
+	.wal_compression_type = "snappy",
 	.read_sample_limit = 50000000,
 	.min_block_ms = TSDB_DEFAULT_CHUNK_RANGE_MS,
 	.exemplars_limit = TSDB_DEFAULT_MAX_EXEMPLARS,
@@ -206,6 +208,14 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 			 storage_flags.wal_fsync);
 		return -1;
 	}
+	if (tsdb_wal_parse_compression(storage_flags.wal_compression_type, &o.wal_compression) < 0 ||
+	    o.wal_compression == TSDB_WAL_COMPRESS_NONE) {
+		snprintf(err, errlen, "invalid --storage.tsdb.wal-compression-type \"%s\" (snappy, zstd)",
+			 storage_flags.wal_compression_type);
+		return -1;
+	}
+	if (!storage_flags.wal_compression)
+		o.wal_compression = TSDB_WAL_COMPRESS_NONE;
 	if (storage_flags.exemplars_limit < 0 || storage_flags.exemplars_limit >= UINT32_MAX) {
 		snprintf(err, errlen, "--storage.exemplars.exemplars-limit must be between 0 and %u",
 			 UINT32_MAX - 1);

@@ -15,6 +15,8 @@ struct tsdb_db;
 
 struct storage_flags {
 	const char *wal_fsync;        /* always | batch | never */
+	bool wal_compression;         /* compress WAL records (default on) */
+	const char *wal_compression_type; /* snappy | zstd */
 	int64_t read_sample_limit;
 	bool remote_write_receiver;   /* accepted for compatibility: always on */
 	int64_t retention_time_ms;    /* 0: 15d unless a size limit is set */
@@ -30,6 +32,10 @@ extern struct storage_flags storage_flags;
 #define STORAGE_FLAGS \
 	{ "storage.tsdb.wal-fsync", CLI_STRING, &storage_flags.wal_fsync, \
 	  "When an appended batch is durable: always (fsync per request), batch (group commit, fsync before ack), never.", "<policy>", false }, \
+	{ "storage.tsdb.wal-compression", CLI_BOOL, &storage_flags.wal_compression, \
+	  "Compress the write-ahead log (--no-storage.tsdb.wal-compression to turn it off).", NULL, false }, \
+	{ "storage.tsdb.wal-compression-type", CLI_STRING, &storage_flags.wal_compression_type, \
+	  "Compression algorithm for the WAL: snappy (readable by Prometheus 2.11+ and promtool) or zstd (smaller; Prometheus 2.49+).", "<type>", false }, \
 	{ "storage.remote.read-sample-limit", CLI_INT, &storage_flags.read_sample_limit, \
 	  "Maximum samples one remote read request may return (0: no limit).", NULL, false }, \
 	{ "web.enable-remote-write-receiver", CLI_BOOL, &storage_flags.remote_write_receiver, \

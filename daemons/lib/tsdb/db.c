@@ -93,7 +93,8 @@ int tsdb_db_open(const struct tsdb_db_options *o, struct tsdb_db **out, char *er
 		 size_t errlen)
 {
 	struct tsdb_head_options ho = { .ooo_window_ms = o->ooo_window_ms };
-	struct tsdb_wal_opts wo = { .segment_size = o->wal_segment_size, .fsync = o->fsync };
+	struct tsdb_wal_opts wo = { .segment_size = o->wal_segment_size, .fsync = o->fsync,
+				    .compression = o->wal_compression };
 	struct tsdb_db *db = db_new(o, err, errlen);
 	int64_t blocks_end;
 

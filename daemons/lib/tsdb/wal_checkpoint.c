@@ -254,7 +254,8 @@ int tsdb_wal_checkpoint(struct tsdb_wal *w, int upto, bool (*keep)(void *ctx, ui
 	struct tsdb_wal_checkpoint_stats local;
 	const char *waldir = tsdb_wal_dir(w);
 	struct tsdb_wal_opts o = { .segment_size = wal_writer_segment_size(w),
-				   .fsync = TSDB_WAL_FSYNC_NEVER };
+				   .fsync = TSDB_WAL_FSYNC_NEVER,
+				   .compression = wal_writer_compression(w) };
 	struct cp c = { .keep = keep, .keep_ctx = ctx, .mint = mint };
 	char tmp[4096], final[4096];
 	int prev, from, rc;
