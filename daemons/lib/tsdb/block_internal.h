@@ -94,11 +94,20 @@ void tsdb_block_postings_src(const struct tsdb_block *b, struct tsdb_postings_sr
 
 /* ---- block_write.c / block_index.c: the writer -------------------------------------- */
 
-/* A string interned by the writer; labels point at `s`. */
+/* A string interned by the writer (one per distinct string: the symbol table). */
 struct tsdb_wstr {
+	uint32_t id;  /* order of interning */
 	uint32_t sym; /* index in the sorted symbol table (set at commit) */
 	uint32_t len;
 	char s[];
+};
+
+/* A label pair some series have: one postings list of the index. */
+struct tsdb_wpair {
+	struct tsdb_wstr *name, *value;
+	uint32_t num; /* its index in pairv */
+	uint32_t n;   /* series with the pair */
+	uint64_t at;  /* commit: where its next series id goes in the postings array */
 };
 
 struct tsdb_wchunk {
@@ -106,13 +115,12 @@ struct tsdb_wchunk {
 	uint64_t ref;
 };
 
-struct tsdb_wseries {
-	struct label *ls; /* strings are tsdb_wstr.s */
-	uint32_t nls;
-	uint32_t nchunks;
-	size_t first;     /* in the writer's chunk array */
-};
-
+/* What the index needs is kept compact, since a compaction of long blocks holds it for
+ * every series at once: per series only a byte record in `series` --
+ *   uvarint nlabels | uvarint pair number x nlabels | uvarint len | chunk metas
+ * where the chunk metas are already encoded as the index's series entry holds them
+ * (count, then times and references delta-encoded) -- so about 2 bytes per label and
+ * 7 per chunk, plus each distinct string and label pair once. */
 struct tsdb_block_writer {
 	char *parent, *tmpdir;
 	char ulid[TSDB_ULID_LEN + 1];
@@ -124,14 +132,20 @@ struct tsdb_block_writer {
 	uint64_t coff;
 	struct buf cbuf;
 	/* what the index needs */
-	struct arena *a;
-	struct tsdb_ptab strs;
+	struct arena *a;              /* strings and pairs */
+	struct tsdb_ptab strs;        /* string hash -> tsdb_wstr */
 	struct tsdb_wstr **strv;
 	size_t nstr, capstr;
-	struct tsdb_wseries *ser;
-	size_t nser, capser;
-	struct tsdb_wchunk *chk;
-	size_t nchk, capchk;
+	struct tsdb_ptab pairs;       /* name id << 32 | value id -> tsdb_wpair */
+	struct tsdb_wpair **pairv;    /* by pair number */
+	size_t npair, cappair;
+	struct buf series;            /* the series records, in order */
+	uint64_t nser, nchk, nlabels;
+	struct label *prev;           /* the last series' labels (interned strings) */
+	size_t nprev, capprev;
+	struct tsdb_wchunk *tmp;      /* scratch: one series' chunks */
+	size_t captmp;
+	struct buf meta;              /* scratch: one series' encoded chunk metas */
 	uint64_t samples;
 	int64_t data_mint; /* the oldest chunk start added */
 };

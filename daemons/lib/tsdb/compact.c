@@ -19,8 +19,11 @@
 #include "tsdb/block_internal.h"
 
 #define MAX_RANGES 10
-/* Source bytes read between two releases of the sources' mapped pages. */
-#define RELEASE_EVERY (8u << 20)
+/* Source bytes read between two releases of the sources' mapped pages: small, since
+ * every page read in between counts in the RSS (one madvise per MiB is cheap). */
+#define RELEASE_EVERY (1u << 20)
+/* What reading one series entry of a source's index costs in pages, about. */
+#define SERIES_ENTRY_BYTES 64
 
 size_t tsdb_compact_ranges(int64_t base, int64_t max, int64_t *out, size_t cap)
 {
@@ -144,7 +147,7 @@ struct merge_ctx {
 	struct tsdb_chunk_meta *chunks; /* the current series' chunks from every source */
 	size_t nchunks, cap;
 	struct arena *a;
-	size_t unreleased; /* chunk bytes read since the sources' pages were released */
+	size_t unreleased; /* source bytes read since the sources' pages were released */
 	char *err;
 	size_t errlen;
 };
@@ -204,6 +207,7 @@ oom:
 static int merge_series(struct merge_ctx *m, const struct labels *ls)
 {
 	bool overlap = false;
+	int rc;
 
 	m->nchunks = 0;
 	arena_reset(m->a);
@@ -222,17 +226,18 @@ static int merge_series(struct merge_ctx *m, const struct labels *ls)
 		}
 		memcpy(m->chunks + m->nchunks, s->chunks, s->nchunks * sizeof(*s->chunks));
 		m->nchunks += s->nchunks;
+		m->unreleased += SERIES_ENTRY_BYTES;
 		for (size_t k = 0; k < s->nchunks; k++)
 			m->unreleased += s->chunks[k].len;
 	}
-	if (m->unreleased >= RELEASE_EVERY)
-		release_sources(m);
 	qsort(m->chunks, m->nchunks, sizeof(*m->chunks), cmp_chunk);
 	for (size_t k = 1; k < m->nchunks; k++)
 		overlap |= m->chunks[k].mint <= m->chunks[k - 1].maxt;
-	if (overlap)
-		return reencode(m, ls);
-	return tsdb_block_writer_add(m->w, ls, m->chunks, m->nchunks, m->err, m->errlen);
+	rc = overlap ? reencode(m, ls)
+		     : tsdb_block_writer_add(m->w, ls, m->chunks, m->nchunks, m->err, m->errlen);
+	if (m->unreleased >= RELEASE_EVERY)
+		release_sources(m);
+	return rc;
 }
 
 static int merge_all(struct merge_ctx *m)

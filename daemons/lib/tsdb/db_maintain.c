@@ -14,6 +14,7 @@
  * checkpoint only leaves more WAL to replay. Replay then refuses samples below the
  * newest block's end, so nothing is counted twice.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,16 +275,29 @@ static int compact_all(struct tsdb_db *db, char *err, size_t errlen)
 
 /* --- the round and the thread -------------------------------------------------------------- */
 
+static uint64_t work_done(struct tsdb_db *db)
+{
+	return __atomic_load_n(&db->st.head_cuts, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&db->st.compactions, __ATOMIC_RELAXED);
+}
+
 int tsdb_db_maintain(struct tsdb_db *db, char *err, size_t errlen)
 {
+	uint64_t before;
 	int rc;
 
 	pthread_mutex_lock(&db->maint_mu);
+	before = work_done(db);
 	rc = cut_head(db, err, errlen);
 	if (rc == 0)
 		rc = compact_all(db, err, errlen);
 	if (rc == 0)
 		rc = tsdb_db_retention(db, err, errlen);
+	/* A cut frees most of the head's chunks and a compaction its writer's memory, in
+	 * whichever malloc arenas the appending threads used; hand the free pages back
+	 * instead of keeping them until the head grows again. */
+	if (work_done(db) != before)
+		malloc_trim(0);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;
 }
