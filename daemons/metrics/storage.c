@@ -23,6 +23,7 @@ struct storage_flags storage_flags = {
 	.wal_fsync = "batch",
 	.wal_compression = true,
 	.wal_compression_type = "snappy",
+	.block_encoding = "prometheus",
 	.read_sample_limit = 50000000,
 	.min_block_ms = TSDB_DEFAULT_CHUNK_RANGE_MS,
 	.exemplars_limit = TSDB_DEFAULT_MAX_EXEMPLARS,
@@ -216,6 +217,11 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 	}
 	if (!storage_flags.wal_compression)
 		o.wal_compression = TSDB_WAL_COMPRESS_NONE;
+	if (tsdb_block_parse_encoding(storage_flags.block_encoding, &o.block_encoding) < 0) {
+		snprintf(err, errlen, "invalid --storage.tsdb.block-encoding \"%s\" (prometheus, dense)",
+			 storage_flags.block_encoding);
+		return -1;
+	}
 	if (storage_flags.exemplars_limit < 0 || storage_flags.exemplars_limit >= UINT32_MAX) {
 		snprintf(err, errlen, "--storage.exemplars.exemplars-limit must be between 0 and %u",
 			 UINT32_MAX - 1);

@@ -698,6 +698,102 @@ static void test_concurrency(void **state)
 
 /* --- memory ------------------------------------------------------------------------------ */
 
+/* Parked and heap chunks of a series (closed ones). */
+static void count_parked(struct tsdb_head *h, uint64_t ref, int *parked, int *heap)
+{
+	struct tsdb_series *s = tsdb_head_series_by_ref(h, ref);
+
+	assert_non_null(s);
+	for (uint32_t i = 0; i < s->nclosed; i++)
+		*(s->closed[i].parked ? parked : heap) += 1;
+}
+
+static void same_samples(struct tsdb_head *a, uint64_t ra, struct tsdb_head *b, uint64_t rb,
+			 int64_t mint)
+{
+	static struct tsdb_sample x[4096], y[4096];
+	size_t n = read_series(a, ra, mint, INT64_MAX, x, 4096);
+
+	assert_true(n > 0);
+	assert_int_equal(read_series(b, rb, mint, INT64_MAX, y, 4096), n);
+	assert_memory_equal(x, y, n * sizeof(*x));
+}
+
+/* Closed chunks parked in a scratch file read back as heap chunks do; truncation
+ * releases them so the file's segments are filled again; a full store leaves chunks
+ * on the heap; the file has no name; a head whose directory is unusable works as one
+ * without a store. */
+static void test_chunk_store(void **state)
+{
+	enum { NS = 40 };
+	char dir[] = "/tmp/lgtm-test-head-XXXXXX";
+	struct tsdb_head_options o = { .stripes = 64, .chunk_store_bytes = 16 * 16384 };
+	struct tsdb_head *h, *plain = head(0);
+	uint64_t r[NS], p[NS];
+	int parked = 0, heap = 0;
+	char name[16];
+
+	assert_non_null(mkdtemp(dir));
+	o.chunk_dir = dir;
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	assert_non_null(h->store);
+	for (int i = 0; i < NS; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		r[i] = series(h, LS({ "__name__", name }));
+		p[i] = series(plain, LS({ "__name__", name }));
+	}
+	/* 6 h at 15 s: 12 chunks of 120 samples per series, noisy values (~1 KB a chunk,
+	 * ~500 KB in all): more than the 256 KB store holds. */
+	for (int64_t t = BASE; t < BASE + 6 * HOUR; t += 15000)
+		for (int i = 0; i < NS; i++) {
+			double v = (double)(t / 1000 % 977) * (i + 1) / 7.0;
+
+			assert_int_equal(app(h, r[i], t, v), 0);
+			assert_int_equal(app(plain, p[i], t, v), 0);
+		}
+	for (int i = 0; i < NS; i++) {
+		same_samples(h, r[i], plain, p[i], INT64_MIN);
+		count_parked(h, r[i], &parked, &heap);
+	}
+	assert_true(parked > 0);
+	assert_true(heap > 0); /* the store filled up */
+	assert_true(tsdb_chunk_store_owns(h->store, tsdb_head_series_by_ref(h, r[0])->closed[0].data));
+	/* Truncation gives the parked chunks back; new chunks are parked again. */
+	assert_int_equal(tsdb_head_truncate(h, BASE + 5 * HOUR, NULL, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_head_truncate(plain, BASE + 5 * HOUR, NULL, err, sizeof(err)), 0);
+	for (int64_t t = BASE + 6 * HOUR; t < BASE + 9 * HOUR; t += 15000)
+		for (int i = 0; i < NS; i++) {
+			assert_int_equal(app(h, r[i], t, (double)t), 0);
+			assert_int_equal(app(plain, p[i], t, (double)t), 0);
+		}
+	parked = heap = 0;
+	for (int i = 0; i < NS; i++) {
+		struct tsdb_series *s = tsdb_head_series_by_ref(h, r[i]);
+
+		same_samples(h, r[i], plain, p[i], INT64_MIN);
+		for (uint32_t k = 0; k < s->nclosed; k++)
+			if (s->closed[k].mint >= BASE + 6 * HOUR)
+				*(s->closed[k].parked ? &parked : &heap) += 1;
+	}
+	assert_true(parked > 0);
+	assert_int_equal(heap, 0); /* ~80 KB: the released segments took them all */
+	tsdb_head_free(h);
+	tsdb_head_free(plain);
+	assert_int_equal(rmdir(dir), 0); /* nothing was left in it */
+	/* No usable directory: no store, chunks on the heap. */
+	o.chunk_dir = "/nonexistent/lgtm-test";
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	assert_null(h->store);
+	r[0] = series(h, LS({ "__name__", "x" }));
+	for (int64_t t = BASE; t < BASE + 3 * HOUR; t += 15000)
+		assert_int_equal(app(h, r[0], t, 1), 0);
+	parked = heap = 0;
+	count_parked(h, r[0], &parked, &heap);
+	assert_int_equal(parked, 0);
+	assert_true(heap > 0);
+	tsdb_head_free(h);
+}
+
 static long rss_bytes(void)
 {
 	long pages = 0, resident = 0;
@@ -756,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_truncate_beside_reader),
 		cmocka_unit_test(test_truncate_waits_for_reader),
 		cmocka_unit_test(test_concurrency),
+		cmocka_unit_test(test_chunk_store),
 		cmocka_unit_test(test_memory_per_series),
 	};
 	int rc = cmocka_run_group_tests_name("tsdb_head", tests, NULL, NULL);

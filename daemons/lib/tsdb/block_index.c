@@ -25,7 +25,8 @@
 #include "tsdb/block_internal.h"
 #include "tsdb/wal.h"
 
-#define FLUSH_AT (1u << 20)
+/* The write buffer is flushed before it would reach this, so it never grows past it. */
+#define FLUSH_AT (256u << 10)
 #define MAX_INDEX_BYTES (16ull * UINT32_MAX)
 
 struct fw {
@@ -62,13 +63,15 @@ static void fw_flush(struct fw *f)
 static void fw_put(struct fw *f, const void *p, size_t n)
 {
 	f->pos += n;
-	if (n >= FLUSH_AT) {
+	if (n >= FLUSH_AT / 2) {
 		fw_flush(f);
 		fw_write(f, p, n);
 		return;
 	}
+	if (f->b.len + n >= FLUSH_AT)
+		fw_flush(f);
 	buf_append(&f->b, p, n);
-	if (f->b.len >= FLUSH_AT || f->b.oom)
+	if (f->b.oom)
 		fw_flush(f);
 }
 

@@ -11,6 +11,7 @@
 #define BLOCK_CHUNKS_HEADER 8
 #define BLOCK_TOMBSTONES_MAGIC 0x0130BA30u
 #define BLOCK_ENC_XOR 1
+#define BLOCK_ENC_DENSE 0x81 /* ours: outside Prometheus' encodings (1-3) */
 #define BLOCK_SERIES_ALIGN 16
 #define BLOCK_TOC_LEN (6 * 8 + 4)
 #define BLOCK_TMP_CREATE ".tmp-for-creation"
@@ -125,6 +126,7 @@ struct tsdb_block_writer {
 	char *parent, *tmpdir;
 	char ulid[TSDB_ULID_LEN + 1];
 	int64_t mint, maxt;
+	enum tsdb_block_encoding enc;
 	bool done;
 	/* the chunk segment being written */
 	int cfd;
@@ -146,6 +148,7 @@ struct tsdb_block_writer {
 	struct tsdb_wchunk *tmp;      /* scratch: one series' chunks */
 	size_t captmp;
 	struct buf meta;              /* scratch: one series' encoded chunk metas */
+	struct buf conv;              /* scratch: a chunk converted to the writer's encoding */
 	uint64_t samples;
 	int64_t data_mint; /* the oldest chunk start added */
 };

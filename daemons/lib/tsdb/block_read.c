@@ -276,16 +276,19 @@ static bool chunk_at(const struct tsdb_block *b, uint64_t ref, struct tsdb_chunk
 	uint32_t seq = (uint32_t)(ref >> 32);
 	uint64_t off = ref & UINT32_MAX, len;
 	struct tsdb_dec d;
+	uint8_t enc;
 
 	if (seq >= b->nsegs || off < BLOCK_CHUNKS_HEADER || off >= b->segs[seq].len)
 		return false;
 	d = (struct tsdb_dec){ b->segs[seq].p + off, b->segs[seq].p + b->segs[seq].len, false };
 	len = tsdb_dec_uvarint(&d);
-	if (d.bad || tsdb_dec_byte(&d) != BLOCK_ENC_XOR || len > (uint64_t)(d.end - d.p) ||
-	    (uint64_t)(d.end - d.p) - len < 4)
+	enc = tsdb_dec_byte(&d);
+	if (d.bad || (enc != BLOCK_ENC_XOR && enc != BLOCK_ENC_DENSE) ||
+	    len > (uint64_t)(d.end - d.p) || (uint64_t)(d.end - d.p) - len < 4)
 		return false;
 	c->data = d.p;
 	c->len = (size_t)len;
+	c->enc = enc == BLOCK_ENC_DENSE ? TSDB_ENC_DENSE : TSDB_ENC_XOR;
 	return true;
 }
 

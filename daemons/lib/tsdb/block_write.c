@@ -18,7 +18,8 @@
 #include "tsdb/block_internal.h"
 #include "tsdb/wal.h"
 
-#define CHUNK_FLUSH (1u << 20)
+/* The chunk buffer is flushed before it would reach this, so it never grows past it. */
+#define CHUNK_FLUSH (256u << 10)
 
 static int oom(char *err, size_t errlen)
 {
@@ -92,11 +93,10 @@ static int chunk_open(struct tsdb_block_writer *w, uint32_t seq, char *err, size
 	return 0;
 }
 
-/* Append one XOR chunk; *ref gets its reference. */
+/* Append one chunk (enc: its encoding byte); *ref gets its reference. */
 static int chunk_write(struct tsdb_block_writer *w, const uint8_t *data, size_t len,
-		       uint64_t *ref, char *err, size_t errlen)
+		       uint8_t enc, uint64_t *ref, char *err, size_t errlen)
 {
-	uint8_t enc = BLOCK_ENC_XOR;
 	size_t need = tsdb_uvarint_len(len) + 1 + len + 4;
 	uint32_t crc;
 
@@ -110,6 +110,8 @@ static int chunk_write(struct tsdb_block_writer *w, const uint8_t *data, size_t 
 		if (chunk_close(w, err, errlen) < 0 || chunk_open(w, next, err, errlen) < 0)
 			return TSDB_EFAIL;
 	}
+	if (w->cbuf.len + need >= CHUNK_FLUSH && chunk_flush(w, err, errlen) < 0)
+		return TSDB_EFAIL;
 	*ref = (uint64_t)w->cseq << 32 | w->coff;
 	crc = tsdb_wal_crc32c(tsdb_wal_crc32c(0, &enc, 1), data, len);
 	tsdb_put_uvarint(&w->cbuf, len);
@@ -117,9 +119,7 @@ static int chunk_write(struct tsdb_block_writer *w, const uint8_t *data, size_t 
 	buf_append(&w->cbuf, data, len);
 	tsdb_put_be32(&w->cbuf, crc);
 	w->coff += need;
-	if (w->cbuf.len >= CHUNK_FLUSH || w->cbuf.oom)
-		return chunk_flush(w, err, errlen);
-	return 0;
+	return w->cbuf.oom ? chunk_flush(w, err, errlen) : 0;
 }
 
 /* --- series and strings --------------------------------------------------------------- */
@@ -250,6 +250,67 @@ static int add_record(struct tsdb_block_writer *w, const struct labels *ls, size
 	return 0;
 }
 
+/* A dense chunk's samples as an XOR chunk, in w->conv. */
+static int dense_to_xor(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c)
+{
+	struct tsdb_xor_appender app;
+	struct tsdb_chunk_iter it;
+	uint8_t *data;
+	size_t len;
+	int rc = 0;
+	char e[64];
+
+	tsdb_xor_appender_init(&app);
+	tsdb_chunk_iter_init(&it, c);
+	while (rc == 0 && tsdb_chunk_iter_next(&it)) {
+		int64_t t;
+		double v;
+
+		tsdb_chunk_iter_at(&it, &t, &v);
+		rc = tsdb_xor_append(&app, t, v, e, sizeof(e));
+	}
+	if (rc == 0 && tsdb_chunk_iter_corrupt(&it))
+		rc = -1;
+	data = rc == 0 ? tsdb_xor_appender_finish(&app, &len) : NULL;
+	tsdb_xor_appender_free(&app);
+	if (!data)
+		return -1;
+	buf_reset(&w->conv);
+	buf_append(&w->conv, data, len);
+	free(data);
+	return w->conv.oom ? -1 : 0;
+}
+
+/* The chunk in the writer's encoding: *data, *len and *enc (a byte of the segment
+ * format) point at c or at w->conv. */
+static int convert(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c,
+		   const uint8_t **data, size_t *len, uint8_t *enc)
+{
+	*data = c->data;
+	*len = c->len;
+	*enc = c->enc == TSDB_ENC_DENSE ? BLOCK_ENC_DENSE : BLOCK_ENC_XOR;
+	if (w->enc == TSDB_BLOCK_DENSE && c->enc == TSDB_ENC_XOR) {
+		int rc;
+
+		buf_reset(&w->conv);
+		rc = tsdb_dense_from_xor(c->data, c->len, &w->conv);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) /* not decimals, or no smaller: stays XOR */
+			return 0;
+		*enc = BLOCK_ENC_DENSE;
+	} else if (w->enc == TSDB_BLOCK_PROMETHEUS && c->enc == TSDB_ENC_DENSE) {
+		if (dense_to_xor(w, c) < 0)
+			return -1;
+		*enc = BLOCK_ENC_XOR;
+	} else {
+		return 0;
+	}
+	*data = (const uint8_t *)w->conv.data;
+	*len = w->conv.len;
+	return 0;
+}
+
 int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 			  const struct tsdb_chunk_meta *chunks, size_t n, char *err, size_t errlen)
 {
@@ -264,14 +325,21 @@ int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 	if (tsdb_grow((void **)&w->tmp, &w->captmp, n + 1, sizeof(*w->tmp)) < 0)
 		return oom(err, errlen);
 	for (size_t i = 0; i < n; i++) {
-		uint16_t samples = tsdb_xor_samples(chunks[i].data, chunks[i].len);
+		uint16_t samples = tsdb_chunk_samples(&chunks[i]);
 		struct tsdb_wchunk *c = &w->tmp[k];
+		const uint8_t *data;
+		size_t len;
+		uint8_t enc;
 
 		if (samples == 0)
 			continue;
 		c->mint = chunks[i].mint;
 		c->maxt = chunks[i].maxt;
-		if (chunk_write(w, chunks[i].data, chunks[i].len, &c->ref, err, errlen) < 0)
+		if (convert(w, &chunks[i], &data, &len, &enc) < 0) {
+			snprintf(err, errlen, "converting a chunk failed (out of memory or corrupt)");
+			return TSDB_EFAIL;
+		}
+		if (chunk_write(w, data, len, enc, &c->ref, err, errlen) < 0)
 			return TSDB_EFAIL;
 		if (c->mint < w->data_mint)
 			w->data_mint = c->mint;
@@ -301,7 +369,7 @@ static int seal(struct built *b)
 		return 0;
 	if (tsdb_grow((void **)&b->c, &b->cap, b->n + 1, sizeof(*b->c)) < 0)
 		return -1;
-	b->c[b->n] = (struct tsdb_chunk_meta){ b->mint, b->app.t, NULL, 0 };
+	b->c[b->n] = (struct tsdb_chunk_meta){ b->mint, b->app.t, NULL, 0, TSDB_ENC_XOR };
 	data = tsdb_xor_appender_finish(&b->app, &len);
 	if (!data)
 		return -1;
@@ -357,8 +425,20 @@ uint64_t tsdb_block_writer_series(const struct tsdb_block_writer *w)
 
 /* --- life cycle ---------------------------------------------------------------------- */
 
+int tsdb_block_parse_encoding(const char *s, enum tsdb_block_encoding *out)
+{
+	if (!strcmp(s, "prometheus"))
+		*out = TSDB_BLOCK_PROMETHEUS;
+	else if (!strcmp(s, "dense"))
+		*out = TSDB_BLOCK_DENSE;
+	else
+		return -1;
+	return 0;
+}
+
 int tsdb_block_writer_new(const char *parent, int64_t mint, int64_t maxt,
-			  struct tsdb_block_writer **out, char *err, size_t errlen)
+			  enum tsdb_block_encoding enc, struct tsdb_block_writer **out,
+			  char *err, size_t errlen)
 {
 	struct tsdb_block_writer *w = calloc(1, sizeof(*w));
 	char chunks[4096];
@@ -367,6 +447,7 @@ int tsdb_block_writer_new(const char *parent, int64_t mint, int64_t maxt,
 	if (!w)
 		return oom(err, errlen);
 	w->cfd = -1;
+	w->enc = enc;
 	w->data_mint = INT64_MAX;
 	w->mint = mint;
 	w->maxt = maxt;
@@ -417,6 +498,7 @@ void tsdb_block_writer_free(struct tsdb_block_writer *w)
 	free(w->pairv);
 	buf_free(&w->series);
 	buf_free(&w->meta);
+	buf_free(&w->conv);
 	free(w->prev);
 	free(w->tmp);
 	free(w->parent);
@@ -448,6 +530,7 @@ static int fill_meta(struct tsdb_block_writer *w, struct tsdb_block_meta *m)
 	m->num_series = w->nser;
 	m->num_chunks = w->nchk;
 	m->num_tombstones = 0;
+	m->encoding = w->enc;
 	if (m->level < 1)
 		m->level = 1;
 	if (m->nsources == 0) {

@@ -316,7 +316,8 @@ static int open_cursors(struct merge_ctx *m, struct tsdb_block *const *blocks)
 }
 
 int tsdb_block_compact(struct tsdb_block *const *blocks, size_t n, const char *parent,
-		       struct tsdb_block_meta *meta, bool *written, char *err, size_t errlen)
+		       enum tsdb_block_encoding enc, struct tsdb_block_meta *meta, bool *written,
+		       char *err, size_t errlen)
 {
 	struct merge_ctx m = { .n = n, .err = err, .errlen = errlen };
 	int64_t mint = INT64_MAX, maxt = INT64_MIN;
@@ -337,7 +338,7 @@ int tsdb_block_compact(struct tsdb_block *const *blocks, size_t n, const char *p
 		rc = TSDB_EFAIL;
 		goto out;
 	}
-	rc = tsdb_block_writer_new(parent, mint, maxt, &m.w, err, errlen);
+	rc = tsdb_block_writer_new(parent, mint, maxt, enc, &m.w, err, errlen);
 	if (rc == 0)
 		rc = open_cursors(&m, blocks);
 	if (rc == 0)
