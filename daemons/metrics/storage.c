@@ -209,16 +209,19 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 			 storage_flags.wal_fsync);
 		return -1;
 	}
-	if (tsdb_wal_parse_compression(storage_flags.wal_compression_type, &o.wal_compression) < 0 ||
+	if (tsdb_wal_parse_compression(storage_flags.wal_compression_type,
+				       &o.wal_compression) < 0 ||
 	    o.wal_compression == TSDB_WAL_COMPRESS_NONE) {
-		snprintf(err, errlen, "invalid --storage.tsdb.wal-compression-type \"%s\" (snappy, zstd)",
+		snprintf(err, errlen,
+			 "invalid --storage.tsdb.wal-compression-type \"%s\" (snappy, zstd)",
 			 storage_flags.wal_compression_type);
 		return -1;
 	}
 	if (!storage_flags.wal_compression)
 		o.wal_compression = TSDB_WAL_COMPRESS_NONE;
 	if (tsdb_block_parse_encoding(storage_flags.block_encoding, &o.block_encoding) < 0) {
-		snprintf(err, errlen, "invalid --storage.tsdb.block-encoding \"%s\" (prometheus, dense)",
+		snprintf(err, errlen,
+			 "invalid --storage.tsdb.block-encoding \"%s\" (prometheus, dense)",
 			 storage_flags.block_encoding);
 		return -1;
 	}

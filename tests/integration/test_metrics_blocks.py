@@ -51,6 +51,19 @@ def expected(series):
     return {labels["s"]: samples for labels, samples in series}
 
 
+def ten_minutes_later(series, t0, n):
+    """n more samples per series after the first ten minutes, value 1."""
+    return [({"__name__": "blocky", "s": s["s"]},
+             [(t0 + 600_000 + k * 5000, 1.0) for k in range(n)]) for s, _ in series]
+
+
+def expected_with(series, later):
+    want = expected(series)
+    for labels, samples in later:
+        want[labels["s"]] = want[labels["s"]] + samples
+    return want
+
+
 def test_blocks_cut_in_background_and_survive_restart(start_daemon):
     d = start_daemon("metrics", args=BLOCK_FLAGS)
     t0, series = ten_minutes()
@@ -66,16 +79,12 @@ def test_blocks_cut_in_background_and_survive_restart(start_daemon):
     assert read_all(d, t0) == expected(series)
     assert "Loading blocks" in d.stderr()
     # kill -9 after more writes: acknowledged samples survive in blocks + WAL.
-    later = [({"__name__": "blocky", "s": s["s"]}, [(t0 + 600_000 + k * 5000, 1.0) for k in range(6)])
-             for s, _ in series]
+    later = ten_minutes_later(series, t0, 6)
     push_in_time_order(d, later)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
     d.start()
-    want = expected(series)
-    for labels, samples in later:
-        want[labels["s"]] = want[labels["s"]] + samples
-    assert read_all(d, t0) == want
+    assert read_all(d, t0) == expected_with(series, later)
     assert d.stop() == 0
 
 
@@ -115,15 +124,11 @@ def test_promtool_dumps_the_compressed_wal(start_daemon):
     assert f'{{__name__="blocky", s="2"}} 2119 {t0 + 119 * 5000}' in out.stdout
     d.args = ["--storage.tsdb.wal-compression-type=zstd"]
     d.start()
-    later = [({"__name__": "blocky", "s": s["s"]}, [(t0 + 600_000 + k * 5000, 1.0) for k in range(3)])
-             for s, _ in series]
+    later = ten_minutes_later(series, t0, 3)
     push_in_time_order(d, later)
     assert d.stop() == 0
     d.start()
-    want = expected(series)
-    for labels, samples in later:
-        want[labels["s"]] = want[labels["s"]] + samples
-    assert read_all(d, t0) == want
+    assert read_all(d, t0) == expected_with(series, later)
     assert d.stop() == 0
 
 

@@ -104,7 +104,8 @@ static void write_head(struct tsdb_head *h, int64_t mint, int64_t maxt,
 	bool written;
 
 	memset(meta, 0, sizeof(*meta));
-	assert_int_equal(tsdb_block_write_head(h, dir, mint, maxt, TSDB_BLOCK_PROMETHEUS, meta, &written, err,
+	assert_int_equal(tsdb_block_write_head(h, dir, mint, maxt, TSDB_BLOCK_PROMETHEUS, meta,
+					       &written, err,
 					       sizeof(err)), 0);
 	assert_true(written);
 }
@@ -242,7 +243,8 @@ static void test_writer_contract(void **state)
 	struct labels a = LS({ "a", "1" }), b = LS({ "a", "2" });
 	size_t len;
 
-	assert_int_equal(tsdb_block_writer_new(dir, 0, 1000, TSDB_BLOCK_PROMETHEUS, &w, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_writer_new(dir, 0, 1000, TSDB_BLOCK_PROMETHEUS, &w, err,
+					       sizeof(err)), 0);
 	tsdb_xor_appender_init(&app);
 	assert_int_equal(tsdb_xor_append(&app, 10, 1, err, sizeof(err)), 0);
 	c[0] = (struct tsdb_chunk_meta){ 10, 10, tsdb_xor_appender_finish(&app, &len), 0, 0 };
@@ -434,7 +436,7 @@ static void test_corruption_detected(void **state)
 	tsdb_head_free(h);
 }
 
-/* --- memory ------------------------------------------------------------------------------------ */
+/* --- memory --------------------------------------------------------------------------- */
 
 /* kB of the process's RSS in mappings of files under the block directory `ulid`. */
 static long mapped_rss_kb(const char *ulid)
@@ -489,7 +491,8 @@ static void test_pages_released(void **state)
 	assert_string_equal(before, after);
 	tsdb_querier_close(q);
 	/* A compaction leaves its sources and its result unmapped. */
-	assert_int_equal(tsdb_block_compact(&b, 1, dir, TSDB_BLOCK_PROMETHEUS, &out, &written, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(&b, 1, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
 	assert_true(written);
 	assert_int_equal(mapped_rss_kb(m.ulid), 0);
 	merged = open_block(out.ulid);
@@ -587,7 +590,8 @@ static void test_compaction_merges_and_dedups(void **state)
 	bs[0] = open_block(m1.ulid);
 	bs[1] = open_block(m2.ulid);
 	bs[2] = open_block(m3.ulid);
-	assert_int_equal(tsdb_block_compact(bs, 3, dir, TSDB_BLOCK_PROMETHEUS, &out, &written, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(bs, 3, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
 	assert_true(written);
 	assert_int_equal(out.level, 2);
 	assert_int_equal(out.nsources, 3);
@@ -620,7 +624,8 @@ static void test_compaction_merges_and_dedups(void **state)
 	tsdb_block_unref(bs[1]);
 	bs[1] = open_block(m3.ulid);
 	tsdb_block_meta_free(&out);
-	assert_int_equal(tsdb_block_compact(bs, 2, dir, TSDB_BLOCK_PROMETHEUS, &out, &written, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(bs, 2, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
 	assert_int_equal(out.num_chunks, m1.num_chunks + m3.num_chunks);
 	for (int i = 0; i < 3; i++)
 		tsdb_block_unref(bs[i]);
@@ -678,7 +683,8 @@ static void test_promtool_reads_our_blocks(void **state)
 	{
 		bool written;
 
-		assert_int_equal(tsdb_block_write_head(h, sub, 0, 20 * MIN, TSDB_BLOCK_PROMETHEUS, &meta, &written, err,
+		assert_int_equal(tsdb_block_write_head(h, sub, 0, 20 * MIN, TSDB_BLOCK_PROMETHEUS,
+						       &meta, &written, err,
 						       sizeof(err)), 0);
 	}
 	snprintf(cmd, sizeof(cmd), PROMTOOL " tsdb list %s 2>&1", sub);
@@ -717,7 +723,7 @@ static void test_promtool_reads_our_blocks(void **state)
 	tsdb_head_free(h);
 }
 
-/* --- the dense encoding ------------------------------------------------------------------------ */
+/* --- the dense encoding ------------------------------------------------------------------- */
 
 static void write_head_enc(struct tsdb_head *h, const char *parent, int64_t mint, int64_t maxt,
 			   enum tsdb_block_encoding enc, struct tsdb_block_meta *meta)
@@ -792,7 +798,8 @@ static void test_dense_blocks(void **state)
 	assert_int_equal(md.num_samples, mp.num_samples);
 	assert_int_equal(md.num_chunks, mp.num_chunks);
 	print_message("chunk bytes: prometheus %llu, dense %llu\n",
-		      (unsigned long long)chunk_bytes(mp.ulid), (unsigned long long)chunk_bytes(md.ulid));
+		      (unsigned long long)chunk_bytes(mp.ulid),
+		      (unsigned long long)chunk_bytes(md.ulid));
 	assert_true(chunk_bytes(md.ulid) * 10 < chunk_bytes(mp.ulid) * 8);
 	bp = open_block(mp.ulid);
 	bd = open_block(md.ulid);

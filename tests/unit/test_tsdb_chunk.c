@@ -450,7 +450,8 @@ static void test_dense_roundtrips(void **state)
 	/* A counter in hundredths, scraped every 15 s with a little jitter. */
 	for (int i = 0; i < 240; i++) {
 		cnt = round((cnt + (double)(rnd() % 2000) / 100) * 100) / 100;
-		s[i] = (struct tsdb_sample){ 1700000000000LL + i * 15000 + (int64_t)(rnd() % 7), cnt };
+		s[i] = (struct tsdb_sample){ 1700000000000LL + i * 15000 + (int64_t)(rnd() % 7),
+					     cnt };
 	}
 	assert_true(dense_roundtrip(s, 240, 1) < 240 * 3);
 	/* Page-sized gauge, regular timestamps: a few bits per sample. */
@@ -480,7 +481,8 @@ static void test_dense_roundtrips(void **state)
 	}
 	/* Integers up to 2^53, and beyond, where doubles are no longer every integer. */
 	for (int i = 0; i < 50; i++)
-		s[i] = (struct tsdb_sample){ 1000LL * i, 9007199254740991.0 - (double)(rnd() % 1000) };
+		s[i] = (struct tsdb_sample){ 1000LL * i,
+					     9007199254740991.0 - (double)(rnd() % 1000) };
 	dense_roundtrip(s, 50, 1);
 	for (int i = 0; i < 50; i++)
 		s[i] = (struct tsdb_sample){ 1000LL * i, 18014398509481984.0 + 2.0 * i };

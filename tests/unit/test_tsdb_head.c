@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tsdb/block.h"
 #include "tsdb/internal.h"
 
 #define LS(...) ((struct labels){ (struct label[]){ __VA_ARGS__ }, \
@@ -719,6 +720,81 @@ static void same_samples(struct tsdb_head *a, uint64_t ra, struct tsdb_head *b, 
 	assert_memory_equal(x, y, n * sizeof(*x));
 }
 
+/* kB of the RSS in mappings of (deleted) files under dir: the chunk store's. */
+static long store_rss_kb(const char *dir)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long lo, hi;
+	bool in = false;
+	long kb = 0, v;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = strstr(line, dir) != NULL;
+		else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kb += v;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* A block written from the head reads parked chunks without mapping them, and gets
+ * the same bytes as from a head without a store. */
+static void same_blocks(struct tsdb_head *h, struct tsdb_head *plain, const char *dir)
+{
+	struct tsdb_block_meta m1, m2;
+	struct tsdb_block *b1, *b2;
+	struct tsdb_querier *q1, *q2;
+	struct tsdb_series_set *s1, *s2;
+	char path[512];
+	bool written;
+
+	assert_int_equal(tsdb_block_write_head(h, dir, BASE, BASE + 4 * HOUR, TSDB_BLOCK_PROMETHEUS,
+					       &m1, &written, err, sizeof(err)), 0);
+	assert_int_equal(store_rss_kb(dir), 0);
+	assert_int_equal(tsdb_block_write_head(plain, dir, BASE, BASE + 4 * HOUR,
+					       TSDB_BLOCK_PROMETHEUS, &m2, &written, err,
+					       sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, m1.ulid);
+	assert_int_equal(tsdb_block_open(path, &b1, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, m2.ulid);
+	assert_int_equal(tsdb_block_open(path, &b2, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_querier(b1, INT64_MIN, INT64_MAX, &q1, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_querier(b2, INT64_MIN, INT64_MAX, &q2, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_querier_select(q1, NULL, 0, NULL, &s1, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_querier_select(q2, NULL, 0, NULL, &s2, err, sizeof(err)), 0);
+	while (tsdb_series_set_next(s1)) {
+		struct tsdb_iterator *i1 = tsdb_series_set_iterator(s1), *i2;
+
+		assert_true(tsdb_series_set_next(s2));
+		assert_true(labels_equal(tsdb_series_set_labels(s1), tsdb_series_set_labels(s2)));
+		i2 = tsdb_series_set_iterator(s2);
+		while (tsdb_iterator_next(i1)) {
+			int64_t t1, t2;
+			double v1, v2;
+
+			assert_true(tsdb_iterator_next(i2));
+			tsdb_iterator_at(i1, &t1, &v1);
+			tsdb_iterator_at(i2, &t2, &v2);
+			assert_int_equal(t1, t2);
+			assert_int_equal(tsdb_f2b(v1), tsdb_f2b(v2));
+		}
+		assert_false(tsdb_iterator_next(i2));
+	}
+	assert_false(tsdb_series_set_next(s2));
+	assert_int_equal(m1.num_samples, m2.num_samples);
+	tsdb_querier_close(q1);
+	tsdb_querier_close(q2);
+	tsdb_block_unref(b1);
+	tsdb_block_unref(b2);
+	snprintf(path, sizeof(path), "rm -rf %s/%s %s/%s", dir, m1.ulid, dir, m2.ulid);
+	assert_int_equal(system(path), 0);
+	tsdb_block_meta_free(&m1);
+	tsdb_block_meta_free(&m2);
+}
+
 /* Closed chunks parked in a scratch file read back as heap chunks do; truncation
  * releases them so the file's segments are filled again; a full store leaves chunks
  * on the heap; the file has no name; a head whose directory is unusable works as one
@@ -757,7 +833,12 @@ static void test_chunk_store(void **state)
 	}
 	assert_true(parked > 0);
 	assert_true(heap > 0); /* the store filled up */
-	assert_true(tsdb_chunk_store_owns(h->store, tsdb_head_series_by_ref(h, r[0])->closed[0].data));
+	assert_true(tsdb_chunk_store_owns(h->store,
+					  tsdb_head_series_by_ref(h, r[0])->closed[0].data));
+	assert_true(store_rss_kb(dir) > 0); /* the reads above went through the mapping */
+	tsdb_chunk_store_drop_pages(h->store);
+	assert_int_equal(store_rss_kb(dir), 0);
+	same_blocks(h, plain, dir);
 	/* Truncation gives the parked chunks back; new chunks are parked again. */
 	assert_int_equal(tsdb_head_truncate(h, BASE + 5 * HOUR, NULL, err, sizeof(err)), 0);
 	assert_int_equal(tsdb_head_truncate(plain, BASE + 5 * HOUR, NULL, err, sizeof(err)), 0);

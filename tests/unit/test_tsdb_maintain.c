@@ -577,7 +577,8 @@ static void test_startup_cleanup(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, m[i].ulid);
 		assert_int_equal(tsdb_block_open(path, &bs[i], err, sizeof(err)), 0);
 	}
-	assert_int_equal(tsdb_block_compact(bs, 2, dir, TSDB_BLOCK_PROMETHEUS, &out, &written, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(bs, 2, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
 	tsdb_block_unref(bs[0]);
 	tsdb_block_unref(bs[1]);
 	/* An interrupted block write. */

@@ -334,7 +334,8 @@ int tsdb_block_index_write(const struct tsdb_block_writer *w, const char *path, 
 		goto out;
 	}
 	if (write_all(&x) < 0 && !x.f.err) {
-		snprintf(err, errlen, "%s: index exceeds 64 GiB or its series records are damaged", path);
+		snprintf(err, errlen, "%s: index exceeds 64 GiB or its series records are damaged",
+			 path);
 		goto out;
 	}
 	if (x.body.oom || x.ltable.oom || x.ptable.oom)

@@ -3,8 +3,10 @@
  * label order, so chunk references grow as Prometheus' index writer requires); what
  * the index needs stays in memory, compactly (block_internal.h): strings and label
  * pairs once per block (which also yields the symbol table and the postings lists),
- * and per series a short byte record of pair numbers and pre-encoded chunk metas. The commit writes index, tombstones and meta.json, fsyncs
- * every file and both directories, then renames <ULID>.tmp-for-creation to <ULID>.
+ * and per series a short byte record of pair numbers and pre-encoded chunk metas.
+ * Chunks are converted to the writer's encoding (block.h) on the way. The commit
+ * writes index, tombstones and meta.json, fsyncs every file and both directories,
+ * then renames <ULID>.tmp-for-creation to <ULID>.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -336,7 +338,7 @@ int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 		c->mint = chunks[i].mint;
 		c->maxt = chunks[i].maxt;
 		if (convert(w, &chunks[i], &data, &len, &enc) < 0) {
-			snprintf(err, errlen, "converting a chunk failed (out of memory or corrupt)");
+			snprintf(err, errlen, "converting a chunk: corrupt or out of memory");
 			return TSDB_EFAIL;
 		}
 		if (chunk_write(w, data, len, enc, &c->ref, err, errlen) < 0)

@@ -26,6 +26,7 @@
  * The iterator decodes sample by sample (a corrupt count cannot make it allocate),
  * after checking once that the packed sections fit in the chunk.
  */
+#include <endian.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,7 +308,8 @@ static bool for_open(struct tsdb_dec *d, size_t count, struct tsdb_for *f)
 	f->p = d->p;
 	if ((uint64_t)count * f->width > (uint64_t)(d->end - d->p) * 8)
 		return false;
-	d->p += (count * f->width + 7) / 8;
+	f->nbytes = (count * f->width + 7) / 8;
+	d->p += f->nbytes;
 	f->pos = 0;
 	return true;
 }
@@ -316,7 +318,16 @@ static int64_t for_next(struct tsdb_for *f)
 {
 	uint64_t u = 0;
 	unsigned got = 0, w = f->width;
+	size_t at = f->pos >> 3;
 
+	/* Common case: one unaligned little-endian load holds the whole value. */
+	if (w <= 56 && at + 8 <= f->nbytes) {
+		memcpy(&u, f->p + at, sizeof(u));
+		u = le64toh(u) >> (f->pos & 7);
+		f->pos += w;
+		u &= w ? ~0ULL >> (64 - w) : 0;
+		return (int64_t)((uint64_t)f->min + f->mult * u);
+	}
 	while (got < w) {
 		size_t byte = f->pos >> 3;
 		unsigned off = f->pos & 7, take = 8 - off;

@@ -4,7 +4,9 @@
  * only by queries and by the block writer, so after it is closed its bytes are
  * written with pwrite(2) to an unlinked scratch file and read through one read-only
  * shared mapping: they sit in the page cache, counted in the process's RSS only while
- * a reader has touched them and until tsdb_chunk_store_drop_pages(). The file is not
+ * a reader has touched them and until tsdb_chunk_store_drop_pages(). A reader of many
+ * chunks (the block writer) uses tsdb_chunk_store_read() instead, since every fault
+ * in the mapping also maps the pages around it. The file is not
  * part of the durable state (the WAL is): it has no name, so nothing is left behind
  * by a crash.
  *
@@ -73,10 +75,14 @@ int tsdb_chunk_store_open(const char *dir, uint64_t max_bytes, struct tsdb_chunk
 	void *m;
 
 	*out = NULL;
-	if (!cs)
-		goto oom;
+	if (!cs) {
+		snprintf(err, errlen, "out of memory");
+		return TSDB_EFAIL;
+	}
 	cs->fd = -1;
-	cs->seg = max_bytes / 16 < SEG_MAX ? (uint32_t)(max_bytes / 16 / SEG_MIN * SEG_MIN) : SEG_MAX;
+	cs->seg = SEG_MAX;
+	if (max_bytes / 16 < SEG_MAX)
+		cs->seg = (uint32_t)(max_bytes / 16 / SEG_MIN * SEG_MIN);
 	nseg = cs->seg ? max_bytes / cs->seg : 0;
 	if (cs->seg < SEG_MIN || nseg > UINT32_MAX) {
 		snprintf(err, errlen, "head chunk store: size %llu out of range",
@@ -85,8 +91,10 @@ int tsdb_chunk_store_open(const char *dir, uint64_t max_bytes, struct tsdb_chunk
 	}
 	cs->nseg = (uint32_t)nseg;
 	cs->segs = calloc(nseg, sizeof(*cs->segs));
-	if (!cs->segs)
-		goto oom;
+	if (!cs->segs) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	cs->fd = open_scratch(dir);
 	/* Sparse: blocks are allocated only where chunks are written. */
 	if (cs->fd < 0 || ftruncate(cs->fd, (off_t)(nseg * cs->seg)) < 0) {
@@ -103,13 +111,10 @@ int tsdb_chunk_store_open(const char *dir, uint64_t max_bytes, struct tsdb_chunk
 	cs->segs[0].state = SEG_FILLING;
 	*out = cs;
 	return 0;
-oom:
-	snprintf(err, errlen, "out of memory");
 fail:
-	if (cs && cs->fd >= 0)
+	if (cs->fd >= 0)
 		close(cs->fd);
-	if (cs)
-		free(cs->segs);
+	free(cs->segs);
 	free(cs);
 	return TSDB_EFAIL;
 }
@@ -207,6 +212,26 @@ void tsdb_chunk_store_release(void *ctx, void *p)
 	    __atomic_load_n(&cs->segs[i].live, __ATOMIC_ACQUIRE) == 0)
 		recycle(cs, i);
 	pthread_mutex_unlock(&cs->mu);
+}
+
+int tsdb_chunk_store_read(const struct tsdb_chunk_store *cs, const void *p, size_t len,
+			  void *dst)
+{
+	off_t at = (off_t)((const uint8_t *)p - cs->base);
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(cs->fd, (char *)dst + got, len - got, at + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n < 0 ? errno : EIO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
 }
 
 void tsdb_chunk_store_drop_pages(struct tsdb_chunk_store *cs)

@@ -333,6 +333,9 @@ int tsdb_db_maintain(struct tsdb_db *db, char *err, size_t errlen)
 	 * instead of keeping them until the head grows again. */
 	if (work_done(db) != before)
 		malloc_trim(0);
+	/* Queries read parked head chunks through the store's mapping; let go of what
+	 * they brought in at least once a round. */
+	tsdb_chunk_store_drop_pages(db->head->store);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;
 }

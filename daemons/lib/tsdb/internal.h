@@ -123,8 +123,10 @@ struct tsdb_reader {
 };
 
 struct tsdb_retired {
-	void (*fn)(void *p);
-	void (*fn_ctx)(void *ctx, void *p); /* used instead of fn when set */
+	union {
+		void (*plain)(void *p);
+		void (*with_ctx)(void *ctx, void *p); /* when ctx is set */
+	} fn;
 	void *p, *ctx;
 };
 
@@ -158,6 +160,7 @@ void tsdb_reclaim_wait(struct tsdb_reclaim *rc, int64_t mint);
 /* Reserve room so the next `n` adds cannot fail. */
 int tsdb_grave_reserve(struct tsdb_grave *g, size_t n);
 void tsdb_grave_add(struct tsdb_grave *g, void (*fn)(void *p), void *p);
+/* ctx must not be NULL. */
 void tsdb_grave_add_ctx(struct tsdb_grave *g, void (*fn)(void *ctx, void *p), void *ctx,
 			void *p);
 /* Hand a heap-allocated grave over (NULL or empty is fine). */
@@ -289,6 +292,10 @@ bool tsdb_chunk_store_owns(const struct tsdb_chunk_store *cs, const void *p);
 /* Release a chunk put earlier, once no reader can still read it (a grave's fn_ctx,
  * ctx = the store). */
 void tsdb_chunk_store_release(void *ctx, void *p);
+/* Copy a parked chunk (p as put returned it) with pread, not through the mapping;
+ * 0, or -1 with errno. */
+int tsdb_chunk_store_read(const struct tsdb_chunk_store *cs, const void *p, size_t len,
+			  void *dst);
 /* Unmap the store's pages from the process (they stay in the page cache). */
 void tsdb_chunk_store_drop_pages(struct tsdb_chunk_store *cs);
 
@@ -304,6 +311,7 @@ uint16_t tsdb_dense_samples(const uint8_t *chunk, size_t len);
 /* A frame-of-reference packed sequence being read. */
 struct tsdb_for {
 	const uint8_t *p;
+	size_t nbytes;  /* of packed bits at p */
 	size_t pos;     /* bit */
 	int64_t min;
 	uint64_t mult;

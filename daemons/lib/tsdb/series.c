@@ -284,7 +284,8 @@ static int push_chunk(struct tsdb_snap *snap, int64_t mint, int64_t maxt, const 
 		snap->chunks = nc;
 		snap->capchunks = cap;
 	}
-	snap->chunks[snap->nchunks++] = (struct tsdb_chunk_meta){ mint, maxt, data, len, TSDB_ENC_XOR };
+	snap->chunks[snap->nchunks++] = (struct tsdb_chunk_meta){ mint, maxt, data, len,
+								  TSDB_ENC_XOR };
 	return 0;
 }
 

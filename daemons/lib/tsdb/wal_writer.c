@@ -2,10 +2,11 @@
  * The WAL writer: framing, appends, group commit, segment rollover.
  *
  * Records are compressed first (wal_compress.c), outside the mutex. A batch is framed
- * into one scratch buffer (zero padding and fragments, laid out for the current offset) and written with pwrite(2) at the offset the writer tracks,
- * never O_APPEND: after a failed or short write (ENOSPC) the writer cuts the file back
- * to that offset, so a half-written batch is neither acknowledged nor left for a
- * reader to stumble over, and the next write starts at a record boundary.
+ * into one scratch buffer (zero padding and fragments, laid out for the current
+ * offset) and written with pwrite(2) at the offset the writer tracks, never
+ * O_APPEND: after a failed or short write (ENOSPC) the writer cuts the file back to
+ * that offset, so a half-written batch is neither acknowledged nor left for a reader
+ * to stumble over, and the next write starts at a record boundary.
  *
  * Group commit (BATCH): writers append under the mutex, then wait. The first waiter
  * with no fsync in flight becomes the leader: it notes the highest batch written so
