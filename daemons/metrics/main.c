@@ -3,6 +3,9 @@
  * remote_write out). Its config file is a prometheus.yml; the supported subset
  * grows with each capability and is declared in config.c.
  */
+#include <malloc.h>
+#include <stdlib.h>
+
 #include "api.h"
 #include "federate.h"
 #include "forwarding.h"
@@ -83,5 +86,12 @@ static const struct runtime_spec spec = {
 
 int main(int argc, char **argv)
 {
+	/* glibc gives every thread that allocates concurrently an arena of its own (up to
+	 * 8 per core); memory one arena frees cannot serve another's allocations, so the
+	 * head's series and chunks, spread over the HTTP threads' arenas, pinned ~6 MiB
+	 * more at peak (20k series). Allocations on the request path are few (arenas of
+	 * our own), so two arenas cost no measurable contention. MALLOC_ARENA_MAX wins. */
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 2);
 	return runtime_main(&spec, argc, argv);
 }

@@ -21,6 +21,9 @@
 
 struct storage_flags storage_flags = {
 	.wal_fsync = "batch",
+	.wal_compression = true,
+	.wal_compression_type = "snappy",
+	.block_encoding = "prometheus",
 	.read_sample_limit = 50000000,
 	.min_block_ms = TSDB_DEFAULT_CHUNK_RANGE_MS,
 	.exemplars_limit = TSDB_DEFAULT_MAX_EXEMPLARS,
@@ -204,6 +207,22 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 	if (tsdb_wal_parse_fsync(storage_flags.wal_fsync, &o.fsync) < 0) {
 		snprintf(err, errlen, "invalid --storage.tsdb.wal-fsync \"%s\" (always, batch, never)",
 			 storage_flags.wal_fsync);
+		return -1;
+	}
+	if (tsdb_wal_parse_compression(storage_flags.wal_compression_type,
+				       &o.wal_compression) < 0 ||
+	    o.wal_compression == TSDB_WAL_COMPRESS_NONE) {
+		snprintf(err, errlen,
+			 "invalid --storage.tsdb.wal-compression-type \"%s\" (snappy, zstd)",
+			 storage_flags.wal_compression_type);
+		return -1;
+	}
+	if (!storage_flags.wal_compression)
+		o.wal_compression = TSDB_WAL_COMPRESS_NONE;
+	if (tsdb_block_parse_encoding(storage_flags.block_encoding, &o.block_encoding) < 0) {
+		snprintf(err, errlen,
+			 "invalid --storage.tsdb.block-encoding \"%s\" (prometheus, dense)",
+			 storage_flags.block_encoding);
 		return -1;
 	}
 	if (storage_flags.exemplars_limit < 0 || storage_flags.exemplars_limit >= UINT32_MAX) {

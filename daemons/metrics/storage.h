@@ -15,6 +15,9 @@ struct tsdb_db;
 
 struct storage_flags {
 	const char *wal_fsync;        /* always | batch | never */
+	bool wal_compression;         /* compress WAL records (default on) */
+	const char *wal_compression_type; /* snappy | zstd */
+	const char *block_encoding;   /* prometheus | dense */
 	int64_t read_sample_limit;
 	bool remote_write_receiver;   /* accepted for compatibility: always on */
 	int64_t retention_time_ms;    /* 0: 15d unless a size limit is set */
@@ -30,10 +33,16 @@ extern struct storage_flags storage_flags;
 #define STORAGE_FLAGS \
 	{ "storage.tsdb.wal-fsync", CLI_STRING, &storage_flags.wal_fsync, \
 	  "When an appended batch is durable: always (fsync per request), batch (group commit, fsync before ack), never.", "<policy>", false }, \
+	{ "storage.tsdb.wal-compression", CLI_BOOL, &storage_flags.wal_compression, \
+	  "Compress the write-ahead log (--no-storage.tsdb.wal-compression to turn it off).", NULL, false }, \
+	{ "storage.tsdb.wal-compression-type", CLI_STRING, &storage_flags.wal_compression_type, \
+	  "Compression algorithm for the WAL: snappy (readable by Prometheus 2.11+ and promtool) or zstd (smaller; Prometheus 2.49+).", "<type>", false }, \
 	{ "storage.remote.read-sample-limit", CLI_INT, &storage_flags.read_sample_limit, \
 	  "Maximum samples one remote read request may return (0: no limit).", NULL, false }, \
 	{ "web.enable-remote-write-receiver", CLI_BOOL, &storage_flags.remote_write_receiver, \
 	  "Accepted for compatibility; the remote-write receiver is always on.", NULL, false }, \
+	{ "storage.tsdb.block-encoding", CLI_STRING, &storage_flags.block_encoding, \
+	  "How blocks store chunks: prometheus (Prometheus' XOR chunks: promtool and Prometheus read the blocks) or dense (lgtm's own encoding, about a third smaller; lgtm only). Blocks in the other encoding are rewritten in the background.", "<encoding>", false }, \
 	{ "storage.tsdb.retention.time|storage.tsdb.retention", CLI_DURATION, \
 	  &storage_flags.retention_time_ms, \
 	  "How long to retain samples in storage. If neither this flag nor storage.tsdb.retention.size is set, it defaults to 15d.", NULL, false }, \

@@ -51,6 +51,19 @@ def expected(series):
     return {labels["s"]: samples for labels, samples in series}
 
 
+def ten_minutes_later(series, t0, n):
+    """n more samples per series after the first ten minutes, value 1."""
+    return [({"__name__": "blocky", "s": s["s"]},
+             [(t0 + 600_000 + k * 5000, 1.0) for k in range(n)]) for s, _ in series]
+
+
+def expected_with(series, later):
+    want = expected(series)
+    for labels, samples in later:
+        want[labels["s"]] = want[labels["s"]] + samples
+    return want
+
+
 def test_blocks_cut_in_background_and_survive_restart(start_daemon):
     d = start_daemon("metrics", args=BLOCK_FLAGS)
     t0, series = ten_minutes()
@@ -66,16 +79,12 @@ def test_blocks_cut_in_background_and_survive_restart(start_daemon):
     assert read_all(d, t0) == expected(series)
     assert "Loading blocks" in d.stderr()
     # kill -9 after more writes: acknowledged samples survive in blocks + WAL.
-    later = [({"__name__": "blocky", "s": s["s"]}, [(t0 + 600_000 + k * 5000, 1.0) for k in range(6)])
-             for s, _ in series]
+    later = ten_minutes_later(series, t0, 6)
     push_in_time_order(d, later)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
     d.start()
-    want = expected(series)
-    for labels, samples in later:
-        want[labels["s"]] = want[labels["s"]] + samples
-    assert read_all(d, t0) == want
+    assert read_all(d, t0) == expected_with(series, later)
     assert d.stop() == 0
 
 
@@ -96,6 +105,31 @@ def test_promtool_reads_the_data_directory(start_daemon):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Series: 5" in out.stdout
+
+
+@pytest.mark.skipif(not os.access(PROMTOOL, os.X_OK), reason="promtool (prometheus package) not installed")
+def test_promtool_dumps_the_compressed_wal(start_daemon):
+    """The default WAL compression (snappy) is Prometheus' own: promtool 2.42 replays
+    our WAL when it dumps the data directory; zstd records replay after a switch."""
+    d = start_daemon("metrics")
+    t0, series = ten_minutes(3)
+    push_in_time_order(d, series)
+    assert d.stop() == 0
+    seg = (d.dir / "data" / "wal" / "00000000").read_bytes()
+    assert seg[0] & 0x08, "first WAL record is not snappy-compressed"
+    out = subprocess.run([PROMTOOL, "tsdb", "dump", str(d.dir / "data")], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count('{__name__="blocky"') == 3 * 120, out.stdout[-2000:]
+    assert f'{{__name__="blocky", s="2"}} 2119 {t0 + 119 * 5000}' in out.stdout
+    d.args = ["--storage.tsdb.wal-compression-type=zstd"]
+    d.start()
+    later = ten_minutes_later(series, t0, 3)
+    push_in_time_order(d, later)
+    assert d.stop() == 0
+    d.start()
+    assert read_all(d, t0) == expected_with(series, later)
+    assert d.stop() == 0
 
 
 def test_snapshot_needs_admin_api(start_daemon):

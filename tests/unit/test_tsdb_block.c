@@ -7,13 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "tsdb/block.h"
+#include "tsdb/block_internal.h"
 
 #define LS(...) ((struct labels){ (struct label[]){ __VA_ARGS__ }, \
 	sizeof((struct label[]){ __VA_ARGS__ }) / sizeof(struct label) })
@@ -103,7 +104,8 @@ static void write_head(struct tsdb_head *h, int64_t mint, int64_t maxt,
 	bool written;
 
 	memset(meta, 0, sizeof(*meta));
-	assert_int_equal(tsdb_block_write_head(h, dir, mint, maxt, meta, &written, err,
+	assert_int_equal(tsdb_block_write_head(h, dir, mint, maxt, TSDB_BLOCK_PROMETHEUS, meta,
+					       &written, err,
 					       sizeof(err)), 0);
 	assert_true(written);
 }
@@ -222,13 +224,14 @@ static void test_empty_range_writes_nothing(void **state)
 	struct tsdb_block_meta meta = { 0 };
 	bool written = true;
 
-	assert_int_equal(tsdb_block_write_head(h, dir, 100 * MIN, 101 * MIN, &meta, &written, err,
-					       sizeof(err)), 0);
+	assert_int_equal(tsdb_block_write_head(h, dir, 100 * MIN, 101 * MIN, TSDB_BLOCK_PROMETHEUS,
+					       &meta, &written, err, sizeof(err)), 0);
 	assert_false(written);
-	assert_int_equal(tsdb_block_write_head(h, "/nonexistent/dir", 0, MIN, &meta, &written, err,
+	assert_int_equal(tsdb_block_write_head(h, "/nonexistent/dir", 0, MIN,
+					       TSDB_BLOCK_PROMETHEUS, &meta, &written, err,
 					       sizeof(err)), TSDB_EFAIL);
-	assert_int_equal(tsdb_block_write_head(h, dir, MIN, MIN, &meta, &written, err,
-					       sizeof(err)), TSDB_EFAIL);
+	assert_int_equal(tsdb_block_write_head(h, dir, MIN, MIN, TSDB_BLOCK_PROMETHEUS, &meta,
+					       &written, err, sizeof(err)), TSDB_EFAIL);
 	tsdb_head_free(h);
 }
 
@@ -240,13 +243,14 @@ static void test_writer_contract(void **state)
 	struct labels a = LS({ "a", "1" }), b = LS({ "a", "2" });
 	size_t len;
 
-	assert_int_equal(tsdb_block_writer_new(dir, 0, 1000, &w, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_writer_new(dir, 0, 1000, TSDB_BLOCK_PROMETHEUS, &w, err,
+					       sizeof(err)), 0);
 	tsdb_xor_appender_init(&app);
 	assert_int_equal(tsdb_xor_append(&app, 10, 1, err, sizeof(err)), 0);
-	c[0] = (struct tsdb_chunk_meta){ 10, 10, tsdb_xor_appender_finish(&app, &len), 0 };
+	c[0] = (struct tsdb_chunk_meta){ 10, 10, tsdb_xor_appender_finish(&app, &len), 0, 0 };
 	c[0].len = len;
 	assert_int_equal(tsdb_xor_append(&app, 2000, 1, err, sizeof(err)), 0);
-	c[1] = (struct tsdb_chunk_meta){ 2000, 2000, tsdb_xor_appender_finish(&app, &len), 0 };
+	c[1] = (struct tsdb_chunk_meta){ 2000, 2000, tsdb_xor_appender_finish(&app, &len), 0, 0 };
 	c[1].len = len;
 	assert_int_equal(tsdb_block_writer_add(w, &b, c, 1, err, sizeof(err)), 0);
 	/* Label order, chunk range and overlap are enforced. */
@@ -432,6 +436,76 @@ static void test_corruption_detected(void **state)
 	tsdb_head_free(h);
 }
 
+/* --- memory --------------------------------------------------------------------------- */
+
+/* kB of the process's RSS in mappings of files under the block directory `ulid`. */
+static long mapped_rss_kb(const char *ulid)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	bool in = false;
+	unsigned long lo, hi;
+	long kb = 0, v;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = strstr(line, ulid) != NULL;
+		else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kb += v;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Opening validates the whole index, a select reads every chunk; neither may leave
+ * the files resident in the process, and reading after the release still works. */
+static void test_pages_released(void **state)
+{
+	struct tsdb_head *h = head(0);
+	struct tsdb_block_meta m;
+	struct tsdb_querier *q;
+	struct tsdb_block *b, *merged;
+	struct tsdb_block_meta out;
+	bool written;
+	char *before, *after;
+
+	for (int64_t t = 0; t < MIN; t += 1000)
+		for (int i = 0; i < 400; i++) {
+			char v[16];
+
+			snprintf(v, sizeof(v), "%d", i);
+			add(h, LS({ "__name__", "m" }, { "i", v }), t, (double)(t * i % 977));
+		}
+	write_head(h, 0, MIN, &m);
+	b = open_block(m.ulid);
+	assert_int_equal(mapped_rss_kb(m.ulid), 0);
+	assert_int_equal(tsdb_block_querier(b, 0, MIN, &q, err, sizeof(err)), 0);
+	before = dump(q, NULL, 0);
+	tsdb_querier_close(q);
+	assert_true(mapped_rss_kb(m.ulid) > 0); /* the check can see pages */
+	tsdb_block_release_pages(b);
+	assert_int_equal(mapped_rss_kb(m.ulid), 0);
+	assert_int_equal(tsdb_block_querier(b, 0, MIN, &q, err, sizeof(err)), 0);
+	after = dump(q, NULL, 0);
+	assert_string_equal(before, after);
+	tsdb_querier_close(q);
+	/* A compaction leaves its sources and its result unmapped. */
+	assert_int_equal(tsdb_block_compact(&b, 1, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
+	assert_true(written);
+	assert_int_equal(mapped_rss_kb(m.ulid), 0);
+	merged = open_block(out.ulid);
+	assert_int_equal(mapped_rss_kb(out.ulid), 0);
+	free(before);
+	free(after);
+	tsdb_block_unref(merged);
+	tsdb_block_unref(b);
+	tsdb_block_meta_free(&out);
+	tsdb_block_meta_free(&m);
+	tsdb_head_free(h);
+}
+
 /* --- compaction --------------------------------------------------------------------------- */
 
 static void test_ranges_and_plan(void **state)
@@ -516,7 +590,8 @@ static void test_compaction_merges_and_dedups(void **state)
 	bs[0] = open_block(m1.ulid);
 	bs[1] = open_block(m2.ulid);
 	bs[2] = open_block(m3.ulid);
-	assert_int_equal(tsdb_block_compact(bs, 3, dir, &out, &written, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(bs, 3, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
 	assert_true(written);
 	assert_int_equal(out.level, 2);
 	assert_int_equal(out.nsources, 3);
@@ -549,7 +624,8 @@ static void test_compaction_merges_and_dedups(void **state)
 	tsdb_block_unref(bs[1]);
 	bs[1] = open_block(m3.ulid);
 	tsdb_block_meta_free(&out);
-	assert_int_equal(tsdb_block_compact(bs, 2, dir, &out, &written, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(bs, 2, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
 	assert_int_equal(out.num_chunks, m1.num_chunks + m3.num_chunks);
 	for (int i = 0; i < 3; i++)
 		tsdb_block_unref(bs[i]);
@@ -607,7 +683,8 @@ static void test_promtool_reads_our_blocks(void **state)
 	{
 		bool written;
 
-		assert_int_equal(tsdb_block_write_head(h, sub, 0, 20 * MIN, &meta, &written, err,
+		assert_int_equal(tsdb_block_write_head(h, sub, 0, 20 * MIN, TSDB_BLOCK_PROMETHEUS,
+						       &meta, &written, err,
 						       sizeof(err)), 0);
 	}
 	snprintf(cmd, sizeof(cmd), PROMTOOL " tsdb list %s 2>&1", sub);
@@ -646,6 +723,149 @@ static void test_promtool_reads_our_blocks(void **state)
 	tsdb_head_free(h);
 }
 
+/* --- the dense encoding ------------------------------------------------------------------- */
+
+static void write_head_enc(struct tsdb_head *h, const char *parent, int64_t mint, int64_t maxt,
+			   enum tsdb_block_encoding enc, struct tsdb_block_meta *meta)
+{
+	bool written;
+
+	memset(meta, 0, sizeof(*meta));
+	assert_int_equal(tsdb_block_write_head(h, parent, mint, maxt, enc, meta, &written, err,
+					       sizeof(err)), 0);
+	assert_true(written);
+}
+
+static uint64_t chunk_bytes(const char *ulid)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/chunks/000001", dir, ulid);
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_size;
+}
+
+static char *dump_block(struct tsdb_block *b)
+{
+	struct tsdb_querier *q;
+	char *s;
+
+	assert_int_equal(tsdb_block_querier(b, INT64_MIN, INT64_MAX, &q, err, sizeof(err)), 0);
+	s = dump(q, NULL, 0);
+	tsdb_querier_close(q);
+	return s;
+}
+
+/* Node-exporter-like series for an hour at 15 s: counters in hundredths, byte
+ * counters, page-sized gauges, full-precision durations, a series that goes stale. */
+static struct tsdb_head *decimal_fixture(void)
+{
+	struct tsdb_head_options o = { .chunk_range_ms = 60 * MIN };
+	struct tsdb_head *h;
+	double cpu = 1234.56, bytes = 1e9, mem = 4096.0 * 250000, dur;
+
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	for (int64_t t = 0; t < 60 * MIN; t += 15000) {
+		cpu = round((cpu + (double)(t % 7) * 0.37) * 100) / 100;
+		bytes += (double)((t / 15000) % 13) * 1500;
+		mem += 4096.0 * (double)((t / 15000) % 5 - 2);
+		dur = 0.0123 * (1.0 + sin((double)t));
+		add(h, LS({ "__name__", "cpu_seconds_total" }, { "cpu", "0" }), t, cpu);
+		add(h, LS({ "__name__", "rx_bytes_total" }, { "dev", "eth0" }), t, bytes);
+		add(h, LS({ "__name__", "mem_free_bytes" }), t, mem);
+		add(h, LS({ "__name__", "scrape_duration_seconds" }), t, dur);
+		add(h, LS({ "__name__", "up" }), t, t < 50 * MIN ? 1 : tsdb_stale_nan());
+	}
+	return h;
+}
+
+/* Dense blocks read back exactly as Prometheus ones, smaller; writers convert chunks
+ * both ways; meta.json says which encoding a block was written in; promtool reads a
+ * dense block once compacted back into Prometheus' encoding. */
+static void test_dense_blocks(void **state)
+{
+	struct tsdb_head *h = decimal_fixture();
+	struct tsdb_block_meta mp, md, out;
+	struct tsdb_block *bp, *bd, *bs[2], *c;
+	char *want, *got;
+	bool written;
+
+	write_head_enc(h, dir, 0, 30 * MIN, TSDB_BLOCK_PROMETHEUS, &mp);
+	write_head_enc(h, dir, 0, 30 * MIN, TSDB_BLOCK_DENSE, &md);
+	assert_int_equal(mp.encoding, TSDB_BLOCK_PROMETHEUS);
+	assert_int_equal(md.encoding, TSDB_BLOCK_DENSE);
+	assert_int_equal(md.num_samples, mp.num_samples);
+	assert_int_equal(md.num_chunks, mp.num_chunks);
+	print_message("chunk bytes: prometheus %llu, dense %llu\n",
+		      (unsigned long long)chunk_bytes(mp.ulid),
+		      (unsigned long long)chunk_bytes(md.ulid));
+	assert_true(chunk_bytes(md.ulid) * 10 < chunk_bytes(mp.ulid) * 8);
+	bp = open_block(mp.ulid);
+	bd = open_block(md.ulid);
+	assert_int_equal(tsdb_block_meta(bd)->encoding, TSDB_BLOCK_DENSE);
+	assert_int_equal(tsdb_block_meta(bp)->encoding, TSDB_BLOCK_PROMETHEUS);
+	want = dump_block(bp);
+	got = dump_block(bd);
+	assert_string_equal(got, want);
+	free(got);
+	/* Dense + dense-from-the-second-half into Prometheus' encoding, and back. */
+	tsdb_block_meta_free(&md);
+	write_head_enc(h, dir, 30 * MIN, 60 * MIN, TSDB_BLOCK_DENSE, &md);
+	tsdb_block_unref(bp);
+	bp = open_block(md.ulid);
+	bs[0] = bd;
+	bs[1] = bp;
+	assert_int_equal(tsdb_block_compact(bs, 2, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
+	assert_int_equal(out.encoding, TSDB_BLOCK_PROMETHEUS);
+	c = open_block(out.ulid);
+	free(want);
+	{
+		struct tsdb_querier *q;
+
+		assert_int_equal(tsdb_head_querier(h, 0, 60 * MIN - 1, &q, err, sizeof(err)), 0);
+		want = dump(q, NULL, 0);
+		tsdb_querier_close(q);
+	}
+	got = dump_block(c);
+	assert_string_equal(got, want);
+	assert_non_null(strstr(got, "=7ff0000000000002")); /* the stale marker */
+	free(got);
+	if (access(PROMTOOL, X_OK) == 0) {
+		char sub[300], cmd[1600];
+		struct buf o = { 0 };
+		size_t lines = 0;
+
+		snprintf(sub, sizeof(sub), "%s/promtool", dir);
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s/wal && cp -r %s/%s %s/ && " PROMTOOL
+			 " tsdb dump %s 2>&1", sub, dir, out.ulid, sub, sub);
+		if (run(cmd, &o) != 0)
+			fail_msg("promtool tsdb dump failed:\n%s", o.data);
+		for (const char *p = o.data; (p = strchr(p, '\n')); p++)
+			lines++;
+		assert_int_equal(lines, out.num_samples);
+		buf_free(&o);
+	}
+	tsdb_block_meta_free(&out);
+	assert_int_equal(tsdb_block_compact(&c, 1, dir, TSDB_BLOCK_DENSE, &out, &written, err,
+					    sizeof(err)), 0);
+	assert_int_equal(out.encoding, TSDB_BLOCK_DENSE);
+	tsdb_block_unref(c);
+	c = open_block(out.ulid);
+	got = dump_block(c);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	tsdb_block_unref(c);
+	tsdb_block_unref(bd);
+	tsdb_block_unref(bp);
+	tsdb_block_meta_free(&out);
+	tsdb_block_meta_free(&mp);
+	tsdb_block_meta_free(&md);
+	tsdb_head_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -655,9 +875,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_contract, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_released, setup, teardown),
 		cmocka_unit_test(test_ranges_and_plan),
 		cmocka_unit_test_setup_teardown(test_compaction_merges_and_dedups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promtool_reads_our_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_blocks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("tsdb_block", tests, NULL, NULL);

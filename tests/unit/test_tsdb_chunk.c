@@ -1,5 +1,5 @@
 /* tsdb XOR chunks: golden bytes, round trips of random and edge values, limits,
- * seeking, resuming, and malformed input. */
+ * seeking, resuming, and malformed input; the dense block encoding likewise. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -372,6 +372,215 @@ static void test_malformed(void **state)
 	}
 }
 
+/* --- the dense block encoding ----------------------------------------------------------- */
+
+/* XOR-encode s, convert to dense (want: 1 dense, 0 stays XOR) and, when dense, decode
+ * and compare bit for bit; returns the dense size (0 when it stayed XOR). */
+static size_t dense_roundtrip(const struct tsdb_sample *s, size_t n, int want)
+{
+	struct tsdb_xor_appender a;
+	struct tsdb_dense_iter it;
+	struct buf d = { 0 };
+	size_t i = 0, len;
+
+	encode(&a, s, n);
+	len = a.len;
+	{
+		int got = tsdb_dense_from_xor(a.buf, a.len, &d);
+
+		if (got != want)
+			fail_msg("%zu samples from %.17g: dense_from_xor gave %d (dense %zu bytes, "
+				 "XOR %zu)", n, s[0].v, got, d.len, len);
+	}
+	tsdb_xor_appender_free(&a);
+	if (want == 0) {
+		assert_int_equal(d.len, 0);
+		buf_free(&d);
+		return 0;
+	}
+	assert_true(d.len < len);
+	assert_int_equal(tsdb_dense_samples((const uint8_t *)d.data, d.len), n);
+	tsdb_dense_iter_init(&it, (const uint8_t *)d.data, d.len);
+	while (tsdb_dense_iter_next(&it)) {
+		int64_t t;
+		double v;
+
+		assert_true(i < n);
+		tsdb_dense_iter_at(&it, &t, &v);
+		assert_int_equal(t, s[i].t);
+		if (tsdb_f2b(v) != tsdb_f2b(s[i].v))
+			fail_msg("sample %zu: %.17g (%016llx) came back as %.17g (%016llx)", i,
+				 s[i].v, (unsigned long long)tsdb_f2b(s[i].v), v,
+				 (unsigned long long)tsdb_f2b(v));
+		i++;
+	}
+	assert_false(it.corrupt);
+	assert_int_equal(i, n);
+	len = d.len;
+	buf_free(&d);
+	return len;
+}
+
+/* Hand-derived: (1000, 1.5) (2000, 2.5) (3000, 3.5) at k = 1 are 15, 25, 35, best as
+ * m0 and deltas of 10 (FOR width 0):
+ *   03 | d0 0f (t0 1000) | e8 07 (dt 1000) | 00 00 (dods: min 0, width 0)
+ *   01 (k) | 01 (deltas) | 1e (m0 15) | 14 00 (deltas: min 10, width 0) */
+static void test_dense_golden(void **state)
+{
+	static const uint8_t want[] = { 0x03, 0xd0, 0x0f, 0xe8, 0x07, 0x00, 0x00, 0x01, 0x01,
+					0x1e, 0x14, 0x00 };
+	struct tsdb_sample s[] = { { 1000, 1.5 }, { 2000, 2.5 }, { 3000, 3.5 } };
+	struct tsdb_xor_appender a;
+	struct buf d = { 0 };
+
+	encode(&a, s, 3);
+	assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, &d), 1);
+	assert_int_equal(d.len, sizeof(want));
+	assert_memory_equal(d.data, want, sizeof(want));
+	tsdb_xor_appender_free(&a);
+	buf_free(&d);
+	assert_int_equal(dense_roundtrip(s, 3, 1), sizeof(want));
+}
+
+static void test_dense_roundtrips(void **state)
+{
+	static struct tsdb_sample s[240];
+	double cnt = 45326.63, gauge = 4096.0 * 1000;
+
+	/* A counter in hundredths, scraped every 15 s with a little jitter. */
+	for (int i = 0; i < 240; i++) {
+		cnt = round((cnt + (double)(rnd() % 2000) / 100) * 100) / 100;
+		s[i] = (struct tsdb_sample){ 1700000000000LL + i * 15000 + (int64_t)(rnd() % 7),
+					     cnt };
+	}
+	assert_true(dense_roundtrip(s, 240, 1) < 240 * 3);
+	/* Page-sized gauge, regular timestamps: a few bits per sample. */
+	for (int i = 0; i < 120; i++) {
+		gauge += 4096.0 * (double)((int)(rnd() % 9) - 4);
+		s[i] = (struct tsdb_sample){ 60000LL * i, gauge };
+	}
+	assert_true(dense_roundtrip(s, 120, 1) < 120);
+	/* A constant: a dozen bytes whatever the count. */
+	for (int i = 0; i < 120; i++)
+		s[i] = (struct tsdb_sample){ 60000LL * i, 1 };
+	assert_true(dense_roundtrip(s, 120, 1) < 16);
+	/* Negative and mixed scales (one k for the chunk), zero, many-digit decimals. */
+	{
+		static const double v[] = { -3, 0, 2.5, -1.25, 0.001, 123.789, -0.001, 0.1, 0.2,
+					    1e-10, 9007199254740.5 };
+
+		for (int i = 0; i < 90; i++)
+			s[i] = (struct tsdb_sample){ 1000LL * i, v[i % 9] };
+		dense_roundtrip(s, 90, 1);
+		for (int i = 0; i < 90; i++)
+			s[i] = (struct tsdb_sample){ 1000LL * i, v[i % 11] };
+		dense_roundtrip(s, 90, 0); /* 1e-10 and 9007199254740.5: no common k */
+		for (int i = 0; i < 90; i++)
+			s[i] = (struct tsdb_sample){ 1000LL * i, i % 2 ? 1.123456789012345 : 2 };
+		dense_roundtrip(s, 90, 1);
+	}
+	/* Integers up to 2^53, and beyond, where doubles are no longer every integer. */
+	for (int i = 0; i < 50; i++)
+		s[i] = (struct tsdb_sample){ 1000LL * i,
+					     9007199254740991.0 - (double)(rnd() % 1000) };
+	dense_roundtrip(s, 50, 1);
+	for (int i = 0; i < 50; i++)
+		s[i] = (struct tsdb_sample){ 1000LL * i, 18014398509481984.0 + 2.0 * i };
+	dense_roundtrip(s, 50, 0);
+	/* One and two samples; timestamps with huge gaps and near the int64 limits. */
+	s[0] = (struct tsdb_sample){ -5, 7.5 };
+	dense_roundtrip(s, 1, 1);
+	s[1] = (struct tsdb_sample){ 3, 7.5 };
+	dense_roundtrip(s, 2, 1);
+	s[0] = (struct tsdb_sample){ INT64_MIN + 10, 100 };
+	s[1] = (struct tsdb_sample){ 0, 200 };
+	s[2] = (struct tsdb_sample){ INT64_MAX - 10, 300 };
+	dense_roundtrip(s, 3, 1);
+	s[1] = (struct tsdb_sample){ INT64_MAX - 10, 300 };
+	dense_roundtrip(s, 2, 0); /* the delta overflows int64: stays XOR */
+	for (int i = 0; i < 120; i++)
+		s[i] = (struct tsdb_sample){ (int64_t)i * i * 100000000LL, (double)(i % 3) };
+	dense_roundtrip(s, 120, 1);
+}
+
+/* Values that are not decimals keep their XOR chunk, bits and all. */
+static void test_dense_refuses(void **state)
+{
+	static const double odd[] = { NAN, INFINITY, -INFINITY, -0.0, 0.1 + 0.2 - 0.3, M_PI };
+	struct tsdb_sample s[60];
+
+	for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+		for (int i = 0; i < 60; i++)
+			s[i] = (struct tsdb_sample){ 15000LL * i, i == 30 ? odd[k] : (double)i };
+		dense_roundtrip(s, 60, 0);
+	}
+	for (int i = 0; i < 60; i++)
+		s[i] = (struct tsdb_sample){ 15000LL * i, i == 59 ? tsdb_stale_nan() : 1.0 };
+	dense_roundtrip(s, 60, 0);
+	for (int i = 0; i < 60; i++)
+		s[i] = (struct tsdb_sample){ 15000LL * i, tsdb_b2f(rnd() >> 2) };
+	dense_roundtrip(s, 60, 0);
+}
+
+/* Every truncation and many byte flips of a dense chunk: the iterator never reads
+ * past the chunk (the sanitizer build checks) and never yields more samples. */
+static void test_dense_malformed(void **state)
+{
+	struct tsdb_sample s[120];
+	struct tsdb_xor_appender a;
+	struct buf d = { 0 };
+	uint8_t *copy;
+
+	for (int i = 0; i < 120; i++)
+		s[i] = (struct tsdb_sample){ 15000LL * i + (int64_t)(rnd() % 100),
+					     (double)(rnd() % 100000) / 100 };
+	encode(&a, s, 120);
+	assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, &d), 1);
+	tsdb_xor_appender_free(&a);
+	for (size_t cut = 0; cut < d.len; cut++) {
+		struct tsdb_dense_iter it;
+		int n = 0;
+
+		copy = malloc(cut ? cut : 1);
+		memcpy(copy, d.data, cut);
+		tsdb_dense_iter_init(&it, copy, cut);
+		while (tsdb_dense_iter_next(&it))
+			n++;
+		assert_true(it.corrupt);
+		assert_int_equal(n, 0);
+		free(copy);
+	}
+	for (int k = 0; k < 2000; k++) {
+		struct tsdb_dense_iter it;
+		int n = 0;
+
+		copy = malloc(d.len);
+		memcpy(copy, d.data, d.len);
+		copy[rnd() % d.len] ^= (uint8_t)(1 + rnd() % 255);
+		tsdb_dense_iter_init(&it, copy, d.len);
+		while (tsdb_dense_iter_next(&it))
+			n++;
+		assert_true(n <= 65535);
+		free(copy);
+	}
+	/* Seeking: to the first sample at or after t, never backwards. */
+	{
+		struct tsdb_dense_iter it;
+		int64_t t;
+		double v;
+
+		tsdb_dense_iter_init(&it, (const uint8_t *)d.data, d.len);
+		assert_true(tsdb_dense_iter_seek(&it, s[50].t));
+		tsdb_dense_iter_at(&it, &t, &v);
+		assert_int_equal(t, s[50].t);
+		assert_true(tsdb_dense_iter_seek(&it, s[10].t));
+		tsdb_dense_iter_at(&it, &t, &v);
+		assert_int_equal(t, s[50].t);
+		assert_false(tsdb_dense_iter_seek(&it, s[119].t + 1));
+	}
+	buf_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +596,10 @@ int main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_finish),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_dense_golden),
+		cmocka_unit_test(test_dense_roundtrips),
+		cmocka_unit_test(test_dense_refuses),
+		cmocka_unit_test(test_dense_malformed),
 	};
 
 	return cmocka_run_group_tests_name("tsdb_chunk", tests, NULL, NULL);

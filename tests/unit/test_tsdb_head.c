@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tsdb/block.h"
 #include "tsdb/internal.h"
 
 #define LS(...) ((struct labels){ (struct label[]){ __VA_ARGS__ }, \
@@ -727,6 +728,182 @@ static void test_concurrency(void **state)
 
 /* --- memory ------------------------------------------------------------------------------ */
 
+/* Parked and heap chunks of a series (closed ones). */
+static void count_parked(struct tsdb_head *h, uint64_t ref, int *parked, int *heap)
+{
+	struct tsdb_series *s = tsdb_head_series_by_ref(h, ref);
+
+	assert_non_null(s);
+	for (uint32_t i = 0; i < s->nclosed; i++)
+		*(s->closed[i].parked ? parked : heap) += 1;
+}
+
+static void same_samples(struct tsdb_head *a, uint64_t ra, struct tsdb_head *b, uint64_t rb,
+			 int64_t mint)
+{
+	static struct tsdb_sample x[4096], y[4096];
+	size_t n = read_series(a, ra, mint, INT64_MAX, x, 4096);
+
+	assert_true(n > 0);
+	assert_int_equal(read_series(b, rb, mint, INT64_MAX, y, 4096), n);
+	assert_memory_equal(x, y, n * sizeof(*x));
+}
+
+/* kB of the RSS in mappings of (deleted) files under dir: the chunk store's. */
+static long store_rss_kb(const char *dir)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long lo, hi;
+	bool in = false;
+	long kb = 0, v;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = strstr(line, dir) != NULL;
+		else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
+			kb += v;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* A block written from the head reads parked chunks without mapping them, and gets
+ * the same bytes as from a head without a store. */
+static void same_blocks(struct tsdb_head *h, struct tsdb_head *plain, const char *dir)
+{
+	struct tsdb_block_meta m1, m2;
+	struct tsdb_block *b1, *b2;
+	struct tsdb_querier *q1, *q2;
+	struct tsdb_series_set *s1, *s2;
+	char path[512];
+	bool written;
+
+	assert_int_equal(tsdb_block_write_head(h, dir, BASE, BASE + 4 * HOUR, TSDB_BLOCK_PROMETHEUS,
+					       &m1, &written, err, sizeof(err)), 0);
+	assert_int_equal(store_rss_kb(dir), 0);
+	assert_int_equal(tsdb_block_write_head(plain, dir, BASE, BASE + 4 * HOUR,
+					       TSDB_BLOCK_PROMETHEUS, &m2, &written, err,
+					       sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, m1.ulid);
+	assert_int_equal(tsdb_block_open(path, &b1, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, m2.ulid);
+	assert_int_equal(tsdb_block_open(path, &b2, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_querier(b1, INT64_MIN, INT64_MAX, &q1, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_querier(b2, INT64_MIN, INT64_MAX, &q2, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_querier_select(q1, NULL, 0, NULL, &s1, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_querier_select(q2, NULL, 0, NULL, &s2, err, sizeof(err)), 0);
+	while (tsdb_series_set_next(s1)) {
+		struct tsdb_iterator *i1 = tsdb_series_set_iterator(s1), *i2;
+
+		assert_true(tsdb_series_set_next(s2));
+		assert_true(labels_equal(tsdb_series_set_labels(s1), tsdb_series_set_labels(s2)));
+		i2 = tsdb_series_set_iterator(s2);
+		while (tsdb_iterator_next(i1)) {
+			int64_t t1, t2;
+			double v1, v2;
+
+			assert_true(tsdb_iterator_next(i2));
+			tsdb_iterator_at(i1, &t1, &v1);
+			tsdb_iterator_at(i2, &t2, &v2);
+			assert_int_equal(t1, t2);
+			assert_int_equal(tsdb_f2b(v1), tsdb_f2b(v2));
+		}
+		assert_false(tsdb_iterator_next(i2));
+	}
+	assert_false(tsdb_series_set_next(s2));
+	assert_int_equal(m1.num_samples, m2.num_samples);
+	tsdb_querier_close(q1);
+	tsdb_querier_close(q2);
+	tsdb_block_unref(b1);
+	tsdb_block_unref(b2);
+	snprintf(path, sizeof(path), "rm -rf %s/%s %s/%s", dir, m1.ulid, dir, m2.ulid);
+	assert_int_equal(system(path), 0);
+	tsdb_block_meta_free(&m1);
+	tsdb_block_meta_free(&m2);
+}
+
+/* Closed chunks parked in a scratch file read back as heap chunks do; truncation
+ * releases them so the file's segments are filled again; a full store leaves chunks
+ * on the heap; the file has no name; a head whose directory is unusable works as one
+ * without a store. */
+static void test_chunk_store(void **state)
+{
+	enum { NS = 40 };
+	char dir[] = "/tmp/lgtm-test-head-XXXXXX";
+	struct tsdb_head_options o = { .stripes = 64, .chunk_store_bytes = 16 * 16384 };
+	struct tsdb_head *h, *plain = head(0);
+	uint64_t r[NS], p[NS];
+	int parked = 0, heap = 0;
+	char name[16];
+
+	assert_non_null(mkdtemp(dir));
+	o.chunk_dir = dir;
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	assert_non_null(h->store);
+	for (int i = 0; i < NS; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		r[i] = series(h, LS({ "__name__", name }));
+		p[i] = series(plain, LS({ "__name__", name }));
+	}
+	/* 6 h at 15 s: 12 chunks of 120 samples per series, noisy values (~1 KB a chunk,
+	 * ~500 KB in all): more than the 256 KB store holds. */
+	for (int64_t t = BASE; t < BASE + 6 * HOUR; t += 15000)
+		for (int i = 0; i < NS; i++) {
+			double v = (double)(t / 1000 % 977) * (i + 1) / 7.0;
+
+			assert_int_equal(app(h, r[i], t, v), 0);
+			assert_int_equal(app(plain, p[i], t, v), 0);
+		}
+	for (int i = 0; i < NS; i++) {
+		same_samples(h, r[i], plain, p[i], INT64_MIN);
+		count_parked(h, r[i], &parked, &heap);
+	}
+	assert_true(parked > 0);
+	assert_true(heap > 0); /* the store filled up */
+	assert_true(tsdb_chunk_store_owns(h->store,
+					  tsdb_head_series_by_ref(h, r[0])->closed[0].data));
+	assert_true(store_rss_kb(dir) > 0); /* the reads above went through the mapping */
+	tsdb_chunk_store_drop_pages(h->store);
+	assert_int_equal(store_rss_kb(dir), 0);
+	same_blocks(h, plain, dir);
+	/* Truncation gives the parked chunks back; new chunks are parked again. */
+	assert_int_equal(tsdb_head_truncate(h, BASE + 5 * HOUR, NULL, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_head_truncate(plain, BASE + 5 * HOUR, NULL, err, sizeof(err)), 0);
+	for (int64_t t = BASE + 6 * HOUR; t < BASE + 9 * HOUR; t += 15000)
+		for (int i = 0; i < NS; i++) {
+			assert_int_equal(app(h, r[i], t, (double)t), 0);
+			assert_int_equal(app(plain, p[i], t, (double)t), 0);
+		}
+	parked = heap = 0;
+	for (int i = 0; i < NS; i++) {
+		struct tsdb_series *s = tsdb_head_series_by_ref(h, r[i]);
+
+		same_samples(h, r[i], plain, p[i], INT64_MIN);
+		for (uint32_t k = 0; k < s->nclosed; k++)
+			if (s->closed[k].mint >= BASE + 6 * HOUR)
+				*(s->closed[k].parked ? &parked : &heap) += 1;
+	}
+	assert_true(parked > 0);
+	assert_int_equal(heap, 0); /* ~80 KB: the released segments took them all */
+	tsdb_head_free(h);
+	tsdb_head_free(plain);
+	assert_int_equal(rmdir(dir), 0); /* nothing was left in it */
+	/* No usable directory: no store, chunks on the heap. */
+	o.chunk_dir = "/nonexistent/lgtm-test";
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	assert_null(h->store);
+	r[0] = series(h, LS({ "__name__", "x" }));
+	for (int64_t t = BASE; t < BASE + 3 * HOUR; t += 15000)
+		assert_int_equal(app(h, r[0], t, 1), 0);
+	parked = heap = 0;
+	count_parked(h, r[0], &parked, &heap);
+	assert_int_equal(parked, 0);
+	assert_true(heap > 0);
+	tsdb_head_free(h);
+}
+
 static long rss_bytes(void)
 {
 	long pages = 0, resident = 0;
@@ -786,6 +963,7 @@ int main(void)
 		cmocka_unit_test(test_truncate_beside_reader),
 		cmocka_unit_test(test_truncate_waits_for_reader),
 		cmocka_unit_test(test_concurrency),
+		cmocka_unit_test(test_chunk_store),
 		cmocka_unit_test(test_memory_per_series),
 	};
 	int rc = cmocka_run_group_tests_name("tsdb_head", tests, NULL, NULL);

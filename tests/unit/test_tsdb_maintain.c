@@ -357,6 +357,49 @@ static void test_compaction_through_db(void **state)
 	reopen_holds(db, o, 120 * NSERIES);
 }
 
+/* Switching the block encoding rewrites the blocks written in the other one, one per
+ * round, samples unchanged, until none is left. */
+static void test_block_encoding_switch(void **state)
+{
+	struct tsdb_db_options o = opts();
+	struct tsdb_db *db;
+	struct tsdb_block_meta *m;
+	int64_t first;
+	size_t n, dense = 0;
+
+	o.block_encoding = TSDB_BLOCK_DENSE;
+	db = open_with(o);
+	fill(db, 0, 300000, 5000);
+	maintain(db);
+	n = blocks(db, &m);
+	assert_true(n >= 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(m[i].encoding, TSDB_BLOCK_DENSE);
+	free_metas(m, n);
+	assert_int_equal(count_samples(db, INT64_MIN, INT64_MAX, &first), 60 * NSERIES);
+	close_db(db);
+	/* Back to Prometheus' encoding: a round rewrites one block. */
+	o.block_encoding = TSDB_BLOCK_PROMETHEUS;
+	db = open_with(o);
+	maintain(db);
+	n = blocks(db, &m);
+	for (size_t i = 0; i < n; i++)
+		dense += m[i].encoding == TSDB_BLOCK_DENSE;
+	free_metas(m, n);
+	assert_true(dense >= 1);
+	for (size_t i = 0; i < 10 && dense; i++) {
+		maintain(db);
+		n = blocks(db, &m);
+		dense = 0;
+		for (size_t k = 0; k < n; k++)
+			dense += m[k].encoding == TSDB_BLOCK_DENSE;
+		free_metas(m, n);
+	}
+	assert_int_equal(dense, 0);
+	assert_int_equal(count_samples(db, INT64_MIN, INT64_MAX, &first), 60 * NSERIES);
+	reopen_holds(db, o, 60 * NSERIES);
+}
+
 static void test_retention_by_time(void **state)
 {
 	struct tsdb_db_options o = opts();
@@ -534,7 +577,8 @@ static void test_startup_cleanup(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, m[i].ulid);
 		assert_int_equal(tsdb_block_open(path, &bs[i], err, sizeof(err)), 0);
 	}
-	assert_int_equal(tsdb_block_compact(bs, 2, dir, &out, &written, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(bs, 2, dir, TSDB_BLOCK_PROMETHEUS, &out, &written,
+					    err, sizeof(err)), 0);
 	tsdb_block_unref(bs[0]);
 	tsdb_block_unref(bs[1]);
 	/* An interrupted block write. */
@@ -742,6 +786,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gap_in_the_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_keeps_remapped_refs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction_through_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_encoding_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compress/compress.h"
 #include "log/log.h"
 #include "tsdb/wal.h"
 #include "tsdb/wal_internal.h"
@@ -1272,11 +1273,14 @@ static void cp_check(struct cp_model *m, const char *dir)
 	}
 }
 
+/* The options test_checkpoint writes with (segments of one page). */
+static const struct tsdb_wal_opts *cp_opts = &small;
+
 static void test_checkpoint(void **state)
 {
 	struct fx *f = *state;
 	struct cp_model *m = calloc(1, sizeof(*m));
-	struct tsdb_wal *w = open_wal(f->wal, &small);
+	struct tsdb_wal *w = open_wal(f->wal, cp_opts);
 	struct tsdb_wal_checkpoint_stats st;
 	char path[512];
 	int seg, first, last, cp;
@@ -1284,7 +1288,8 @@ static void test_checkpoint(void **state)
 	assert_non_null(m);
 	for (int i = 0; i < 12; i++)
 		cp_log(m, w, 1 + (uint64_t)i * 10, 10, i * 500, 100);
-	assert_true(tsdb_wal_current_segment(w) >= 3);
+	/* Compressed, the same records fill fewer one-page segments. */
+	assert_true(cp_opts->compression || tsdb_wal_current_segment(w) >= 3);
 	/* The segment being written cannot be checkpointed. */
 	assert_int_equal(tsdb_wal_checkpoint(w, tsdb_wal_current_segment(w), keep_odd, NULL, 0,
 					     NULL, err, sizeof(err)), -1);
@@ -1338,11 +1343,34 @@ static void test_checkpoint(void **state)
 	/* Writes continue after checkpoints, and a reopened writer finds the right tail. */
 	cp_log(m, w, 3001, 1, 9000, 2);
 	close_wal(w);
-	w = open_wal(f->wal, &small);
+	w = open_wal(f->wal, cp_opts);
 	cp_log(m, w, 3003, 1, 9100, 2);
 	close_wal(w);
 	cp_check(m, f->wal);
 	free(m);
+}
+
+/* The same with zstd: the checkpoint is written compressed like the log. */
+static void test_checkpoint_compressed(void **state)
+{
+	static const struct tsdb_wal_opts zs = { .segment_size = TSDB_WAL_PAGE_SIZE,
+						 .fsync = TSDB_WAL_FSYNC_NEVER,
+						 .compression = TSDB_WAL_COMPRESS_ZSTD };
+	struct fx *f = *state;
+	char path[512];
+	unsigned char *d;
+	size_t len;
+	int cp;
+
+	cp_opts = &zs;
+	test_checkpoint(state);
+	cp_opts = &small;
+	assert_int_equal(tsdb_wal_checkpoint_last(f->wal, &cp, path, sizeof(path), err,
+						  sizeof(err)), 0);
+	d = read_all(seg_path(path, 0), &len);
+	assert_true(len > 0);
+	assert_int_equal(d[0] & (WAL_FLAG_SNAPPY | WAL_FLAG_ZSTD), WAL_FLAG_ZSTD);
+	free(d);
 }
 
 static void test_checkpoint_progress(void **state)
@@ -1601,11 +1629,19 @@ static void test_bad_framing(void **state)
 	frag(&b, WAL_FRAG_FIRST, "\x7f" "abc", 4);
 	frag(&b, WAL_FRAG_FULL, "\x7f" "x", 2);
 	expect_bad(f, &b, 0, "starts inside a record");
-	/* Prometheus' compressed records are refused, not misread. */
+	/* A compressed record that does not decode (its CRC is fine), and both bits. */
 	buf_reset(&b);
 	frag(&b, WAL_FRAG_FULL, "\x7f" "ok", 3);
 	frag(&b, WAL_FRAG_FULL | WAL_FLAG_SNAPPY, "\x7f" "x", 2);
-	expect_bad(f, &b, 1, "compressed");
+	expect_bad(f, &b, 1, "does not decode");
+	buf_reset(&b);
+	frag(&b, WAL_FRAG_FULL, "\x7f" "ok", 3);
+	frag(&b, WAL_FRAG_FULL | WAL_FLAG_ZSTD, "\x28\xb5\x2f\xfd" "junk", 8);
+	expect_bad(f, &b, 1, "does not decode");
+	buf_reset(&b);
+	frag(&b, WAL_FRAG_FULL, "\x7f" "ok", 3);
+	frag(&b, WAL_FRAG_FULL | WAL_FLAG_SNAPPY | WAL_FLAG_ZSTD, "\x7f" "x", 2);
+	expect_bad(f, &b, 1, "both compression bits");
 	/* A header that would cross into the next page, and a fragment overrunning it. */
 	{
 		static char big[TSDB_WAL_PAGE_SIZE];
@@ -1677,6 +1713,222 @@ static void test_open_errors(void **state)
 }
 
 /* A test with its own temporary WAL directory and model. */
+/* --- compression ----------------------------------------------------------------- */
+
+static const struct tsdb_wal_opts with_snappy = { .fsync = TSDB_WAL_FSYNC_NEVER,
+						  .compression = TSDB_WAL_COMPRESS_SNAPPY };
+static const struct tsdb_wal_opts with_zstd = { .fsync = TSDB_WAL_FSYNC_NEVER,
+						.compression = TSDB_WAL_COMPRESS_ZSTD };
+
+static void test_compression_names(void **state)
+{
+	enum tsdb_wal_compression c;
+
+	assert_int_equal(tsdb_wal_parse_compression("zstd", &c), 0);
+	assert_int_equal(c, TSDB_WAL_COMPRESS_ZSTD);
+	assert_int_equal(tsdb_wal_parse_compression("snappy", &c), 0);
+	assert_int_equal(c, TSDB_WAL_COMPRESS_SNAPPY);
+	assert_int_equal(tsdb_wal_parse_compression("none", &c), 0);
+	assert_int_equal(c, TSDB_WAL_COMPRESS_NONE);
+	assert_int_equal(tsdb_wal_parse_compression("gzip", &c), -1);
+	assert_int_equal(tsdb_wal_parse_compression("", &c), -1);
+	assert_string_equal(tsdb_wal_compression_name(TSDB_WAL_COMPRESS_ZSTD), "zstd");
+}
+
+/* The same random batches under each codec: identical replay, smaller files, and
+ * every fragment of a record flagged with its codec's bit. */
+static void test_compressed_write_replay(void **state)
+{
+	static const struct tsdb_wal_opts *const o[] = { &never, &with_snappy, &with_zstd };
+	static const unsigned bit[] = { 0, WAL_FLAG_SNAPPY, WAL_FLAG_ZSTD };
+	struct fx *f = *state;
+	int64_t size[3];
+
+	for (int k = 0; k < 3; k++) {
+		char dir[400];
+		struct tsdb_wal *w;
+		struct model m = { 0 };
+		struct coll c = { 0 };
+		unsigned char *d;
+		size_t len;
+
+		snprintf(dir, sizeof(dir), "%s/wal%d", f->root, k);
+		w = open_wal(dir, o[k]);
+		rng_state = 88172645463325252ull;
+		log_random(&m, w, 200, 5);
+		close_wal(w);
+		assert_int_equal(replay(dir, &c, &f->res), 0);
+		assert_prefix(&m, &c, m.nbatches);
+		assert_int_equal(f->res.records, m.n);
+		size[k] = file_size(seg_path(dir, 0));
+		/* Fragments of the larger records carry the codec's bit (tiny records do not
+		 * shrink), none another codec's. */
+		d = read_all(seg_path(dir, 0), &len);
+		{
+			size_t frags = 0, flagged = 0, other = 0;
+
+			for (size_t p = 0; p + 7 <= len;) {
+				if (d[p] == 0) {
+					p += TSDB_WAL_PAGE_SIZE - p % TSDB_WAL_PAGE_SIZE;
+					continue;
+				}
+				frags++;
+				flagged += bit[k] && (d[p] & bit[k]);
+				other += (d[p] & (WAL_FLAG_SNAPPY | WAL_FLAG_ZSTD) & ~bit[k]) != 0;
+				p += 7 + ((size_t)d[p + 1] << 8 | d[p + 2]);
+			}
+			assert_int_equal(other, 0);
+			assert_true(bit[k] == 0 || flagged > frags / 3);
+		}
+		free(d);
+		model_free(&m);
+		model_free(&c.got);
+	}
+	assert_true(size[1] < size[0] * 3 / 4);
+	assert_true(size[2] < size[1]);
+}
+
+/* Records that do not shrink are stored as they are; runs written with different
+ * settings share a log and replay as one. */
+static void test_compression_mixed(void **state)
+{
+	static const struct tsdb_wal_opts *const o[] = { &with_zstd, &never, &with_snappy,
+							 &with_zstd };
+	struct fx *f = *state;
+	struct tsdb_wal_rec r;
+	unsigned char noise[300], *d;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(noise); i++)
+		noise[i] = (unsigned char)rnd();
+	noise[0] = 0x7f;
+	r = (struct tsdb_wal_rec){ noise, sizeof(noise) };
+	for (int k = 0; k < 4; k++) {
+		struct tsdb_wal *w = open_wal(f->wal, o[k]);
+
+		if (k == 0) {
+			assert_int_equal(tsdb_wal_log(w, &r, 1, err, sizeof(err)), 0);
+			model_ack(&f->m, w, &r, 1);
+		}
+		log_random(&f->m, w, 40, 4);
+		close_wal(w);
+	}
+	d = read_all(seg_path(f->wal, 0), &len);
+	assert_int_equal(d[0], WAL_FRAG_FULL); /* noise: no bit */
+	assert_int_equal((size_t)d[1] << 8 | d[2], sizeof(noise));
+	free(d);
+	assert_int_equal(replay(f->wal, &f->c, &f->res), 0);
+	assert_prefix(&f->m, &f->c, f->m.nbatches);
+	/* The tailing reader decompresses too. */
+	{
+		struct tsdb_wal_reader *rd;
+		struct model got = { 0 };
+
+		assert_int_equal(tsdb_wal_reader_open(f->wal, -1, &rd, err, sizeof(err)), 0);
+		assert_int_equal(drain(rd, &got), (int)f->m.n);
+		assert_int_equal(got.data.len, f->m.data.len);
+		assert_memory_equal(got.data.data, f->m.data.data, got.data.len);
+		tsdb_wal_reader_close(rd);
+		model_free(&got);
+	}
+}
+
+/* A record of low-entropy bytes that stays larger than a page once compressed. */
+static void log_lumpy(struct fx *f, struct tsdb_wal *w, size_t n)
+{
+	struct tsdb_wal_rec r;
+	unsigned char *d = malloc(n);
+
+	assert_non_null(d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = (unsigned char)(rnd() & 0x0f);
+	d[0] = 0x7f;
+	r = (struct tsdb_wal_rec){ d, n };
+	assert_int_equal(tsdb_wal_log(w, &r, 1, err, sizeof(err)), 0);
+	model_ack(&f->m, w, &r, 1);
+	free(d);
+}
+
+/* Torn tails in compressed multi-page records are cut at the last whole batch. */
+static void test_compressed_torn_tail(void **state)
+{
+	struct fx *f = *state;
+	struct tsdb_wal *w = open_wal(f->wal, &with_zstd);
+	unsigned char *full;
+	size_t full_len;
+	char *seg;
+
+	log_batch(&f->m, w, 2, (size_t[]){ 100, 3000 });
+	log_lumpy(f, w, 150000);
+	log_batch(&f->m, w, 3, (size_t[]){ 40, 70000, 30 });
+	log_lumpy(f, w, 90000);
+	close_wal(w);
+	seg = strdup(seg_path(f->wal, 0));
+	full = read_all(seg, &full_len);
+	assert_int_equal(full_len, f->m.batch_end[f->m.nbatches - 1]);
+	assert_true(full_len > 3 * TSDB_WAL_PAGE_SIZE);
+	for (size_t cut = 1; cut <= full_len; cut += cut < 200 ? 1 : 173) {
+		size_t nb = 0;
+		int64_t good = 0;
+
+		while (nb < f->m.nbatches && f->m.batch_end[nb] <= (int64_t)cut)
+			good = f->m.batch_end[nb++];
+		write_all(seg, full, cut);
+		if (replay(f->wal, &f->c, &f->res) != 0)
+			fail_msg("cut at %zu: %s", cut, err);
+		assert_prefix(&f->m, &f->c, nb);
+		assert_int_equal(file_size(seg), good);
+	}
+	/* Damage inside a compressed record's data is a CRC error like any other. */
+	write_all(seg, full, full_len);
+	flip_byte(seg, f->m.batch_end[0] + 20, 0x40);
+	assert_int_equal(replay(f->wal, &f->c, &f->res), 0);
+	assert_prefix(&f->m, &f->c, 1);
+	free(full);
+	free(seg);
+}
+
+/* Records as Prometheus writes them with --storage.tsdb.wal-compression: snappy,
+ * one record split over a page boundary with the bit on every fragment. */
+static void test_prometheus_snappy_records(void **state)
+{
+	struct fx *f = *state;
+	struct buf b = { 0 }, z1 = { 0 }, z2 = { 0 }, r1 = { 0 }, r2 = { 0 };
+	size_t off = 0;
+
+	buf_puts(&r1, "\x7f" "small record small record small record");
+	for (int i = 0; i < 30000; i++)
+		buf_printf(&r2, "%c%d,", i ? 'x' : 0x7f, (int)(rnd() % 1000));
+	assert_int_equal(compress_encode(COMPRESS_SNAPPY, r1.data, r1.len, 0, &z1, err,
+					 sizeof(err)), 0);
+	assert_int_equal(compress_encode(COMPRESS_SNAPPY, r2.data, r2.len, 0, &z2, err,
+					 sizeof(err)), 0);
+	assert_true(z2.len > 2 * TSDB_WAL_PAGE_SIZE);
+	frag(&b, WAL_FRAG_FULL | WAL_FLAG_SNAPPY, z1.data, z1.len);
+	/* first, middle..., last: each fragment fills the rest of its page */
+	while (off < z2.len) {
+		size_t room = TSDB_WAL_PAGE_SIZE - b.len % TSDB_WAL_PAGE_SIZE - 7;
+		size_t l = z2.len - off < room ? z2.len - off : room;
+		unsigned type = off == 0 ? WAL_FRAG_FIRST
+				: off + l == z2.len ? WAL_FRAG_LAST : WAL_FRAG_MIDDLE;
+
+		frag(&b, (unsigned char)(type | WAL_FLAG_SNAPPY), z2.data + off, l);
+		off += l;
+	}
+	assert_int_equal(wal_mkdir_p(f->wal, err, sizeof(err)), 0);
+	write_all(seg_path(f->wal, 0), b.data, b.len);
+	model_push(&f->m, r1.data, r1.len, 0);
+	model_push(&f->m, r2.data, r2.len, 1);
+	assert_int_equal(replay(f->wal, &f->c, &f->res), 0);
+	assert_int_equal(f->c.got.n, 2);
+	assert_prefix(&f->m, &f->c, 2);
+	buf_free(&b);
+	buf_free(&z1);
+	buf_free(&z2);
+	buf_free(&r1);
+	buf_free(&r2);
+}
+
 #define IN_DIR(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int main(void)
@@ -1696,11 +1948,17 @@ int main(void)
 		IN_DIR(test_fsync_policies),
 		IN_DIR(test_write_failures),
 		IN_DIR(test_checkpoint),
+		IN_DIR(test_checkpoint_compressed),
 		IN_DIR(test_checkpoint_progress),
 		IN_DIR(test_tail_reader),
 		IN_DIR(test_reader_corruption),
 		IN_DIR(test_bad_framing),
 		IN_DIR(test_open_errors),
+		cmocka_unit_test(test_compression_names),
+		IN_DIR(test_compressed_write_replay),
+		IN_DIR(test_compression_mixed),
+		IN_DIR(test_compressed_torn_tail),
+		IN_DIR(test_prometheus_snappy_records),
 	};
 
 	/* Repairs and injected failures log by design; keep the test output readable. */

@@ -7,8 +7,10 @@
  *   meta.json    ulid, minTime, maxTime ([minTime, maxTime), milliseconds), stats,
  *                compaction {level, sources, parents}, version 1
  *   chunks/NNNNNN  segment files (magic 0x85BD40DD, version 1, 3 padding bytes), each
- *                chunk as uvarint length, encoding byte (1 = XOR), data, CRC32C of
- *                encoding and data; a chunk's reference is segment index << 32 | offset
+ *                chunk as uvarint length, encoding byte (1 = XOR; 0x81 = lgtm's dense
+ *                encoding, only in blocks written with TSDB_BLOCK_DENSE), data, CRC32C
+ *                of encoding and data; a chunk's reference is segment index << 32 |
+ *                offset
  *   index        index format version 2: symbols, series (16-byte aligned; a series'
  *                id is its offset / 16), label indices, postings (the all-series list
  *                under the empty name and value first), label offset table, postings
@@ -22,10 +24,13 @@
  *
  * Reading: tsdb_block_open() maps the files read-only and validates them before use:
  * meta.json, every index section's CRC32C, the references from series to symbols and
- * chunks, and the chunk segments' headers. A failure names the file and what is wrong;
- * the caller logs the block and skips it. Chunk CRCs are checked when a chunk is read
- * (a mismatch is an iterator / series set error), since checking them at open would
- * read every block in full at start-up.
+ * into the chunk segments, and the segments' headers. A failure names the file and
+ * what is wrong; the caller logs the block and skips it. A chunk's length, encoding
+ * and CRC are checked when it is read (a mismatch is an iterator / series set error),
+ * since checking them at open would read every block in full at start-up. The index
+ * pages validation touched are dropped from the process afterwards (MADV_DONTNEED;
+ * the page cache keeps them), and so are the sources' pages as a compaction reads
+ * them, so neither leaves whole blocks in the RSS.
  *
  * Thread-safety: an open block is immutable and may be read by any number of threads;
  * it is reference counted (tsdb_block_ref/unref, atomically) and unmapped when the
@@ -61,11 +66,17 @@ struct tsdb_block_desc {
 	int64_t mint, maxt;
 };
 
+/* How a writer stores chunks (see writing below); declared here for the meta. */
+enum tsdb_block_encoding { TSDB_BLOCK_PROMETHEUS = 0, TSDB_BLOCK_DENSE };
+
 struct tsdb_block_meta {
 	char ulid[TSDB_ULID_LEN + 1];
 	int64_t mint, maxt; /* [mint, maxt) */
 	uint64_t num_samples, num_series, num_chunks, num_tombstones;
 	int level;
+	/* The writer's encoding: meta.json carries "lgtm": {"chunkEncoding": "dense"} for
+	 * DENSE (Prometheus ignores the field); blocks without it are Prometheus'. */
+	enum tsdb_block_encoding encoding;
 	char (*sources)[TSDB_ULID_LEN + 1]; /* malloc'd, sorted */
 	size_t nsources;
 	struct tsdb_block_desc *parents;    /* malloc'd; blocks this one was compacted from */
@@ -84,15 +95,27 @@ void tsdb_block_meta_free(struct tsdb_block_meta *m);
 
 #define TSDB_BLOCK_CHUNK_SEGMENT_MAX (512u * 1024 * 1024)
 
+/* Block encodings. PROMETHEUS: XOR chunks only (encoding 1), readable by promtool and
+ * Prometheus. DENSE: a chunk whose values are all decimals (m / 10^k, most counters
+ * and gauges) is stored in lgtm's dense encoding (0x81: frame-of-reference packed
+ * integers), which Prometheus cannot read; others stay XOR. Either way every sample
+ * comes back bit for bit, and readers take both encodings; a writer converts the
+ * chunks it is given to its own setting. */
+
+/* "prometheus" | "dense" (the --storage.tsdb.block-encoding values); 0 or -1. */
+int tsdb_block_parse_encoding(const char *s, enum tsdb_block_encoding *out);
+
 struct tsdb_block_writer;
 
 /* Start a block for [mint, maxt) under `parent` (which must exist). */
 int tsdb_block_writer_new(const char *parent, int64_t mint, int64_t maxt,
-			  struct tsdb_block_writer **out, char *err, size_t errlen);
+			  enum tsdb_block_encoding enc, struct tsdb_block_writer **out,
+			  char *err, size_t errlen);
 /* Add one series: labels sorted, each set greater (labels_compare) than the previous
- * one's; chunks are XOR chunks in time order, not overlapping, within [mint, maxt),
- * written as they are. Chunks without samples are skipped, and so is a series left
- * without chunks. The strings are copied. */
+ * one's; chunks (either encoding, tsdb_chunk_meta.enc) in time order, not overlapping,
+ * within [mint, maxt), written as they are or converted to the writer's encoding.
+ * Chunks without samples are skipped, and so is a series left without chunks. The
+ * strings are copied. */
 int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 			  const struct tsdb_chunk_meta *chunks, size_t n, char *err, size_t errlen);
 /* Add one series from samples (ascending, unique timestamps, within the range),
@@ -116,7 +139,8 @@ void tsdb_block_writer_free(struct tsdb_block_writer *w);
  * *written is false (and nothing is left on disk) when the range holds no sample;
  * otherwise `meta` describes the block (the caller frees its arrays). */
 int tsdb_block_write_head(struct tsdb_head *h, const char *parent, int64_t mint, int64_t maxt,
-			  struct tsdb_block_meta *meta, bool *written, char *err, size_t errlen);
+			  enum tsdb_block_encoding enc, struct tsdb_block_meta *meta,
+			  bool *written, char *err, size_t errlen);
 
 /* ---- reading ------------------------------------------------------------------------ */
 
@@ -160,6 +184,7 @@ size_t tsdb_compact_plan(const struct tsdb_block_meta *const *metas, size_t n,
  * its arrays). *written is false, and nothing is left on disk, when there was no
  * sample at all. */
 int tsdb_block_compact(struct tsdb_block *const *blocks, size_t n, const char *parent,
-		       struct tsdb_block_meta *meta, bool *written, char *err, size_t errlen);
+		       enum tsdb_block_encoding enc, struct tsdb_block_meta *meta, bool *written,
+		       char *err, size_t errlen);
 
 #endif

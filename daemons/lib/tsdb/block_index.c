@@ -8,9 +8,10 @@
  * Every section is `len <4b> | body | CRC32C(body) <4b>` except series entries, whose
  * length is a uvarint. Series are 16-byte aligned and their id is offset / 16, so
  * postings lists hold 4-byte ids; label indices and postings lists are 4-byte aligned.
- * Postings come from (name, value, id) triples sorted once: symbols are numbered in
- * string order, so sorting by symbol numbers sorts by strings, and ids grow with the
- * series' label order. The first postings list is the all-series list under the empty
+ * Postings: the writer counted the series of every label pair, so each pair gets its
+ * stretch of one id array before the series are written, and ids land there in
+ * series order (which is ascending); pairs are sorted by symbol numbers, which are
+ * in string order. The first postings list is the all-series list under the empty
  * name and value, as readers expect. Writes go through one buffer; the file is
  * fsynced before the function returns.
  */
@@ -24,7 +25,8 @@
 #include "tsdb/block_internal.h"
 #include "tsdb/wal.h"
 
-#define FLUSH_AT (1u << 20)
+/* The write buffer is flushed before it would reach this, so it never grows past it. */
+#define FLUSH_AT (256u << 10)
 #define MAX_INDEX_BYTES (16ull * UINT32_MAX)
 
 struct fw {
@@ -34,28 +36,42 @@ struct fw {
 	int err; /* errno of the first failure; ENOMEM for the buffer */
 };
 
-static void fw_flush(struct fw *f)
+static void fw_write(struct fw *f, const char *p, size_t len)
 {
 	size_t off = 0;
 
-	if (f->b.oom && !f->err)
-		f->err = ENOMEM;
-	while (!f->err && off < f->b.len) {
-		ssize_t n = write(f->fd, f->b.data + off, f->b.len - off);
+	while (!f->err && off < len) {
+		ssize_t n = write(f->fd, p + off, len - off);
 
 		if (n < 0 && errno != EINTR)
 			f->err = errno;
 		else if (n > 0)
 			off += (size_t)n;
 	}
+}
+
+static void fw_flush(struct fw *f)
+{
+	if (f->b.oom && !f->err)
+		f->err = ENOMEM;
+	fw_write(f, f->b.data, f->b.len);
 	buf_reset(&f->b);
 }
 
+/* Large pieces (a section body) go straight to the file instead of through the
+ * buffer, which would otherwise grow to the largest section. */
 static void fw_put(struct fw *f, const void *p, size_t n)
 {
-	buf_append(&f->b, p, n);
 	f->pos += n;
-	if (f->b.len >= FLUSH_AT || f->b.oom)
+	if (n >= FLUSH_AT / 2) {
+		fw_flush(f);
+		fw_write(f, p, n);
+		return;
+	}
+	if (f->b.len + n >= FLUSH_AT)
+		fw_flush(f);
+	buf_append(&f->b, p, n);
+	if (f->b.oom)
 		fw_flush(f);
 }
 
@@ -91,35 +107,15 @@ static void fw_section(struct fw *f, const struct buf *body)
 	fw_put(f, be, 4);
 }
 
-static uint32_t sym(const char *s)
-{
-	return TSDB_CONTAINER_OF(s, struct tsdb_wstr, s)->sym;
-}
-
-struct triple {
-	uint32_t name, value, id;
-};
-
-static int cmp_triple(const void *a, const void *b)
-{
-	const struct triple *x = a, *y = b;
-
-	if (x->name != y->name)
-		return x->name < y->name ? -1 : 1;
-	if (x->value != y->value)
-		return x->value < y->value ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
 /* What the index writer accumulates between sections. */
 struct ixw {
 	const struct tsdb_block_writer *w;
 	struct fw f;
 	struct buf body;
 	uint64_t toc[6]; /* symbols, series, label indices, label table, postings, postings table */
-	uint32_t *ids;    /* series ids in order */
-	struct triple *tr;
-	size_t ntr;
+	uint32_t *ids;             /* series ids in order: the all-series list */
+	struct tsdb_wpair **order; /* the pairs by name, then value (symbol numbers) */
+	uint32_t *post;            /* the pairs' series ids, list after list in `order` */
 	struct buf ltable, ptable; /* bodies of the two offset tables, without their count */
 	uint32_t nltable, nptable;
 };
@@ -136,81 +132,82 @@ static void write_symbols(struct ixw *x)
 	fw_section(&x->f, &x->body);
 }
 
-static void encode_series(struct buf *b, const struct tsdb_block_writer *w,
-			  const struct tsdb_wseries *s)
+/* One series record (block_internal.h) as an index entry's body; its id goes to the
+ * postings of each of its pairs. */
+static int encode_series(struct ixw *x, struct tsdb_dec *d, uint32_t id)
 {
-	const struct tsdb_wchunk *c = &w->chk[s->first];
+	const struct tsdb_block_writer *w = x->w;
+	uint64_t nls = tsdb_dec_uvarint(d), mlen;
+	const uint8_t *metas;
 
-	tsdb_put_uvarint(b, s->nls);
-	for (uint32_t i = 0; i < s->nls; i++) {
-		tsdb_put_uvarint(b, sym(s->ls[i].name));
-		tsdb_put_uvarint(b, sym(s->ls[i].value));
+	buf_reset(&x->body);
+	tsdb_put_uvarint(&x->body, nls);
+	for (uint64_t k = 0; k < nls && !d->bad; k++) {
+		uint64_t pn = tsdb_dec_uvarint(d);
+		struct tsdb_wpair *p;
+
+		if (pn >= w->npair)
+			return -1;
+		p = w->pairv[pn];
+		tsdb_put_uvarint(&x->body, p->name->sym);
+		tsdb_put_uvarint(&x->body, p->value->sym);
+		x->post[p->at++] = id;
 	}
-	tsdb_put_uvarint(b, s->nchunks);
-	tsdb_put_varint(b, c[0].mint);
-	tsdb_put_uvarint(b, (uint64_t)(c[0].maxt - c[0].mint));
-	tsdb_put_uvarint(b, c[0].ref);
-	for (uint32_t i = 1; i < s->nchunks; i++) {
-		tsdb_put_uvarint(b, (uint64_t)(c[i].mint - c[i - 1].maxt));
-		tsdb_put_uvarint(b, (uint64_t)(c[i].maxt - c[i].mint));
-		tsdb_put_varint(b, (int64_t)(c[i].ref - c[i - 1].ref));
-	}
+	mlen = tsdb_dec_uvarint(d);
+	metas = tsdb_dec_bytes(d, (size_t)mlen);
+	if (d->bad)
+		return -1;
+	buf_append(&x->body, metas, (size_t)mlen);
+	return 0;
 }
 
 static int write_series(struct ixw *x)
 {
 	const struct tsdb_block_writer *w = x->w;
+	struct tsdb_dec d = { (const uint8_t *)w->series.data,
+			      (const uint8_t *)w->series.data + w->series.len, false };
 	struct buf len = { 0 };
-	size_t t = 0;
+	int rc = 0;
 
 	x->toc[1] = x->f.pos;
-	for (size_t i = 0; i < w->nser; i++) {
-		const struct tsdb_wseries *s = &w->ser[i];
-		uint32_t crc;
-
+	for (uint64_t i = 0; i < w->nser && rc == 0; i++) {
 		fw_pad(&x->f, BLOCK_SERIES_ALIGN);
-		if (x->f.pos / BLOCK_SERIES_ALIGN > UINT32_MAX)
-			return -1;
+		if (x->f.pos / BLOCK_SERIES_ALIGN > UINT32_MAX) {
+			rc = -1;
+			break;
+		}
 		x->ids[i] = (uint32_t)(x->f.pos / BLOCK_SERIES_ALIGN);
-		buf_reset(&x->body);
-		encode_series(&x->body, w, s);
+		rc = encode_series(x, &d, x->ids[i]);
 		buf_reset(&len);
 		tsdb_put_uvarint(&len, x->body.len);
-		crc = tsdb_wal_crc32c(0, x->body.data, x->body.len);
-		tsdb_put_be32(&x->body, crc);
+		tsdb_put_be32(&x->body, tsdb_wal_crc32c(0, x->body.data, x->body.len));
 		fw_put(&x->f, len.data, len.len);
 		fw_put(&x->f, x->body.data, x->body.len);
-		for (uint32_t k = 0; k < s->nls; k++)
-			x->tr[t++] = (struct triple){ sym(s->ls[k].name), sym(s->ls[k].value),
-						      x->ids[i] };
 	}
 	buf_free(&len);
-	x->ntr = t;
-	qsort(x->tr, x->ntr, sizeof(*x->tr), cmp_triple);
-	return 0;
+	return rc;
 }
 
 /* One label index per name: its values' symbol numbers. */
 static void write_label_indices(struct ixw *x)
 {
+	const struct tsdb_block_writer *w = x->w;
+
 	x->toc[2] = x->f.pos;
-	for (size_t i = 0; i < x->ntr;) {
-		uint32_t name = x->tr[i].name, nvals = 0;
+	for (size_t i = 0; i < w->npair;) {
+		const struct tsdb_wstr *name = x->order[i]->name;
+		uint32_t nvals = 0;
 
 		fw_pad(&x->f, 4);
 		tsdb_put_uvarint(&x->ltable, 1);
-		tsdb_put_uvarint_str(&x->ltable, x->w->strv[name]->s, x->w->strv[name]->len);
+		tsdb_put_uvarint_str(&x->ltable, name->s, name->len);
 		tsdb_put_uvarint(&x->ltable, x->f.pos);
 		x->nltable++;
 		buf_reset(&x->body);
 		tsdb_put_be32(&x->body, 1);
 		tsdb_put_be32(&x->body, 0); /* patched below */
-		for (; i < x->ntr && x->tr[i].name == name; i++) {
-			if (nvals && x->tr[i].value == x->tr[i - 1].value)
-				continue;
-			tsdb_put_be32(&x->body, x->tr[i].value);
-			nvals++;
-		}
+		for (; i < w->npair && x->order[i]->name == name; i++, nvals++)
+			tsdb_put_be32(&x->body, x->order[i]->value->sym);
 		if (!x->body.oom)
 			be32((uint8_t *)x->body.data + 4, nvals);
 		fw_section(&x->f, &x->body);
@@ -236,22 +233,19 @@ static void write_postings(struct ixw *x)
 	posting_entry(x, "", 0, "", 0);
 	buf_reset(&x->body);
 	tsdb_put_be32(&x->body, (uint32_t)w->nser);
-	for (size_t i = 0; i < w->nser; i++)
+	for (uint64_t i = 0; i < w->nser; i++)
 		tsdb_put_be32(&x->body, x->ids[i]);
 	fw_section(&x->f, &x->body);
-	for (size_t i = 0; i < x->ntr;) {
-		const struct tsdb_wstr *n = w->strv[x->tr[i].name], *v = w->strv[x->tr[i].value];
-		size_t j = i;
+	for (size_t i = 0; i < w->npair; i++) {
+		const struct tsdb_wpair *p = x->order[i];
+		const uint32_t *ids = x->post + (p->at - p->n); /* at is past its list now */
 
-		while (j < x->ntr && x->tr[j].name == x->tr[i].name &&
-		       x->tr[j].value == x->tr[i].value)
-			j++;
 		fw_pad(&x->f, 4);
-		posting_entry(x, n->s, n->len, v->s, v->len);
+		posting_entry(x, p->name->s, p->name->len, p->value->s, p->value->len);
 		buf_reset(&x->body);
-		tsdb_put_be32(&x->body, (uint32_t)(j - i));
-		for (; i < j; i++)
-			tsdb_put_be32(&x->body, x->tr[i].id);
+		tsdb_put_be32(&x->body, p->n);
+		for (uint32_t k = 0; k < p->n; k++)
+			tsdb_put_be32(&x->body, ids[k]);
 		fw_section(&x->f, &x->body);
 	}
 }
@@ -294,18 +288,43 @@ static int write_all(struct ixw *x)
 	return x->f.pos > MAX_INDEX_BYTES ? -1 : 0;
 }
 
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct tsdb_wpair *x = *(struct tsdb_wpair *const *)a;
+	const struct tsdb_wpair *y = *(struct tsdb_wpair *const *)b;
+
+	if (x->name->sym != y->name->sym)
+		return x->name->sym < y->name->sym ? -1 : 1;
+	return x->value->sym < y->value->sym ? -1 : x->value->sym > y->value->sym;
+}
+
+/* Sort the pairs and give each its stretch of the postings array. */
+static int plan_postings(struct ixw *x)
+{
+	const struct tsdb_block_writer *w = x->w;
+	uint64_t at = 0;
+
+	x->ids = malloc((w->nser + 1) * sizeof(*x->ids));
+	x->order = malloc((w->npair + 1) * sizeof(*x->order));
+	x->post = malloc((w->nlabels + 1) * sizeof(*x->post));
+	if (!x->ids || !x->order || !x->post)
+		return -1;
+	memcpy(x->order, w->pairv, w->npair * sizeof(*x->order));
+	qsort(x->order, w->npair, sizeof(*x->order), cmp_pair);
+	for (size_t i = 0; i < w->npair; i++) {
+		x->order[i]->at = at;
+		at += x->order[i]->n;
+	}
+	return at == w->nlabels ? 0 : -1;
+}
+
 int tsdb_block_index_write(const struct tsdb_block_writer *w, const char *path, char *err,
 			   size_t errlen)
 {
 	struct ixw x = { .w = w, .f = { .fd = -1 } };
-	size_t ntr = 0;
 	int rc = TSDB_EFAIL;
 
-	for (size_t i = 0; i < w->nser; i++)
-		ntr += w->ser[i].nls;
-	x.ids = malloc((w->nser + 1) * sizeof(*x.ids));
-	x.tr = malloc((ntr + 1) * sizeof(*x.tr));
-	if (!x.ids || !x.tr) {
+	if (plan_postings(&x) < 0) {
 		snprintf(err, errlen, "out of memory writing %s", path);
 		goto out;
 	}
@@ -315,7 +334,8 @@ int tsdb_block_index_write(const struct tsdb_block_writer *w, const char *path, 
 		goto out;
 	}
 	if (write_all(&x) < 0 && !x.f.err) {
-		snprintf(err, errlen, "%s: index exceeds 64 GiB", path);
+		snprintf(err, errlen, "%s: index exceeds 64 GiB or its series records are damaged",
+			 path);
 		goto out;
 	}
 	if (x.body.oom || x.ltable.oom || x.ptable.oom)
@@ -335,6 +355,7 @@ out:
 	buf_free(&x.ltable);
 	buf_free(&x.ptable);
 	free(x.ids);
-	free(x.tr);
+	free(x.order);
+	free(x.post);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #define BLOCK_CHUNKS_HEADER 8
 #define BLOCK_TOMBSTONES_MAGIC 0x0130BA30u
 #define BLOCK_ENC_XOR 1
+#define BLOCK_ENC_DENSE 0x81 /* ours: outside Prometheus' encodings (1-3) */
 #define BLOCK_SERIES_ALIGN 16
 #define BLOCK_TOC_LEN (6 * 8 + 4)
 #define BLOCK_TMP_CREATE ".tmp-for-creation"
@@ -82,6 +83,11 @@ struct tsdb_block_series {
 int tsdb_block_read_series(const struct tsdb_block *b, uint64_t id,
 			   struct tsdb_block_series *s, char *err, size_t errlen);
 void tsdb_block_series_free(struct tsdb_block_series *s);
+/* Unmap the pages of the block's files from the process (MADV_DONTNEED: they stay in
+ * the page cache, and a later read faults them back in), so reading a block in full
+ * -- validation at open, compaction -- does not leave it all in the RSS. Safe while
+ * other threads read the block: the files never change. */
+void tsdb_block_release_pages(const struct tsdb_block *b);
 /* Check a chunk's CRC32C (c->data points just past its encoding byte). */
 int tsdb_block_check_chunk(const struct tsdb_chunk_meta *c, char *err, size_t errlen);
 /* block_querier.c: the block's postings as a tsdb_postings_src (ctx = the block). */
@@ -89,11 +95,20 @@ void tsdb_block_postings_src(const struct tsdb_block *b, struct tsdb_postings_sr
 
 /* ---- block_write.c / block_index.c: the writer -------------------------------------- */
 
-/* A string interned by the writer; labels point at `s`. */
+/* A string interned by the writer (one per distinct string: the symbol table). */
 struct tsdb_wstr {
+	uint32_t id;  /* order of interning */
 	uint32_t sym; /* index in the sorted symbol table (set at commit) */
 	uint32_t len;
 	char s[];
+};
+
+/* A label pair some series have: one postings list of the index. */
+struct tsdb_wpair {
+	struct tsdb_wstr *name, *value;
+	uint32_t num; /* its index in pairv */
+	uint32_t n;   /* series with the pair */
+	uint64_t at;  /* commit: where its next series id goes in the postings array */
 };
 
 struct tsdb_wchunk {
@@ -101,17 +116,17 @@ struct tsdb_wchunk {
 	uint64_t ref;
 };
 
-struct tsdb_wseries {
-	struct label *ls; /* strings are tsdb_wstr.s */
-	uint32_t nls;
-	uint32_t nchunks;
-	size_t first;     /* in the writer's chunk array */
-};
-
+/* What the index needs is kept compact, since a compaction of long blocks holds it for
+ * every series at once: per series only a byte record in `series` --
+ *   uvarint nlabels | uvarint pair number x nlabels | uvarint len | chunk metas
+ * where the chunk metas are already encoded as the index's series entry holds them
+ * (count, then times and references delta-encoded) -- so about 2 bytes per label and
+ * 7 per chunk, plus each distinct string and label pair once. */
 struct tsdb_block_writer {
 	char *parent, *tmpdir;
 	char ulid[TSDB_ULID_LEN + 1];
 	int64_t mint, maxt;
+	enum tsdb_block_encoding enc;
 	bool done;
 	/* the chunk segment being written */
 	int cfd;
@@ -119,14 +134,21 @@ struct tsdb_block_writer {
 	uint64_t coff;
 	struct buf cbuf;
 	/* what the index needs */
-	struct arena *a;
-	struct tsdb_ptab strs;
+	struct arena *a;              /* strings and pairs */
+	struct tsdb_ptab strs;        /* string hash -> tsdb_wstr */
 	struct tsdb_wstr **strv;
 	size_t nstr, capstr;
-	struct tsdb_wseries *ser;
-	size_t nser, capser;
-	struct tsdb_wchunk *chk;
-	size_t nchk, capchk;
+	struct tsdb_ptab pairs;       /* name id << 32 | value id -> tsdb_wpair */
+	struct tsdb_wpair **pairv;    /* by pair number */
+	size_t npair, cappair;
+	struct buf series;            /* the series records, in order */
+	uint64_t nser, nchk, nlabels;
+	struct label *prev;           /* the last series' labels (interned strings) */
+	size_t nprev, capprev;
+	struct tsdb_wchunk *tmp;      /* scratch: one series' chunks */
+	size_t captmp;
+	struct buf meta;              /* scratch: one series' encoded chunk metas */
+	struct buf conv;              /* scratch: a chunk converted to the writer's encoding */
 	uint64_t samples;
 	int64_t data_mint; /* the oldest chunk start added */
 };

@@ -1,8 +1,10 @@
 /*
  * meta.json: the block's identity, time range, stats and compaction history, in the
  * shape Prometheus' BlockMeta marshals to (stats fields omitted when zero, sources
- * and parents when empty; version 1). Parsing goes through jansson and checks the
- * fields we rely on; unknown fields (hints, deletable, ...) are ignored.
+ * and parents when empty; version 1), plus our "lgtm" object for a block written in the
+ * dense encoding (Prometheus ignores fields it does not know, as Thanos' "thanos"
+ * shows). Parsing goes through jansson and checks the fields we rely on; unknown
+ * fields (hints, deletable, ...) are ignored.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -82,6 +84,24 @@ static int get_stats(json_t *st, struct tsdb_block_meta *m)
 	return 0;
 }
 
+/* Our extension: {"chunkEncoding": "dense"}; absent or anything else: Prometheus'. */
+static int get_lgtm(json_t *o, struct tsdb_block_meta *m)
+{
+	json_t *e;
+
+	m->encoding = TSDB_BLOCK_PROMETHEUS;
+	if (!o)
+		return 0;
+	if (!json_is_object(o))
+		return -1;
+	e = json_object_get(o, "chunkEncoding");
+	if (e && !json_is_string(e))
+		return -1;
+	if (e && !strcmp(json_string_value(e), "dense"))
+		m->encoding = TSDB_BLOCK_DENSE;
+	return 0;
+}
+
 static int get_compaction(json_t *c, struct tsdb_block_meta *m)
 {
 	json_t *src, *par;
@@ -143,7 +163,8 @@ int tsdb_block_meta_read(const char *dir, struct tsdb_block_meta *m, char *err, 
 	if (get_ulid(root, "ulid", m->ulid) < 0 || get_int(root, "minTime", &m->mint, true) < 0 ||
 	    get_int(root, "maxTime", &m->maxt, true) < 0 || m->maxt < m->mint ||
 	    get_stats(json_object_get(root, "stats"), m) < 0 ||
-	    get_compaction(json_object_get(root, "compaction"), m) < 0) {
+	    get_compaction(json_object_get(root, "compaction"), m) < 0 ||
+	    get_lgtm(json_object_get(root, "lgtm"), m) < 0) {
 		snprintf(err, errlen, "%s: malformed block meta", path);
 		goto out;
 	}
@@ -199,6 +220,12 @@ static void encode(struct jw *w, const struct tsdb_block_meta *m)
 		jw_arr_end(w);
 	}
 	jw_obj_end(w);
+	if (m->encoding == TSDB_BLOCK_DENSE) {
+		jw_key(w, "lgtm");
+		jw_obj_begin(w);
+		jw_kstr(w, "chunkEncoding", "dense");
+		jw_obj_end(w);
+	}
 	jw_kint(w, "version", 1);
 	jw_obj_end(w);
 }

@@ -258,22 +258,37 @@ static int load_segments(struct tsdb_block *b, char *err, size_t errlen)
 	return 0;
 }
 
+/* At open a chunk reference is only checked to point into one of the segments:
+ * reading the chunk's length and encoding there would fault in every page of every
+ * segment, i.e. read all blocks in full at start-up and keep them resident. The
+ * chunk itself (length, encoding, CRC) is checked when it is read. */
+static bool chunk_ref_ok(const struct tsdb_block *b, uint64_t ref)
+{
+	uint32_t seq = (uint32_t)(ref >> 32);
+	uint64_t off = ref & UINT32_MAX;
+
+	return seq < b->nsegs && off >= BLOCK_CHUNKS_HEADER && off < b->segs[seq].len;
+}
+
 /* The chunk at ref, bounds-checked: meta->data/len get its XOR bytes. */
 static bool chunk_at(const struct tsdb_block *b, uint64_t ref, struct tsdb_chunk_meta *c)
 {
 	uint32_t seq = (uint32_t)(ref >> 32);
 	uint64_t off = ref & UINT32_MAX, len;
 	struct tsdb_dec d;
+	uint8_t enc;
 
 	if (seq >= b->nsegs || off < BLOCK_CHUNKS_HEADER || off >= b->segs[seq].len)
 		return false;
 	d = (struct tsdb_dec){ b->segs[seq].p + off, b->segs[seq].p + b->segs[seq].len, false };
 	len = tsdb_dec_uvarint(&d);
-	if (d.bad || tsdb_dec_byte(&d) != BLOCK_ENC_XOR || len > (uint64_t)(d.end - d.p) ||
-	    (uint64_t)(d.end - d.p) - len < 4)
+	enc = tsdb_dec_byte(&d);
+	if (d.bad || (enc != BLOCK_ENC_XOR && enc != BLOCK_ENC_DENSE) ||
+	    len > (uint64_t)(d.end - d.p) || (uint64_t)(d.end - d.p) - len < 4)
 		return false;
 	c->data = d.p;
 	c->len = (size_t)len;
+	c->enc = enc == BLOCK_ENC_DENSE ? TSDB_ENC_DENSE : TSDB_ENC_XOR;
 	return true;
 }
 
@@ -308,8 +323,9 @@ static int decode_labels(const struct tsdb_block *b, struct tsdb_dec *d,
 	return 0;
 }
 
+/* `at_open`: validating the index, where chunk references are only bounds-checked. */
 static int decode_chunks(const struct tsdb_block *b, struct tsdb_dec *d,
-			 struct tsdb_block_series *s)
+			 struct tsdb_block_series *s, bool at_open)
 {
 	uint64_t n = tsdb_dec_uvarint(d), ref = 0;
 	int64_t t = 0;
@@ -331,14 +347,17 @@ static int decode_chunks(const struct tsdb_block *b, struct tsdb_dec *d,
 			ref += (uint64_t)tsdb_dec_varint(d);
 		}
 		t = c->maxt;
-		if (d->bad || c->maxt < c->mint || !chunk_at(b, ref, c))
+		if (d->bad || c->maxt < c->mint)
+			return -1;
+		if (at_open ? !chunk_ref_ok(b, ref) : !chunk_at(b, ref, c))
 			return -1;
 	}
 	s->nchunks = (size_t)n;
 	return 0;
 }
 
-/* Series entry at off: the body's bounds, checked against its CRC when `check`. */
+/* Series entry at off: the body's bounds, checked against its CRC when `check` (at
+ * open). */
 static int series_body(const struct tsdb_block *b, uint64_t off, struct tsdb_dec *body,
 		       uint64_t *next, bool check)
 {
@@ -366,7 +385,7 @@ static int read_series_at(const struct tsdb_block *b, uint64_t off, struct tsdb_
 	if (rc == 0)
 		rc = decode_labels(b, &d, s);
 	if (rc == 0)
-		rc = decode_chunks(b, &d, s);
+		rc = decode_chunks(b, &d, s, check);
 	if (rc == 0 && d.p != d.end)
 		rc = -1;
 	return rc;
@@ -474,8 +493,17 @@ int tsdb_block_open(const char *dir, struct tsdb_block **out, char *err, size_t 
 	}
 	b->size = file_size(dir, "index") + file_size(dir, "chunks") +
 		  file_size(dir, "tombstones") + file_size(dir, "meta.json");
+	tsdb_block_release_pages(b); /* validation read the whole index */
 	*out = b;
 	return 0;
+}
+
+void tsdb_block_release_pages(const struct tsdb_block *b)
+{
+	if (b->ix)
+		madvise((void *)b->ix, b->ixlen, MADV_DONTNEED);
+	for (uint32_t i = 0; i < b->nsegs; i++)
+		madvise((void *)b->segs[i].p, b->segs[i].len, MADV_DONTNEED);
 }
 
 void tsdb_block_ref(struct tsdb_block *b)

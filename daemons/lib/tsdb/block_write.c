@@ -1,10 +1,12 @@
 /*
  * Writing a block. Chunks stream to chunks/NNNNNN as series arrive (series come in
  * label order, so chunk references grow as Prometheus' index writer requires); what
- * the index needs stays in memory: each series' labels, as pointers to strings
- * interned once per block (which also yields the symbol table), and its chunks'
- * times and references. The commit writes index, tombstones and meta.json, fsyncs
- * every file and both directories, then renames <ULID>.tmp-for-creation to <ULID>.
+ * the index needs stays in memory, compactly (block_internal.h): strings and label
+ * pairs once per block (which also yields the symbol table and the postings lists),
+ * and per series a short byte record of pair numbers and pre-encoded chunk metas.
+ * Chunks are converted to the writer's encoding (block.h) on the way. The commit
+ * writes index, tombstones and meta.json, fsyncs every file and both directories,
+ * then renames <ULID>.tmp-for-creation to <ULID>.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +20,8 @@
 #include "tsdb/block_internal.h"
 #include "tsdb/wal.h"
 
-#define CHUNK_FLUSH (1u << 20)
+/* The chunk buffer is flushed before it would reach this, so it never grows past it. */
+#define CHUNK_FLUSH (256u << 10)
 
 static int oom(char *err, size_t errlen)
 {
@@ -92,11 +95,10 @@ static int chunk_open(struct tsdb_block_writer *w, uint32_t seq, char *err, size
 	return 0;
 }
 
-/* Append one XOR chunk; *ref gets its reference. */
+/* Append one chunk (enc: its encoding byte); *ref gets its reference. */
 static int chunk_write(struct tsdb_block_writer *w, const uint8_t *data, size_t len,
-		       uint64_t *ref, char *err, size_t errlen)
+		       uint8_t enc, uint64_t *ref, char *err, size_t errlen)
 {
-	uint8_t enc = BLOCK_ENC_XOR;
 	size_t need = tsdb_uvarint_len(len) + 1 + len + 4;
 	uint32_t crc;
 
@@ -110,6 +112,8 @@ static int chunk_write(struct tsdb_block_writer *w, const uint8_t *data, size_t 
 		if (chunk_close(w, err, errlen) < 0 || chunk_open(w, next, err, errlen) < 0)
 			return TSDB_EFAIL;
 	}
+	if (w->cbuf.len + need >= CHUNK_FLUSH && chunk_flush(w, err, errlen) < 0)
+		return TSDB_EFAIL;
 	*ref = (uint64_t)w->cseq << 32 | w->coff;
 	crc = tsdb_wal_crc32c(tsdb_wal_crc32c(0, &enc, 1), data, len);
 	tsdb_put_uvarint(&w->cbuf, len);
@@ -117,9 +121,7 @@ static int chunk_write(struct tsdb_block_writer *w, const uint8_t *data, size_t 
 	buf_append(&w->cbuf, data, len);
 	tsdb_put_be32(&w->cbuf, crc);
 	w->coff += need;
-	if (w->cbuf.len >= CHUNK_FLUSH || w->cbuf.oom)
-		return chunk_flush(w, err, errlen);
-	return 0;
+	return w->cbuf.oom ? chunk_flush(w, err, errlen) : 0;
 }
 
 /* --- series and strings --------------------------------------------------------------- */
@@ -129,25 +131,52 @@ static bool wstr_eq(const void *e, const void *arg)
 	return strcmp(((const struct tsdb_wstr *)e)->s, arg) == 0;
 }
 
-static const char *intern(struct tsdb_block_writer *w, const char *s)
+static struct tsdb_wstr *intern(struct tsdb_block_writer *w, const char *s)
 {
 	uint64_t h = tsdb_hash_str(s);
 	struct tsdb_wstr *e = tsdb_ptab_find(&w->strs, h, wstr_eq, s);
 	size_t len;
 
 	if (e)
-		return e->s;
+		return e;
 	len = strlen(s);
-	if (len > UINT32_MAX ||
+	if (len > UINT32_MAX || w->nstr >= UINT32_MAX ||
 	    tsdb_grow((void **)&w->strv, &w->capstr, w->nstr + 1, sizeof(*w->strv)) < 0)
 		return NULL;
 	e = arena_alloc(w->a, sizeof(*e) + len + 1);
 	if (!e || tsdb_ptab_insert(&w->strs, h, e) < 0)
 		return NULL;
+	e->id = (uint32_t)w->nstr;
 	e->len = (uint32_t)len;
 	memcpy(e->s, s, len + 1);
 	w->strv[w->nstr++] = e;
-	return e->s;
+	return e;
+}
+
+/* The pair's number (found or added), or -1 when out of memory. */
+static int64_t pair_of(struct tsdb_block_writer *w, const struct label *l)
+{
+	struct tsdb_wstr *n = intern(w, l->name), *v = n ? intern(w, l->value) : NULL;
+	uint64_t key;
+	struct tsdb_wpair *p;
+
+	if (!v)
+		return -1;
+	key = (uint64_t)n->id << 32 | v->id;
+	p = tsdb_ptab_find(&w->pairs, key, NULL, NULL);
+	if (!p) {
+		if (tsdb_grow((void **)&w->pairv, &w->cappair, w->npair + 1, sizeof(*w->pairv)) < 0)
+			return -1;
+		p = arena_calloc(w->a, 1, sizeof(*p));
+		if (!p || tsdb_ptab_insert(&w->pairs, key, p) < 0)
+			return -1;
+		p->name = n;
+		p->value = v;
+		p->num = (uint32_t)w->npair;
+		w->pairv[w->npair++] = p;
+	}
+	p->n++;
+	return p->num;
 }
 
 static int check_chunks(const struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c,
@@ -168,42 +197,126 @@ static int check_chunks(const struct tsdb_block_writer *w, const struct tsdb_chu
 static int check_labels(const struct tsdb_block_writer *w, const struct labels *ls, char *err,
 			size_t errlen)
 {
-	struct labels last;
+	struct labels last = { w->prev, w->nprev };
 
 	if (ls->n == 0 || ls->n > UINT16_MAX) {
 		snprintf(err, errlen, "a series needs 1 to 65535 labels");
 		return TSDB_EFAIL;
 	}
-	if (w->nser == 0)
-		return 0;
-	last = (struct labels){ w->ser[w->nser - 1].ls, w->ser[w->nser - 1].nls };
-	if (labels_compare(ls, &last) <= 0) {
+	if (w->nser > 0 && labels_compare(ls, &last) <= 0) {
 		snprintf(err, errlen, "series added out of label order");
 		return TSDB_EFAIL;
 	}
 	return 0;
 }
 
-static int add_labels(struct tsdb_block_writer *w, const struct labels *ls,
-		      struct tsdb_wseries *s)
+/* The chunk metas as the index's series entry holds them. */
+static void encode_metas(struct buf *b, const struct tsdb_wchunk *c, size_t n)
 {
-	s->ls = arena_alloc(w->a, ls->n * sizeof(*s->ls));
-	if (!s->ls)
+	buf_reset(b);
+	tsdb_put_uvarint(b, n);
+	tsdb_put_varint(b, c[0].mint);
+	tsdb_put_uvarint(b, (uint64_t)(c[0].maxt - c[0].mint));
+	tsdb_put_uvarint(b, c[0].ref);
+	for (size_t i = 1; i < n; i++) {
+		tsdb_put_uvarint(b, (uint64_t)(c[i].mint - c[i - 1].maxt));
+		tsdb_put_uvarint(b, (uint64_t)(c[i].maxt - c[i].mint));
+		tsdb_put_varint(b, (int64_t)(c[i].ref - c[i - 1].ref));
+	}
+}
+
+/* Record one series (its chunks are written): labels as pair numbers, then its chunk
+ * metas; the label set becomes the one the next series must follow. */
+static int add_record(struct tsdb_block_writer *w, const struct labels *ls, size_t nchunks)
+{
+	tsdb_put_uvarint(&w->series, ls->n);
+	if (tsdb_grow((void **)&w->prev, &w->capprev, ls->n, sizeof(*w->prev)) < 0 ||
+	    w->npair >= UINT32_MAX)
 		return -1;
 	for (size_t i = 0; i < ls->n; i++) {
-		s->ls[i].name = intern(w, ls->v[i].name);
-		s->ls[i].value = intern(w, ls->v[i].value);
-		if (!s->ls[i].name || !s->ls[i].value)
+		int64_t p = pair_of(w, &ls->v[i]);
+
+		if (p < 0)
 			return -1;
+		tsdb_put_uvarint(&w->series, (uint64_t)p);
+		w->prev[i] = (struct label){ w->pairv[p]->name->s, w->pairv[p]->value->s };
 	}
-	s->nls = (uint32_t)ls->n;
+	w->nprev = ls->n;
+	encode_metas(&w->meta, w->tmp, nchunks);
+	tsdb_put_uvarint(&w->series, w->meta.len);
+	buf_append(&w->series, w->meta.data, w->meta.len);
+	if (w->series.oom || w->meta.oom)
+		return -1;
+	w->nser++;
+	w->nlabels += ls->n;
+	return 0;
+}
+
+/* A dense chunk's samples as an XOR chunk, in w->conv. */
+static int dense_to_xor(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c)
+{
+	struct tsdb_xor_appender app;
+	struct tsdb_chunk_iter it;
+	uint8_t *data;
+	size_t len;
+	int rc = 0;
+	char e[64];
+
+	tsdb_xor_appender_init(&app);
+	tsdb_chunk_iter_init(&it, c);
+	while (rc == 0 && tsdb_chunk_iter_next(&it)) {
+		int64_t t;
+		double v;
+
+		tsdb_chunk_iter_at(&it, &t, &v);
+		rc = tsdb_xor_append(&app, t, v, e, sizeof(e));
+	}
+	if (rc == 0 && tsdb_chunk_iter_corrupt(&it))
+		rc = -1;
+	data = rc == 0 ? tsdb_xor_appender_finish(&app, &len) : NULL;
+	tsdb_xor_appender_free(&app);
+	if (!data)
+		return -1;
+	buf_reset(&w->conv);
+	buf_append(&w->conv, data, len);
+	free(data);
+	return w->conv.oom ? -1 : 0;
+}
+
+/* The chunk in the writer's encoding: *data, *len and *enc (a byte of the segment
+ * format) point at c or at w->conv. */
+static int convert(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c,
+		   const uint8_t **data, size_t *len, uint8_t *enc)
+{
+	*data = c->data;
+	*len = c->len;
+	*enc = c->enc == TSDB_ENC_DENSE ? BLOCK_ENC_DENSE : BLOCK_ENC_XOR;
+	if (w->enc == TSDB_BLOCK_DENSE && c->enc == TSDB_ENC_XOR) {
+		int rc;
+
+		buf_reset(&w->conv);
+		rc = tsdb_dense_from_xor(c->data, c->len, &w->conv);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) /* not decimals, or no smaller: stays XOR */
+			return 0;
+		*enc = BLOCK_ENC_DENSE;
+	} else if (w->enc == TSDB_BLOCK_PROMETHEUS && c->enc == TSDB_ENC_DENSE) {
+		if (dense_to_xor(w, c) < 0)
+			return -1;
+		*enc = BLOCK_ENC_XOR;
+	} else {
+		return 0;
+	}
+	*data = (const uint8_t *)w->conv.data;
+	*len = w->conv.len;
 	return 0;
 }
 
 int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 			  const struct tsdb_chunk_meta *chunks, size_t n, char *err, size_t errlen)
 {
-	struct tsdb_wseries s = { .first = w->nchk };
+	size_t k = 0;
 
 	if (w->done) {
 		snprintf(err, errlen, "block writer already finished");
@@ -211,32 +324,34 @@ int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 	}
 	if (check_labels(w, ls, err, errlen) < 0 || check_chunks(w, chunks, n, err, errlen) < 0)
 		return TSDB_EFAIL;
+	if (tsdb_grow((void **)&w->tmp, &w->captmp, n + 1, sizeof(*w->tmp)) < 0)
+		return oom(err, errlen);
 	for (size_t i = 0; i < n; i++) {
-		uint16_t samples = tsdb_xor_samples(chunks[i].data, chunks[i].len);
-		struct tsdb_wchunk *c;
+		uint16_t samples = tsdb_chunk_samples(&chunks[i]);
+		struct tsdb_wchunk *c = &w->tmp[k];
+		const uint8_t *data;
+		size_t len;
+		uint8_t enc;
 
 		if (samples == 0)
 			continue;
-		if (tsdb_grow((void **)&w->chk, &w->capchk, w->nchk + 1, sizeof(*w->chk)) < 0)
-			return oom(err, errlen);
-		c = &w->chk[w->nchk];
 		c->mint = chunks[i].mint;
 		c->maxt = chunks[i].maxt;
+		if (convert(w, &chunks[i], &data, &len, &enc) < 0) {
+			snprintf(err, errlen, "converting a chunk: corrupt or out of memory");
+			return TSDB_EFAIL;
+		}
+		if (chunk_write(w, data, len, enc, &c->ref, err, errlen) < 0)
+			return TSDB_EFAIL;
 		if (c->mint < w->data_mint)
 			w->data_mint = c->mint;
-		if (chunk_write(w, chunks[i].data, chunks[i].len, &c->ref, err, errlen) < 0)
-			return TSDB_EFAIL;
-		w->nchk++;
-		s.nchunks++;
 		w->samples += samples;
+		k++;
 	}
-	if (s.nchunks == 0)
+	if (k == 0)
 		return 0;
-	if (tsdb_grow((void **)&w->ser, &w->capser, w->nser + 1, sizeof(*w->ser)) < 0 ||
-	    add_labels(w, ls, &s) < 0)
-		return oom(err, errlen);
-	w->ser[w->nser++] = s;
-	return 0;
+	w->nchk += k;
+	return add_record(w, ls, k) < 0 ? oom(err, errlen) : 0;
 }
 
 /* Chunks built from samples, freed by the caller. */
@@ -256,7 +371,7 @@ static int seal(struct built *b)
 		return 0;
 	if (tsdb_grow((void **)&b->c, &b->cap, b->n + 1, sizeof(*b->c)) < 0)
 		return -1;
-	b->c[b->n] = (struct tsdb_chunk_meta){ b->mint, b->app.t, NULL, 0 };
+	b->c[b->n] = (struct tsdb_chunk_meta){ b->mint, b->app.t, NULL, 0, TSDB_ENC_XOR };
 	data = tsdb_xor_appender_finish(&b->app, &len);
 	if (!data)
 		return -1;
@@ -312,8 +427,20 @@ uint64_t tsdb_block_writer_series(const struct tsdb_block_writer *w)
 
 /* --- life cycle ---------------------------------------------------------------------- */
 
+int tsdb_block_parse_encoding(const char *s, enum tsdb_block_encoding *out)
+{
+	if (!strcmp(s, "prometheus"))
+		*out = TSDB_BLOCK_PROMETHEUS;
+	else if (!strcmp(s, "dense"))
+		*out = TSDB_BLOCK_DENSE;
+	else
+		return -1;
+	return 0;
+}
+
 int tsdb_block_writer_new(const char *parent, int64_t mint, int64_t maxt,
-			  struct tsdb_block_writer **out, char *err, size_t errlen)
+			  enum tsdb_block_encoding enc, struct tsdb_block_writer **out,
+			  char *err, size_t errlen)
 {
 	struct tsdb_block_writer *w = calloc(1, sizeof(*w));
 	char chunks[4096];
@@ -322,6 +449,7 @@ int tsdb_block_writer_new(const char *parent, int64_t mint, int64_t maxt,
 	if (!w)
 		return oom(err, errlen);
 	w->cfd = -1;
+	w->enc = enc;
 	w->data_mint = INT64_MAX;
 	w->mint = mint;
 	w->maxt = maxt;
@@ -366,10 +494,15 @@ void tsdb_block_writer_free(struct tsdb_block_writer *w)
 		tsdb_fs_remove_tree(w->tmpdir, err, sizeof(err));
 	buf_free(&w->cbuf);
 	tsdb_ptab_free(&w->strs);
+	tsdb_ptab_free(&w->pairs);
 	arena_free(w->a);
 	free(w->strv);
-	free(w->ser);
-	free(w->chk);
+	free(w->pairv);
+	buf_free(&w->series);
+	buf_free(&w->meta);
+	buf_free(&w->conv);
+	free(w->prev);
+	free(w->tmp);
 	free(w->parent);
 	free(w->tmpdir);
 	free(w);
@@ -399,6 +532,7 @@ static int fill_meta(struct tsdb_block_writer *w, struct tsdb_block_meta *m)
 	m->num_series = w->nser;
 	m->num_chunks = w->nchk;
 	m->num_tombstones = 0;
+	m->encoding = w->enc;
 	if (m->level < 1)
 		m->level = 1;
 	if (m->nsources == 0) {

@@ -15,6 +15,7 @@
  * the bits are in place, so a copy taken between appends is readable. Arithmetic on
  * timestamps is done in uint64 so wrap-around matches Go's int64 arithmetic.
  */
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,9 @@ uint16_t tsdb_xor_appender_samples(const struct tsdb_xor_appender *a)
 }
 
 /* Grow for one more sample. The first allocation is small on purpose: most series in
- * a head hold one open chunk, and most chunks never reach their last sample's size. */
+ * a head hold one open chunk, and most chunks never reach their last sample's size.
+ * Past 64 bytes it grows by a quarter, keeping what a head of open chunks wastes in
+ * unused capacity small; malloc's own rounding is taken as capacity too. */
 static int reserve(struct tsdb_xor_appender *a)
 {
 	uint32_t need = a->len + MAX_SAMPLE_BYTES, cap;
@@ -73,10 +76,11 @@ static int reserve(struct tsdb_xor_appender *a)
 		return 0;
 	cap = a->cap ? a->cap : 8;
 	while (cap < need)
-		cap = cap < 256 ? cap * 2 : cap + cap / 2;
+		cap = cap < 64 ? cap * 2 : cap + cap / 4;
 	nb = realloc(a->buf, cap);
 	if (!nb)
 		return -1;
+	cap = (uint32_t)malloc_usable_size(nb) > cap ? (uint32_t)malloc_usable_size(nb) : cap;
 	if (!a->buf) {
 		nb[0] = nb[1] = 0;
 		a->len = HEADER;

@@ -19,6 +19,11 @@
 #include "tsdb/block_internal.h"
 
 #define MAX_RANGES 10
+/* Source bytes read between two releases of the sources' mapped pages: small, since
+ * every page read in between counts in the RSS (one madvise per MiB is cheap). */
+#define RELEASE_EVERY (1u << 20)
+/* What reading one series entry of a source's index costs in pages, about. */
+#define SERIES_ENTRY_BYTES 64
 
 size_t tsdb_compact_ranges(int64_t base, int64_t max, int64_t *out, size_t cap)
 {
@@ -142,9 +147,21 @@ struct merge_ctx {
 	struct tsdb_chunk_meta *chunks; /* the current series' chunks from every source */
 	size_t nchunks, cap;
 	struct arena *a;
+	size_t unreleased; /* source bytes read since the sources' pages were released */
 	char *err;
 	size_t errlen;
 };
+
+/* Series and chunks are laid out in the order the merge reads them, so pages behind
+ * the cursors are not needed again: drop them from the RSS now and then instead of
+ * letting a compaction map every source in full. */
+static void release_sources(struct merge_ctx *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->cs[i].b)
+			tsdb_block_release_pages(m->cs[i].b);
+	m->unreleased = 0;
+}
 
 static int cmp_chunk(const void *a, const void *b)
 {
@@ -190,6 +207,7 @@ oom:
 static int merge_series(struct merge_ctx *m, const struct labels *ls)
 {
 	bool overlap = false;
+	int rc;
 
 	m->nchunks = 0;
 	arena_reset(m->a);
@@ -208,13 +226,18 @@ static int merge_series(struct merge_ctx *m, const struct labels *ls)
 		}
 		memcpy(m->chunks + m->nchunks, s->chunks, s->nchunks * sizeof(*s->chunks));
 		m->nchunks += s->nchunks;
+		m->unreleased += SERIES_ENTRY_BYTES;
+		for (size_t k = 0; k < s->nchunks; k++)
+			m->unreleased += s->chunks[k].len;
 	}
 	qsort(m->chunks, m->nchunks, sizeof(*m->chunks), cmp_chunk);
 	for (size_t k = 1; k < m->nchunks; k++)
 		overlap |= m->chunks[k].mint <= m->chunks[k - 1].maxt;
-	if (overlap)
-		return reencode(m, ls);
-	return tsdb_block_writer_add(m->w, ls, m->chunks, m->nchunks, m->err, m->errlen);
+	rc = overlap ? reencode(m, ls)
+		     : tsdb_block_writer_add(m->w, ls, m->chunks, m->nchunks, m->err, m->errlen);
+	if (m->unreleased >= RELEASE_EVERY)
+		release_sources(m);
+	return rc;
 }
 
 static int merge_all(struct merge_ctx *m)
@@ -293,7 +316,8 @@ static int open_cursors(struct merge_ctx *m, struct tsdb_block *const *blocks)
 }
 
 int tsdb_block_compact(struct tsdb_block *const *blocks, size_t n, const char *parent,
-		       struct tsdb_block_meta *meta, bool *written, char *err, size_t errlen)
+		       enum tsdb_block_encoding enc, struct tsdb_block_meta *meta, bool *written,
+		       char *err, size_t errlen)
 {
 	struct merge_ctx m = { .n = n, .err = err, .errlen = errlen };
 	int64_t mint = INT64_MAX, maxt = INT64_MIN;
@@ -314,11 +338,13 @@ int tsdb_block_compact(struct tsdb_block *const *blocks, size_t n, const char *p
 		rc = TSDB_EFAIL;
 		goto out;
 	}
-	rc = tsdb_block_writer_new(parent, mint, maxt, &m.w, err, errlen);
+	rc = tsdb_block_writer_new(parent, mint, maxt, enc, &m.w, err, errlen);
 	if (rc == 0)
 		rc = open_cursors(&m, blocks);
 	if (rc == 0)
 		rc = merge_all(&m);
+	if (m.cs)
+		release_sources(&m);
 	if (rc == 0 && tsdb_block_writer_series(m.w) > 0) {
 		if (compacted_meta(blocks, n, meta) < 0) {
 			snprintf(err, errlen, "out of memory compacting");

@@ -47,6 +47,7 @@ static int configure(struct tsdb_db *db, const struct tsdb_db_options *o, char *
 	int64_t max = o->max_block_ms;
 
 	db->range = o->block_range_ms ? o->block_range_ms : TSDB_DEFAULT_CHUNK_RANGE_MS;
+	db->block_enc = o->block_encoding;
 	if (db->range < 0 || o->retention_ms < 0 || max < 0) {
 		snprintf(err, errlen, "block range, retention and max block duration must not be negative");
 		return -1;
@@ -92,8 +93,9 @@ oom:
 int tsdb_db_open(const struct tsdb_db_options *o, struct tsdb_db **out, char *err,
 		 size_t errlen)
 {
-	struct tsdb_head_options ho = { .ooo_window_ms = o->ooo_window_ms };
-	struct tsdb_wal_opts wo = { .segment_size = o->wal_segment_size, .fsync = o->fsync };
+	struct tsdb_head_options ho = { .ooo_window_ms = o->ooo_window_ms, .chunk_dir = o->dir };
+	struct tsdb_wal_opts wo = { .segment_size = o->wal_segment_size, .fsync = o->fsync,
+				    .compression = o->wal_compression };
 	struct tsdb_db *db = db_new(o, err, errlen);
 	int64_t blocks_end;
 

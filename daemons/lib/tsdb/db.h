@@ -61,9 +61,11 @@
 struct tsdb_db_options {
 	const char *dir;            /* data directory; the WAL lives in <dir>/wal */
 	enum tsdb_wal_fsync fsync;
+	enum tsdb_wal_compression wal_compression; /* of WAL records and checkpoints */
 	size_t wal_segment_size;    /* 0: default */
 	int64_t ooo_window_ms;      /* 0: out-of-order samples are refused */
 	int64_t block_range_ms;     /* head chunk and first block range; 0: 2h */
+	enum tsdb_block_encoding block_encoding; /* of blocks written; 0: Prometheus' */
 	int64_t retention_ms;       /* delete blocks older than this; 0: keep (no time limit) */
 	uint64_t retention_bytes;   /* delete oldest blocks beyond this; 0: no size limit */
 	int64_t max_block_ms;       /* largest compacted block; 0: min(retention / 10, 31d) */

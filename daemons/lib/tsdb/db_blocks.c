@@ -391,8 +391,8 @@ static int snapshot_into(struct tsdb_db *db, const char *dir, bool with_head, ch
 		bool written;
 
 		if (mint <= maxt && maxt < INT64_MAX)
-			rc = tsdb_block_write_head(db->head, dir, mint, maxt + 1, &meta, &written,
-						   err, errlen);
+			rc = tsdb_block_write_head(db->head, dir, mint, maxt + 1, db->block_enc,
+						   &meta, &written, err, errlen);
 		tsdb_block_meta_free(&meta);
 	}
 	return rc == 0 ? tsdb_fs_fsync_dir(dir, err, errlen) : rc;

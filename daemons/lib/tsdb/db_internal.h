@@ -43,6 +43,7 @@ struct tsdb_db {
 	size_t nremap;
 
 	int64_t range;                     /* block range */
+	enum tsdb_block_encoding block_enc; /* of blocks written and compacted */
 	int64_t ranges[TSDB_DB_MAX_RANGES]; /* compaction ranges */
 	size_t nranges;
 	int64_t retention_ms;

@@ -13,7 +13,11 @@
  * A failure before 3 leaves the head whole (the cut is retried next round); a failed
  * checkpoint only leaves more WAL to replay. Replay then refuses samples below the
  * newest block's end, so nothing is counted twice.
+ *
+ * After cuts and compactions a round rewrites one block whose encoding is not the
+ * configured one (see reencode_one).
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +128,8 @@ static int cut(struct tsdb_db *db, int64_t from, int64_t end, bool *wrote, char 
 	int rc;
 
 	tsdb_head_raise_min_valid_time(db->head, end);
-	rc = tsdb_block_write_head(db->head, db->dir, from, end, &meta, wrote, err, errlen);
+	rc = tsdb_block_write_head(db->head, db->dir, from, end, db->block_enc, &meta, wrote, err,
+				   errlen);
 	if (rc == 0 && *wrote)
 		rc = tsdb_db_add_block(db, meta.ulid, err, errlen);
 	if (rc == 0 && *wrote) {
@@ -197,13 +202,14 @@ static void remember_failure(struct tsdb_db *db, struct tsdb_block *const *bs, s
 	}
 }
 
-/* Merge the chosen blocks; the sources go once the result is in the list. */
-static int compact(struct tsdb_db *db, struct tsdb_block **sel, size_t n, char *err,
-		   size_t errlen)
+/* Merge the chosen blocks (or rewrite one); the sources go once the result is in the
+ * list. `what` is the log message. */
+static int compact(struct tsdb_db *db, struct tsdb_block **sel, size_t n, const char *what,
+		   char *err, size_t errlen)
 {
 	struct tsdb_block_meta meta;
 	bool written;
-	int rc = tsdb_block_compact(sel, n, db->dir, &meta, &written, err, errlen);
+	int rc = tsdb_block_compact(sel, n, db->dir, db->block_enc, &meta, &written, err, errlen);
 
 	if (rc == 0 && written)
 		rc = tsdb_db_add_block(db, meta.ulid, err, errlen);
@@ -211,8 +217,7 @@ static int compact(struct tsdb_db *db, struct tsdb_block **sel, size_t n, char *
 		char lvl[16];
 
 		snprintf(lvl, sizeof(lvl), "%d", meta.level);
-		LOG_INFO("tsdb", "Compacted blocks", "ulid", written ? meta.ulid : "(empty)",
-			 "level", lvl);
+		LOG_INFO("tsdb", what, "ulid", written ? meta.ulid : "(empty)", "level", lvl);
 		add_stat(&db->st.compactions);
 		rc = tsdb_db_drop_blocks(db, sel, n, err, errlen);
 	} else {
@@ -249,7 +254,7 @@ static int compact_once(struct tsdb_db *db, bool *done, char *err, size_t errlen
 	for (size_t i = 0; i < k; i++)
 		sel[i] = bs[idx[i]];
 	*done = k == 0;
-	rc = k ? compact(db, sel, k, err, errlen) : 0;
+	rc = k ? compact(db, sel, k, "Compacted blocks", err, errlen) : 0;
 	goto out;
 oom:
 	snprintf(err, errlen, "out of memory planning compaction");
@@ -272,18 +277,65 @@ static int compact_all(struct tsdb_db *db, char *err, size_t errlen)
 	return 0;
 }
 
+/* --- re-encoding ---------------------------------------------------------------------------- */
+
+/* A block written in the other encoding than the configured one is rewritten, one per
+ * round, so switching --storage.tsdb.block-encoding converts the data directory: to
+ * prometheus before promtool or Prometheus reads it, or to dense to shrink what is
+ * there already. */
+static int reencode_one(struct tsdb_db *db, char *err, size_t errlen)
+{
+	struct tsdb_block **bs;
+	size_t n;
+	int rc = 0;
+
+	if (tsdb_db_grab_blocks(db, &bs, &n) < 0) {
+		snprintf(err, errlen, "out of memory listing blocks");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct tsdb_block_meta *m = tsdb_block_meta(bs[i]);
+
+		if (m->encoding == db->block_enc || failed_before(db, m->ulid))
+			continue;
+		rc = compact(db, &bs[i], 1, "Rewrote a block in the configured encoding", err,
+			     errlen);
+		break;
+	}
+	tsdb_db_release_blocks(bs, n);
+	return rc;
+}
+
 /* --- the round and the thread -------------------------------------------------------------- */
+
+static uint64_t work_done(struct tsdb_db *db)
+{
+	return __atomic_load_n(&db->st.head_cuts, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&db->st.compactions, __ATOMIC_RELAXED);
+}
 
 int tsdb_db_maintain(struct tsdb_db *db, char *err, size_t errlen)
 {
+	uint64_t before;
 	int rc;
 
 	pthread_mutex_lock(&db->maint_mu);
+	before = work_done(db);
 	rc = cut_head(db, err, errlen);
 	if (rc == 0)
 		rc = compact_all(db, err, errlen);
 	if (rc == 0)
+		rc = reencode_one(db, err, errlen);
+	if (rc == 0)
 		rc = tsdb_db_retention(db, err, errlen);
+	/* A cut frees most of the head's chunks and a compaction its writer's memory, in
+	 * whichever malloc arenas the appending threads used; hand the free pages back
+	 * instead of keeping them until the head grows again. */
+	if (work_done(db) != before)
+		malloc_trim(0);
+	/* Queries read parked head chunks through the store's mapping; let go of what
+	 * they brought in at least once a round. */
+	tsdb_chunk_store_drop_pages(db->head->store);
 	pthread_mutex_unlock(&db->maint_mu);
 	return rc;
 }

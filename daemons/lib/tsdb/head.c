@@ -14,9 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log/log.h"
 #include "tsdb/internal.h"
 
 #define DEFAULT_STRIPES 1024
+/* Address space and sparse file size for parked chunks: 2048 segments, tens of
+ * millions of chunks; the blocks used follow the live chunks. */
+#define DEFAULT_STORE_BYTES (8ull << 30)
 #define MAX_STRIPES (1u << 20)
 #define STACK_LABELS 32
 
@@ -86,6 +90,7 @@ int tsdb_head_new(const struct tsdb_head_options *opt, struct tsdb_head **out, c
 {
 	struct tsdb_head_options o = opt ? *opt : (struct tsdb_head_options){ 0 };
 	struct tsdb_head *h;
+	char why[256];
 	unsigned n = 1;
 
 	*out = NULL;
@@ -120,6 +125,13 @@ int tsdb_head_new(const struct tsdb_head_options *opt, struct tsdb_head **out, c
 		goto oom;
 	}
 	pthread_mutex_init(&h->gc_mu, NULL);
+	/* Without a store the head works as before, only with more heap. */
+	if (o.chunk_dir && tsdb_chunk_store_open(o.chunk_dir, o.chunk_store_bytes ?
+						 o.chunk_store_bytes : DEFAULT_STORE_BYTES,
+						 &h->store, why, sizeof(why)) < 0) {
+		LOG_WARN("tsdb", "Keeping closed head chunks in memory", "reason", why);
+		h->store = NULL;
+	}
 	*out = h;
 	return 0;
 oom:
@@ -146,6 +158,7 @@ void tsdb_head_free(struct tsdb_head *h)
 	stripes_free(h->by_ref, h->smask + 1);
 	tsdb_ix_destroy(&h->ix);
 	tsdb_reclaim_destroy(&h->rc);
+	tsdb_chunk_store_close(h->store); /* after the graves, which release into it */
 	pthread_mutex_destroy(&h->gc_mu);
 	free(h);
 }
@@ -571,7 +584,7 @@ static int sweep_stripe(struct tsdb_head *h, struct tsdb_stripe *hs, int64_t min
 		 * are buried last), so nothing below can fail. */
 		rc = tsdb_grave_reserve(g, s->nclosed + d->n + 1);
 		if (rc == 0) {
-			tsdb_series_trim(s, mint, g);
+			tsdb_series_trim(h, s, mint, g);
 			if (tsdb_series_empty_since(s, mint) &&
 			    !(tsdb_series_never_sampled(s) && s->ref >= watermark)) {
 				rc = doomed_push(d, s);
@@ -659,6 +672,8 @@ int tsdb_head_truncate(struct tsdb_head *h, int64_t mint, uint64_t *removed, cha
 		*removed = d.n;
 	pthread_mutex_unlock(&h->gc_mu);
 	tsdb_reclaim_retire(&h->rc, g);
+	/* A truncation follows a block write, which read every parked chunk it took. */
+	tsdb_chunk_store_drop_pages(h->store);
 	free(d.v);
 	if (rc < 0) {
 		snprintf(err, errlen, "out of memory during truncation (partly done)");

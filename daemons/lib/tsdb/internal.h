@@ -125,8 +125,11 @@ struct tsdb_reader {
 };
 
 struct tsdb_retired {
-	void (*fn)(void *p);
-	void *p;
+	union {
+		void (*plain)(void *p);
+		void (*with_ctx)(void *ctx, void *p); /* when ctx is set */
+	} fn;
+	void *p, *ctx;
 };
 
 /* A batch of memory unlinked from every shared structure, to free once no reader that
@@ -159,6 +162,9 @@ void tsdb_reclaim_wait(struct tsdb_reclaim *rc, int64_t mint);
 /* Reserve room so the next `n` adds cannot fail. */
 int tsdb_grave_reserve(struct tsdb_grave *g, size_t n);
 void tsdb_grave_add(struct tsdb_grave *g, void (*fn)(void *p), void *p);
+/* ctx must not be NULL. */
+void tsdb_grave_add_ctx(struct tsdb_grave *g, void (*fn)(void *ctx, void *p), void *ctx,
+			void *p);
 /* Hand a heap-allocated grave over (NULL or empty is fine). */
 void tsdb_reclaim_retire(struct tsdb_reclaim *rc, struct tsdb_grave *g);
 
@@ -272,12 +278,126 @@ enum tsdb_match_kind {
 bool tsdb_matcher_positive(const struct tsdb_matcher *m, const char *v, size_t n);
 bool tsdb_matcher_negated(const struct tsdb_matcher *m);
 
+/* ---- chunk_store.c: closed head chunks parked in a scratch file -------------------- */
+
+struct tsdb_chunk_store;
+
+/* An unlinked file in dir of max_bytes (sparse), mapped read-only. */
+int tsdb_chunk_store_open(const char *dir, uint64_t max_bytes, struct tsdb_chunk_store **out,
+			  char *err, size_t errlen);
+void tsdb_chunk_store_close(struct tsdb_chunk_store *cs);
+/* Copy a chunk into the store; its bytes are then readable at the pointer returned,
+ * until released. NULL (keep it on the heap) when cs is NULL, no segment is free or
+ * the write fails. Callable under a series lock. */
+const uint8_t *tsdb_chunk_store_put(struct tsdb_chunk_store *cs, const void *data, size_t len);
+bool tsdb_chunk_store_owns(const struct tsdb_chunk_store *cs, const void *p);
+/* Release a chunk put earlier, once no reader can still read it (a grave's fn_ctx,
+ * ctx = the store). */
+void tsdb_chunk_store_release(void *ctx, void *p);
+/* Copy a parked chunk (p as put returned it) with pread, not through the mapping;
+ * 0, or -1 with errno. */
+int tsdb_chunk_store_read(const struct tsdb_chunk_store *cs, const void *p, size_t len,
+			  void *dst);
+/* Unmap the store's pages from the process (they stay in the page cache). */
+void tsdb_chunk_store_drop_pages(struct tsdb_chunk_store *cs);
+
+/* ---- chunk_dense.c: the dense block chunk encoding ---------------------------------- */
+
+/* The same samples as an XOR chunk, densely (appended to out): 1 when written, 0 when
+ * the values are not decimals or it would not be smaller (out unchanged), -1 when
+ * out of memory or the XOR chunk is corrupt. */
+int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, struct buf *out);
+/* Sample count from a dense chunk's header (0 when malformed). */
+uint16_t tsdb_dense_samples(const uint8_t *chunk, size_t len);
+
+/* A frame-of-reference packed sequence being read. */
+struct tsdb_for {
+	const uint8_t *p;
+	size_t nbytes;  /* of packed bits at p */
+	size_t pos;     /* bit */
+	int64_t min;
+	uint64_t mult;
+	uint8_t width;
+};
+
+struct tsdb_dense_iter {
+	uint32_t total, read;
+	int64_t t, dt;  /* current timestamp, last delta */
+	int64_t m, dm;  /* current mantissa, last delta */
+	uint8_t k, mode;
+	bool corrupt;
+	struct tsdb_for tf, vf;
+};
+
+void tsdb_dense_iter_init(struct tsdb_dense_iter *it, const uint8_t *chunk, size_t len);
+bool tsdb_dense_iter_next(struct tsdb_dense_iter *it);
+bool tsdb_dense_iter_seek(struct tsdb_dense_iter *it, int64_t t);
+void tsdb_dense_iter_at(const struct tsdb_dense_iter *it, int64_t *t, double *v);
+
+/* Either kind of chunk, read alike. */
+struct tsdb_chunk_iter {
+	uint8_t enc;
+	union {
+		struct tsdb_xor_iter x;
+		struct tsdb_dense_iter d;
+	} u;
+};
+
+static inline void tsdb_chunk_iter_init(struct tsdb_chunk_iter *it,
+					const struct tsdb_chunk_meta *c)
+{
+	it->enc = c->enc;
+	if (c->enc == TSDB_ENC_DENSE)
+		tsdb_dense_iter_init(&it->u.d, c->data, c->len);
+	else
+		tsdb_xor_iter_init(&it->u.x, c->data, c->len);
+}
+
+static inline bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it)
+{
+	return it->enc == TSDB_ENC_DENSE ? tsdb_dense_iter_next(&it->u.d)
+					 : tsdb_xor_iter_next(&it->u.x);
+}
+
+static inline bool tsdb_chunk_iter_seek(struct tsdb_chunk_iter *it, int64_t t)
+{
+	return it->enc == TSDB_ENC_DENSE ? tsdb_dense_iter_seek(&it->u.d, t)
+					 : tsdb_xor_iter_seek(&it->u.x, t);
+}
+
+static inline void tsdb_chunk_iter_at(const struct tsdb_chunk_iter *it, int64_t *t, double *v)
+{
+	if (it->enc == TSDB_ENC_DENSE)
+		tsdb_dense_iter_at(&it->u.d, t, v);
+	else
+		tsdb_xor_iter_at(&it->u.x, t, v);
+}
+
+/* The current sample's timestamp (after a successful next or seek). */
+static inline int64_t tsdb_chunk_iter_t(const struct tsdb_chunk_iter *it)
+{
+	return it->enc == TSDB_ENC_DENSE ? it->u.d.t : it->u.x.t;
+}
+
+static inline bool tsdb_chunk_iter_corrupt(const struct tsdb_chunk_iter *it)
+{
+	return it->enc == TSDB_ENC_DENSE ? it->u.d.corrupt : it->u.x.corrupt;
+}
+
+/* Samples in a chunk of either kind (from its header). */
+static inline uint16_t tsdb_chunk_samples(const struct tsdb_chunk_meta *c)
+{
+	return c->enc == TSDB_ENC_DENSE ? tsdb_dense_samples(c->data, c->len)
+					: tsdb_xor_samples(c->data, c->len);
+}
+
 /* ---- the head ----------------------------------------------------------------------- */
 
 struct tsdb_closed_chunk {
 	int64_t mint, maxt;
-	uint8_t *data; /* immutable; freed through the grave */
+	uint8_t *data; /* immutable; freed (or released to the store) through the grave */
 	uint32_t len;
+	uint8_t parked; /* data is in the head's chunk store, not on the heap */
 };
 
 struct tsdb_ooo {
@@ -321,6 +441,7 @@ struct tsdb_head {
 	pthread_mutex_t gc_mu;
 	struct tsdb_index ix;
 	struct tsdb_reclaim rc;
+	struct tsdb_chunk_store *store; /* NULL: closed chunks stay on the heap */
 	/* atomic counters */
 	uint64_t created, removed, ooo_appended, chunks_created;
 	uint64_t rej_order, rej_dup, rej_bounds, rej_old;
@@ -337,14 +458,17 @@ struct tsdb_series *tsdb_head_series_by_ref(struct tsdb_head *h, uint64_t ref);
 /* ---- series.c: one series' samples (callers hold s->mu) ------------------------------ */
 
 struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels);
+/* Frees the series and its heap chunks; parked chunks are the store's (a series is
+ * freed with parked chunks only when the whole head goes, store included). */
 void tsdb_series_free(void *p);
 /* 0: appended, 1: an identical duplicate (accepted, nothing stored), < 0: refused
  * (counted in h). minv is the lowest timestamp allowed in order. */
 int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
 		       int64_t minv, bool any_order, char *err, size_t errlen);
 /* Drop closed chunks and out-of-order samples wholly before mint into g (which must
- * have room for nclosed entries). */
-void tsdb_series_trim(struct tsdb_series *s, int64_t mint, struct tsdb_grave *g);
+ * have room for nclosed entries); parked chunks go back to h's store. */
+void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint,
+		      struct tsdb_grave *g);
 /* No sample at or after mint (the open chunk is kept until the series goes). */
 bool tsdb_series_empty_since(const struct tsdb_series *s, int64_t mint);
 bool tsdb_series_never_sampled(const struct tsdb_series *s);
@@ -372,7 +496,7 @@ struct tsdb_snap_iter {
 	struct tsdb_iterator it;
 	const struct tsdb_chunk_meta *chunks;
 	size_t nchunks, ci;
-	struct tsdb_xor_iter x;
+	struct tsdb_chunk_iter x;
 	bool x_ok;       /* x is on a sample */
 	bool x_loaded;   /* x was initialized for chunks[ci] */
 	const struct tsdb_sample *ooo;

@@ -34,8 +34,12 @@ static void bury(struct tsdb_grave *g)
 	while (g) {
 		struct tsdb_grave *next = g->next;
 
-		for (size_t i = 0; i < g->n; i++)
-			g->items[i].fn(g->items[i].p);
+		for (size_t i = 0; i < g->n; i++) {
+			if (g->items[i].ctx)
+				g->items[i].fn.with_ctx(g->items[i].ctx, g->items[i].p);
+			else
+				g->items[i].fn.plain(g->items[i].p);
+		}
 		free(g->items);
 		free(g);
 		g = next;
@@ -136,9 +140,13 @@ int tsdb_grave_reserve(struct tsdb_grave *g, size_t n)
 
 void tsdb_grave_add(struct tsdb_grave *g, void (*fn)(void *p), void *p)
 {
-	g->items[g->n].fn = fn;
-	g->items[g->n].p = p;
-	g->n++;
+	g->items[g->n++] = (struct tsdb_retired){ .fn.plain = fn, .p = p };
+}
+
+void tsdb_grave_add_ctx(struct tsdb_grave *g, void (*fn)(void *ctx, void *p), void *ctx,
+			void *p)
+{
+	g->items[g->n++] = (struct tsdb_retired){ .fn.with_ctx = fn, .ctx = ctx, .p = p };
 }
 
 void tsdb_reclaim_retire(struct tsdb_reclaim *rc, struct tsdb_grave *g)

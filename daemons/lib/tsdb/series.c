@@ -5,7 +5,8 @@
  * Chunks are cut as Prometheus cuts them: a new chunk's end is first the end of its
  * chunk range; at 30 samples (a quarter of the 120 target) the end is re-estimated so
  * the rest of the range splits into equal chunks at the observed rate; a chunk is also
- * cut at 240 samples in case the rate rises. Closing a chunk shrinks its buffer to size.
+ * cut at 240 samples in case the rate rises. A closed chunk goes to the head's chunk
+ * store (chunk_store.c) when it has one, else its buffer is shrunk to size.
  *
  * Out-of-order samples (only with a window) go to a sorted array of raw samples; the
  * window is short, so the array stays small, and queries merge it with the chunks.
@@ -42,7 +43,8 @@ void tsdb_series_free(void *p)
 	if (!s)
 		return;
 	for (uint32_t i = 0; i < s->nclosed; i++)
-		free(s->closed[i].data);
+		if (!s->closed[i].parked)
+			free(s->closed[i].data);
 	free(s->closed);
 	free(s->ooo);
 	tsdb_xor_appender_free(&s->app);
@@ -76,9 +78,12 @@ static int64_t chunk_end(int64_t start, int64_t cur, int64_t max)
 	return start + (max - start) / n;
 }
 
-static int cut(struct tsdb_series *s)
+/* Close the open chunk: parked in the head's chunk store when there is one (its heap
+ * buffer is freed), else shrunk to size on the heap. */
+static int cut(struct tsdb_head *h, struct tsdb_series *s)
 {
 	struct tsdb_closed_chunk *c;
+	const uint8_t *parked;
 	size_t len;
 
 	if (s->nclosed == s->capclosed) {
@@ -93,8 +98,17 @@ static int cut(struct tsdb_series *s)
 	c = &s->closed[s->nclosed];
 	c->mint = s->open_mint;
 	c->maxt = s->app.t;
-	c->data = tsdb_xor_appender_finish(&s->app, &len);
-	c->len = (uint32_t)len;
+	parked = tsdb_chunk_store_put(h->store, s->app.buf, s->app.len);
+	if (parked) {
+		c->data = (uint8_t *)parked;
+		c->len = s->app.len;
+		c->parked = 1;
+		tsdb_xor_appender_free(&s->app);
+	} else {
+		c->data = tsdb_xor_appender_finish(&s->app, &len);
+		c->len = (uint32_t)len;
+		c->parked = 0;
+	}
 	s->nclosed++;
 	return 0;
 }
@@ -109,7 +123,7 @@ static int append_in_order(struct tsdb_head *h, struct tsdb_series *s, int64_t t
 
 		if (n == SAMPLES_PER_CHUNK / 4)
 			s->next_at = chunk_end(s->open_mint, s->app.t, s->next_at);
-		if ((t >= s->next_at || n >= SAMPLES_PER_CHUNK * 2) && cut(s) < 0) {
+		if ((t >= s->next_at || n >= SAMPLES_PER_CHUNK * 2) && cut(h, s) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return TSDB_EFAIL;
 		}
@@ -209,12 +223,17 @@ int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, do
 	return refuse(&h->rej_order, TSDB_EOUT_OF_ORDER, "out of order sample", err, errlen);
 }
 
-void tsdb_series_trim(struct tsdb_series *s, int64_t mint, struct tsdb_grave *g)
+void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint,
+		      struct tsdb_grave *g)
 {
 	uint32_t k = 0;
 
 	while (k < s->nclosed && s->closed[k].maxt < mint) {
-		tsdb_grave_add(g, free, s->closed[k].data);
+		if (s->closed[k].parked)
+			tsdb_grave_add_ctx(g, tsdb_chunk_store_release, h->store,
+					   s->closed[k].data);
+		else
+			tsdb_grave_add(g, free, s->closed[k].data);
 		k++;
 	}
 	if (k) {
@@ -265,7 +284,8 @@ static int push_chunk(struct tsdb_snap *snap, int64_t mint, int64_t maxt, const 
 		snap->chunks = nc;
 		snap->capchunks = cap;
 	}
-	snap->chunks[snap->nchunks++] = (struct tsdb_chunk_meta){ mint, maxt, data, len };
+	snap->chunks[snap->nchunks++] = (struct tsdb_chunk_meta){ mint, maxt, data, len,
+								  TSDB_ENC_XOR };
 	return 0;
 }
 

@@ -14,7 +14,7 @@ static void load_chunk(struct tsdb_snap_iter *it)
 {
 	const struct tsdb_chunk_meta *c = &it->chunks[it->ci];
 
-	tsdb_xor_iter_init(&it->x, c->data, c->len);
+	tsdb_chunk_iter_init(&it->x, c);
 	it->x_loaded = true;
 }
 
@@ -28,7 +28,7 @@ static void next_chunk(struct tsdb_snap_iter *it)
 /* A chunk that does not decode ends the in-order stream; err() reports it. */
 static bool broken(struct tsdb_snap_iter *it)
 {
-	if (!it->x.corrupt)
+	if (!tsdb_chunk_iter_corrupt(&it->x))
 		return false;
 	it->corrupt = true;
 	it->x_ok = false;
@@ -42,7 +42,7 @@ static void chain_next(struct tsdb_snap_iter *it)
 	while (it->ci < it->nchunks) {
 		if (!it->x_loaded)
 			load_chunk(it);
-		if (tsdb_xor_iter_next(&it->x)) {
+		if (tsdb_chunk_iter_next(&it->x)) {
 			it->x_ok = true;
 			return;
 		}
@@ -56,7 +56,7 @@ static void chain_next(struct tsdb_snap_iter *it)
 /* Move the in-order stream to its first sample >= t. */
 static void chain_seek(struct tsdb_snap_iter *it, int64_t t)
 {
-	if (it->x_ok && it->x.t >= t)
+	if (it->x_ok && tsdb_chunk_iter_t(&it->x) >= t)
 		return;
 	while (it->ci < it->nchunks && it->chunks[it->ci].maxt < t)
 		next_chunk(it);
@@ -66,7 +66,7 @@ static void chain_seek(struct tsdb_snap_iter *it, int64_t t)
 	}
 	if (!it->x_loaded)
 		load_chunk(it);
-	if (tsdb_xor_iter_seek(&it->x, t)) {
+	if (tsdb_chunk_iter_seek(&it->x, t)) {
 		it->x_ok = true;
 		return;
 	}
@@ -87,8 +87,8 @@ static bool pick(struct tsdb_snap_iter *it)
 {
 	bool a = it->x_ok, b = it->oi < it->nooo;
 
-	if (a && (!b || it->x.t <= it->ooo[it->oi].t))
-		tsdb_xor_iter_at(&it->x, &it->t, &it->v);
+	if (a && (!b || tsdb_chunk_iter_t(&it->x) <= it->ooo[it->oi].t))
+		tsdb_chunk_iter_at(&it->x, &it->t, &it->v);
 	else if (b) {
 		it->t = it->ooo[it->oi].t;
 		it->v = it->ooo[it->oi].v;
@@ -115,7 +115,7 @@ static bool snap_next(struct tsdb_iterator *base)
 		ooo_seek(it, it->mint);
 		return pick(it);
 	}
-	if (it->x_ok && it->x.t == it->t)
+	if (it->x_ok && tsdb_chunk_iter_t(&it->x) == it->t)
 		chain_next(it);
 	if (it->oi < it->nooo && it->ooo[it->oi].t == it->t)
 		it->oi++;
@@ -152,7 +152,7 @@ static int snap_err(const struct tsdb_iterator *base, char *err, size_t errlen)
 
 	if (!it->corrupt)
 		return 0;
-	snprintf(err, errlen, "corrupt chunk in head series");
+	snprintf(err, errlen, "corrupt chunk in series");
 	return TSDB_EFAIL;
 }
 

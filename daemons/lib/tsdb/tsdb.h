@@ -319,6 +319,11 @@ struct tsdb_head_options {
 	int64_t chunk_range_ms; /* block range: chunk cuts and the append window; 0 = 2h */
 	int64_t ooo_window_ms;  /* out-of-order window; 0 = reject out-of-order samples */
 	unsigned stripes;       /* lock stripes per map; 0 = 1024 (rounded to a power of 2) */
+	/* Park closed chunks (immutable) in an unlinked scratch file in this directory,
+	 * read through a mapping, instead of on the heap; NULL, or a directory where the
+	 * file cannot be made: the heap. The file holds nothing durable. */
+	const char *chunk_dir;
+	uint64_t chunk_store_bytes; /* its size (sparse) and address space; 0 = 8 GiB */
 };
 
 struct tsdb_head;
@@ -424,7 +429,11 @@ struct tsdb_chunk_meta {
 	int64_t mint, maxt;
 	const uint8_t *data;
 	size_t len;
+	uint8_t enc; /* 0: an XOR chunk; a block's chunk may be dense (TSDB_ENC_DENSE) */
 };
+
+#define TSDB_ENC_XOR 0
+#define TSDB_ENC_DENSE 1 /* lgtm's dense block chunks (block.h) */
 
 struct tsdb_head_series {
 	uint64_t ref;

@@ -9,6 +9,10 @@
  * never cross a page, each with a 7-byte header: type <1b>, length <2b BE>, CRC32C of
  * the fragment data <4b BE>. A page with fewer than 7 bytes left is zero-padded.
  * Records never cross segments; a record larger than a segment gets a larger segment.
+ * Compression (opts): a record may be compressed whole before it is fragmented, its
+ * fragments then carrying Prometheus' bit in the type byte (0x08 snappy, 0x10 zstd);
+ * CRCs cover the stored bytes. A record that does not shrink is stored uncompressed.
+ * Readers decompress transparently: every reader here yields records as encoded.
  * One extension: bit 0x20 of the type byte marks a record that is not the last of its
  * batch ("batch continues"). Readers here deliver a batch only when its last record
  * is complete, so a batch logged by one tsdb_wal_log() call replays entirely or not
@@ -140,9 +144,21 @@ enum tsdb_wal_fsync { TSDB_WAL_FSYNC_BATCH = 0, TSDB_WAL_FSYNC_ALWAYS, TSDB_WAL_
 /* "always" | "batch" | "never" (the --storage.tsdb.wal-fsync values); 0 or -1. */
 int tsdb_wal_parse_fsync(const char *s, enum tsdb_wal_fsync *out);
 
+/* How records are written; every reader takes all of them, in any mix. */
+enum tsdb_wal_compression {
+	TSDB_WAL_COMPRESS_NONE = 0,
+	TSDB_WAL_COMPRESS_SNAPPY, /* Prometheus' format (2.11+); promtool 2.42 reads it */
+	TSDB_WAL_COMPRESS_ZSTD,   /* Prometheus 2.49+ reads it */
+};
+
+/* "none" | "snappy" | "zstd"; 0 or -1. */
+int tsdb_wal_parse_compression(const char *s, enum tsdb_wal_compression *out);
+const char *tsdb_wal_compression_name(enum tsdb_wal_compression c);
+
 struct tsdb_wal_opts {
 	size_t segment_size;         /* multiple of TSDB_WAL_PAGE_SIZE; 0 = 128 MiB */
 	enum tsdb_wal_fsync fsync;
+	enum tsdb_wal_compression compression; /* of records written (and checkpoints) */
 	/* Test hooks, NULL in production: replace pwrite(2) and fdatasync(2) on segment
 	 * files so tests can inject short writes, ENOSPC and EIO, or slow fsyncs. */
 	long (*pwrite_hook)(void *ctx, int fd, const void *buf, size_t len, int64_t off);

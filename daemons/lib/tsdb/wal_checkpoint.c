@@ -8,7 +8,7 @@
  * checkpoint, and segments <= N surviving an interrupted deletion are skipped.
  *
  * Records are filtered and re-encoded one by one; records from consecutive source
- * batches are gathered into output batches of about 1 MiB so a checkpoint costs a
+ * batches are gathered into output batches of about 256 KiB so a checkpoint costs a
  * few large writes. Merging batches keeps their atomicity (a merged batch is still
  * all-or-nothing), and the checkpoint is only visible once complete anyway.
  */
@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLUSH_BYTES (1024 * 1024)
+/* Output batch size: large enough for few writes, small since reading, filtering,
+ * compressing and framing a batch each hold a copy of it during a checkpoint. */
+#define FLUSH_BYTES (256 * 1024)
 
 struct cp {
 	bool (*keep)(void *ctx, uint64_t ref);
@@ -254,7 +256,8 @@ int tsdb_wal_checkpoint(struct tsdb_wal *w, int upto, bool (*keep)(void *ctx, ui
 	struct tsdb_wal_checkpoint_stats local;
 	const char *waldir = tsdb_wal_dir(w);
 	struct tsdb_wal_opts o = { .segment_size = wal_writer_segment_size(w),
-				   .fsync = TSDB_WAL_FSYNC_NEVER };
+				   .fsync = TSDB_WAL_FSYNC_NEVER,
+				   .compression = wal_writer_compression(w) };
 	struct cp c = { .keep = keep, .keep_ctx = ctx, .mint = mint };
 	char tmp[4096], final[4096];
 	int prev, from, rc;

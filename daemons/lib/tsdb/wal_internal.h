@@ -27,8 +27,8 @@
 #define WAL_FRAG_MIDDLE 3
 #define WAL_FRAG_LAST 4
 #define WAL_FRAG_TYPE_MASK 0x07
-#define WAL_FLAG_SNAPPY 0x08 /* Prometheus' compressed records: not produced, refused */
-#define WAL_FLAG_ZSTD 0x10
+#define WAL_FLAG_SNAPPY 0x08 /* the record is snappy-compressed (Prometheus' bit) */
+#define WAL_FLAG_ZSTD 0x10   /* the record is zstd-compressed (Prometheus' bit) */
 #define WAL_FLAG_MORE 0x20   /* our extension: another record of the batch follows */
 
 #define WAL_LOG_MODULE "wal"
@@ -63,6 +63,28 @@ const struct wal_kind *wal_kind_of(int type);
 int wal_decode(const struct wal_kind *k, const void *rec, size_t len, struct arena *a,
 	       void **out, size_t *n, char *err, size_t errlen);
 
+/* --- compression (wal_compress.c) --- */
+
+/* A batch as it is framed: each record compressed (flags[i] its codec bit) or, when
+ * that does not make it smaller or compression is off, the caller's (flags[i] 0).
+ * Reusable across calls. */
+struct wal_packed {
+	struct tsdb_wal_rec *recs;
+	unsigned char *flags;
+	size_t *end;     /* scratch: end of each compressed record in data */
+	size_t cap;
+	struct buf data; /* the compressed records, back to back */
+};
+
+int wal_pack(enum tsdb_wal_compression c, const struct tsdb_wal_rec *recs, size_t n,
+	     struct wal_packed *p, char *err, size_t errlen);
+void wal_packed_free(struct wal_packed *p);
+/* Replace the compressed record that occupies batch[off..] with its decoded bytes
+ * (flags: the record's fragment flags). 0, 1 when the record does not decode (why
+ * says how), -1 when out of memory (why too). */
+int wal_unpack_tail(struct buf *batch, size_t off, unsigned flags, struct buf *scratch,
+		    char *why, size_t whylen);
+
 /* --- files (wal_segment.c) --- */
 
 /* "<dir>/NNNNNNNN"; -1 when it does not fit. */
@@ -87,6 +109,7 @@ int wal_truncate_segment(const char *dir, int seg, int64_t size, char *err, size
 /* --- writer (wal_writer.c) --- */
 
 size_t wal_writer_segment_size(const struct tsdb_wal *w);
+enum tsdb_wal_compression wal_writer_compression(const struct tsdb_wal *w);
 
 /* --- segment reader (wal_reader.c) --- */
 
@@ -115,6 +138,7 @@ struct wal_seg_reader {
 	unsigned rec_flags;
 	int64_t rec_pos;
 	struct buf batch; /* records of the batch being assembled, back to back */
+	struct buf unpacked; /* scratch for decompressing a record */
 	struct wal_rec_ref *recs;
 	size_t nrecs, caprecs;
 	int64_t batch_end; /* offset after the last complete batch */

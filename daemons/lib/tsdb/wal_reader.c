@@ -10,6 +10,9 @@
  * says so; a writer in the middle of a write and a torn tail look the same from here,
  * and the caller knows which one it is looking at (live log, or start-up).
  *
+ * A compressed record is decoded in place in the batch as soon as its last fragment
+ * is in, so everything above the parser sees records as they were encoded.
+ *
  * The type byte is not covered by the CRC (upstream's format), so the parser checks
  * the fragment sequence as strictly as the writer produces it: padding never inside a
  * record, middle and last fragments only after a first, flags equal within a record.
@@ -65,6 +68,7 @@ void wal_seg_close(struct wal_seg_reader *r)
 	free(r->page);
 	r->page = NULL;
 	buf_free(&r->batch);
+	buf_free(&r->unpacked);
 	free(r->recs);
 	r->recs = NULL;
 	r->nrecs = r->caprecs = 0;
@@ -176,9 +180,9 @@ static const char *frag_name(unsigned type)
 /* Check a fragment header against the record state; NULL when it fits. */
 static const char *bad_sequence(const struct wal_seg_reader *r, unsigned type, unsigned flags)
 {
-	if (flags & (WAL_FLAG_SNAPPY | WAL_FLAG_ZSTD))
-		return "compressed record (not supported)";
-	if (flags & ~(unsigned)WAL_FLAG_MORE)
+	if ((flags & WAL_FLAG_SNAPPY) && (flags & WAL_FLAG_ZSTD))
+		return "both compression bits set";
+	if (flags & ~(unsigned)(WAL_FLAG_MORE | WAL_FLAG_SNAPPY | WAL_FLAG_ZSTD))
 		return "unknown flag bits in fragment type";
 	if (type > WAL_FRAG_LAST)
 		return "invalid fragment type";
@@ -243,6 +247,21 @@ static enum wal_scan_rc read_fragment(struct wal_seg_reader *r, bool *more, char
 	if (type == WAL_FRAG_FIRST || type == WAL_FRAG_MIDDLE)
 		return WAL_SCAN_END;
 	r->in_rec = false;
+	if (r->rec_flags & (WAL_FLAG_SNAPPY | WAL_FLAG_ZSTD)) {
+		struct wal_rec_ref *rec = &r->recs[r->nrecs - 1];
+
+		char why[sizeof(r->why)];
+
+		rc = wal_unpack_tail(&r->batch, rec->off, r->rec_flags, &r->unpacked, why,
+				     sizeof(why));
+		*more = rc == 0;
+		if (rc < 0)
+			return WAL_FAIL(err, errlen, WAL_SCAN_ERR, "read segment %08d: %s", r->seg,
+					why);
+		if (rc > 0)
+			return corrupt(r, rec->pos, "%s", why);
+		rec->len = r->batch.len - rec->off;
+	}
 	if (r->rec_flags & WAL_FLAG_MORE)
 		return WAL_SCAN_END;
 	r->batch_end = r->page_off + (int64_t)r->pos;

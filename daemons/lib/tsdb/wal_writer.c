@@ -1,11 +1,12 @@
 /*
  * The WAL writer: framing, appends, group commit, segment rollover.
  *
- * A batch is framed into one scratch buffer (zero padding and fragments, laid out for
- * the current offset) and written with pwrite(2) at the offset the writer tracks,
- * never O_APPEND: after a failed or short write (ENOSPC) the writer cuts the file back
- * to that offset, so a half-written batch is neither acknowledged nor left for a
- * reader to stumble over, and the next write starts at a record boundary.
+ * Records are compressed first (wal_compress.c), outside the mutex. A batch is framed
+ * into one scratch buffer (zero padding and fragments, laid out for the current
+ * offset) and written with pwrite(2) at the offset the writer tracks, never
+ * O_APPEND: after a failed or short write (ENOSPC) the writer cuts the file back to
+ * that offset, so a half-written batch is neither acknowledged nor left for a reader
+ * to stumble over, and the next write starts at a record boundary.
  *
  * Group commit (BATCH): writers append under the mutex, then wait. The first waiter
  * with no fsync in flight becomes the leader: it notes the highest batch written so
@@ -116,11 +117,14 @@ static void frame_record(struct buf *b, int64_t *off, const unsigned char *data,
 	} while (len > 0);
 }
 
-static int frame_batch(struct buf *b, int64_t off, const struct tsdb_wal_rec *recs, size_t n)
+/* flags[i]: record i's compression bit. */
+static int frame_batch(struct buf *b, int64_t off, const struct tsdb_wal_rec *recs,
+		       const unsigned char *flags, size_t n)
 {
 	buf_reset(b);
 	for (size_t i = 0; i < n; i++)
-		frame_record(b, &off, recs[i].data, recs[i].len, i + 1 < n ? WAL_FLAG_MORE : 0);
+		frame_record(b, &off, recs[i].data, recs[i].len,
+			     flags[i] | (i + 1 < n ? WAL_FLAG_MORE : 0));
 	return b->oom ? -1 : 0;
 }
 
@@ -370,13 +374,13 @@ int tsdb_wal_close(struct tsdb_wal *w, char *err, size_t errlen)
 
 /* Frame the batch at the current offset, rolling over first when it would overflow a
  * non-empty segment. Mutex held; on return scratch holds the framed batch. */
-static int prepare(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, char *err,
+static int prepare(struct tsdb_wal *w, const struct wal_packed *p, size_t n, char *err,
 		   size_t errlen)
 {
 	for (;;) {
 		if (fix_tail(w, err, errlen) < 0)
 			return -1;
-		if (frame_batch(&w->scratch, w->off, recs, n) < 0)
+		if (frame_batch(&w->scratch, w->off, p->recs, p->flags, n) < 0)
 			return WAL_FAIL(err, errlen, -1, "WAL: out of memory framing %zu records", n);
 		if (w->off == 0 || w->off + (int64_t)w->scratch.len <= (int64_t)w->opts.segment_size)
 			return 0;
@@ -389,10 +393,10 @@ static int prepare(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n
 	}
 }
 
-static int append(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, char *err,
+static int append(struct tsdb_wal *w, const struct wal_packed *p, size_t n, char *err,
 		  size_t errlen)
 {
-	if (prepare(w, recs, n, err, errlen) < 0)
+	if (prepare(w, p, n, err, errlen) < 0)
 		return -1;
 	if (write_all(w, w->scratch.data, w->scratch.len, w->off) < 0) {
 		int e = errno;
@@ -451,13 +455,17 @@ static int wait_durable(struct tsdb_wal *w, char *err, size_t errlen)
 int tsdb_wal_log(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, char *err,
 		 size_t errlen)
 {
+	struct wal_packed p = { 0 };
 	double secs;
 	int rc, e;
 
 	if (n == 0)
 		return 0;
+	/* Compressed before the mutex, so appenders compress in parallel. */
+	rc = wal_pack(w->opts.compression, recs, n, &p, err, errlen);
 	pthread_mutex_lock(&w->mu);
-	rc = append(w, recs, n, err, errlen);
+	if (rc == 0)
+		rc = append(w, &p, n, err, errlen);
 	if (rc == 0 && w->opts.fsync == TSDB_WAL_FSYNC_BATCH) {
 		rc = wait_durable(w, err, errlen);
 	} else if (rc == 0 && w->opts.fsync == TSDB_WAL_FSYNC_ALWAYS) {
@@ -477,6 +485,7 @@ int tsdb_wal_log(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, 
 		w->st.writes_failed++;
 	}
 	pthread_mutex_unlock(&w->mu);
+	wal_packed_free(&p);
 	return rc;
 }
 
@@ -513,6 +522,11 @@ const char *tsdb_wal_dir(const struct tsdb_wal *w)
 size_t wal_writer_segment_size(const struct tsdb_wal *w)
 {
 	return w->opts.segment_size;
+}
+
+enum tsdb_wal_compression wal_writer_compression(const struct tsdb_wal *w)
+{
+	return w->opts.compression;
 }
 
 void tsdb_wal_stats(struct tsdb_wal *w, struct tsdb_wal_stats *out)
