@@ -426,6 +426,70 @@ static void test_aggregations(void **state)
 		   "Parameter value is NaN");
 }
 
+static int cmp_series(const void *a, const void *b)
+{
+	return labels_compare(&((const struct promql_series *)a)->metric,
+			      &((const struct promql_series *)b)->metric);
+}
+
+/* A range query aggregates a block of steps at a time, series by series, when it can;
+ * with thousands of groups the blocks are a few steps long. A range function of a
+ * selector under a few groups is folded as its series come, without its matrix.
+ * Each step must equal the instant query at that time (which aggregates one step at
+ * a time), to the bit. */
+static void test_aggregation_blocks(void **state)
+{
+	FIXTURE(state);
+	static const char *const exprs[] = {
+		"sum by (g) (m)", "avg by (g) (m)", "count by (g) (m)", "max by (g) (m)",
+		"min by (g) (m)", "stddev by (g) (m)", "group by (g) (m)", "sum(m)",
+		"sum by (h) (rate(m[1m]))", "avg by (h) (rate(m[1m]))",
+		"stddev by (h) (rate(m[1m]))", "count without (g, i) (rate(m[1m]))",
+		"max by (h) (increase(m[1m]))", "sum(avg_over_time(m[45s]))",
+	};
+	const int nseries = 6000, nsteps = 12;
+
+	for (int i = 0; i < nseries; i++) {
+		char spec[64];
+
+		snprintf(spec, sizeof(spec), "__name__=m,g=%d,h=%d,i=%d", i / 2, i % 7, i);
+		for (int k = i % 5; k < nsteps; k++)
+			add(d, spec, k * 15000, (double)((i * 7 + k * 3) % 101) / 10.0 - 3.3);
+	}
+	for (size_t x = 0; x < sizeof(exprs) / sizeof(exprs[0]); x++) {
+		struct promql_result rr;
+		size_t points = 0;
+
+		assert_int_equal(run(e, d, exprs[x], 0, (nsteps - 1) * 15000, 15000, &rr), 0);
+		for (int k = 0; k < nsteps; k++) {
+			struct promql_result ri;
+
+			assert_int_equal(run(e, d, exprs[x], k * 15000, k * 15000, 0, &ri), 0);
+			for (size_t j = 0; j < ri.nseries; j++) {
+				const struct promql_series *want = &ri.series[j], *got;
+				const struct promql_point *pt = NULL;
+
+				/* a matrix comes sorted by labels */
+				got = bsearch(want, rr.series, rr.nseries, sizeof(*got), cmp_series);
+				for (size_t p2 = 0; got && p2 < got->npoints; p2++)
+					if (got->points[p2].t == k * 15000)
+						pt = &got->points[p2];
+				if (!pt)
+					fail_msg("%s at step %d: a series is missing", exprs[x], k);
+				if (memcmp(&pt->v, &want->points[0].v, sizeof(double)))
+					fail_msg("%s at step %d: %.17g vs %.17g", exprs[x], k, pt->v,
+						 want->points[0].v);
+				points++;
+			}
+			promql_result_free(&ri);
+		}
+		for (size_t s2 = 0; s2 < rr.nseries; s2++)
+			points -= rr.series[s2].npoints;
+		assert_int_equal(points, 0);
+		promql_result_free(&rr);
+	}
+}
+
 /* clamp follows Go's math.Min/Max, found by the differential test against Prometheus:
  * the infinity in the clamping direction beats a NaN bound, and zeros keep their sign. */
 static void test_clamp_special_values(void **state)
@@ -703,6 +767,67 @@ static void test_value_format(void **state)
 	assert_string_equal(b, "NaN");
 	promapi_format_value(-INFINITY, b, sizeof(b));
 	assert_string_equal(b, "-Inf");
+	promapi_format_value(9.9999999999999995e22, b, sizeof(b));
+	assert_string_equal(b, "1e+23");
+	promapi_format_value(0.30000000000000004, b, sizeof(b));
+	assert_string_equal(b, "0.30000000000000004");
+}
+
+/* The significant digits of a formatted value, without leading or trailing zeros. */
+static void sig_digits(const char *s, char *out)
+{
+	size_t n = 0;
+
+	for (; *s && *s != 'e'; s++)
+		if (*s >= '0' && *s <= '9' && (n || *s != '0'))
+			out[n++] = *s;
+	while (n > 1 && out[n - 1] == '0')
+		n--;
+	out[n] = 0;
+}
+
+/* The shortest digits that read back, by trying every precision (the slow way). */
+static void ref_digits(double v, char *out)
+{
+	char tmp[40];
+
+	for (int p = 1; p <= 17; p++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	sig_digits(tmp, out);
+}
+
+/* Values as computations make them (ratios, rates, sums of decimals), raw bit
+ * patterns, and values near powers of ten and of two. */
+static void test_value_shortest(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+	char b[64], got[32], want[32];
+
+	for (int i = 0; i < 200000; i++) {
+		double v;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 5) {
+		case 0: memcpy(&v, &x, sizeof(v)); break;
+		case 1: v = (double)(x % 1000000) / (double)(x % 997 + 1); break;
+		case 2: v = (double)(x % 100000) / 100.0; break;
+		case 3: v = pow(10, (double)(x % 40) - 20) * (1 + (double)(x % 3) * 1e-16); break;
+		default: v = ldexp(1.0, (int)(x % 200) - 100) - ldexp(1.0, (int)(x % 200) - 153); break;
+		}
+		if (!isfinite(v) || v == 0)
+			continue;
+		promapi_format_value(v, b, sizeof(b));
+		assert_true(strtod(b, NULL) == v);
+		sig_digits(b, got);
+		ref_digits(v, want);
+		if (strcmp(got, want))
+			fail_msg("%.17g: formatted %s, shortest digits %s", v, b, want);
+	}
 }
 
 int main(void)
@@ -714,11 +839,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subquery_default_step, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_matching_errors, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_aggregations, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_aggregation_blocks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_clamp_special_values, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, fx_setup, fx_teardown),
 		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_value_format),
+		cmocka_unit_test(test_value_shortest),
 	};
 	int rc;
 

@@ -403,13 +403,13 @@ static void expect_open_fails(const char *ulid, const char *what)
 static void test_corruption_detected(void **state)
 {
 	struct tsdb_head *h = fixture();
-	struct tsdb_block_meta m[5];
+	struct tsdb_block_meta m[6];
 	struct tsdb_querier *q;
 	struct tsdb_series_set *ss;
 	struct tsdb_block *b;
 	char path[512];
 
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		write_head(h, 0, MIN, &m[i]);
 	flip_byte(m[0].ulid, "index", -3);       /* the TOC's CRC */
 	expect_open_fails(m[0].ulid, "TOC");
@@ -431,7 +431,19 @@ static void test_corruption_detected(void **state)
 	assert_non_null(strstr(err, "checksum"));
 	tsdb_querier_close(q);
 	tsdb_block_unref(b);
-	for (int i = 0; i < 5; i++)
+	/* Open reads the index only: a broken chunk header (the first chunk's length)
+	 * passes open too, and fails the read of that chunk. */
+	flip_byte(m[5].ulid, "chunks/000001", 8);
+	b = open_block(m[5].ulid);
+	assert_int_equal(tsdb_block_querier(b, 0, MIN, &q, err, sizeof(err)), 0);
+	assert_int_equal(tsdb_querier_select(q, NULL, 0, NULL, &ss, err, sizeof(err)), 0);
+	while (tsdb_series_set_next(ss))
+		;
+	assert_int_equal(tsdb_series_set_err(ss, err, sizeof(err)), TSDB_EFAIL);
+	assert_non_null(strstr(err, "chunk"));
+	tsdb_querier_close(q);
+	tsdb_block_unref(b);
+	for (int i = 0; i < 6; i++)
 		tsdb_block_meta_free(&m[i]);
 	tsdb_head_free(h);
 }

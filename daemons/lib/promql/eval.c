@@ -563,7 +563,9 @@ static int eval_matrix_selector(struct pq_ev *ev, struct pq_node *ms, struct pq_
 		if (pq_check(ev->q))
 			goto fail;
 		pq_source_init_iter(&src, tsdb_series_set_iterator(ss));
+		/* the points stay counted: they go to the output */
 		w.n = 0;
+		w.ndec = 0;
 		if (pq_window_advance(ev, &w, &src, wmint, wmaxt))
 			goto fail;
 		s = pq_matrix_add(ev->q, out, ls, false);

@@ -288,142 +288,361 @@ done:
 	return rc;
 }
 
-/* One step of sum, avg, count, min, max, group, stddev, stdvar, quantile. */
-static int aggregate_step(struct agg *a, int64_t ts, double param)
+/* Fold value f of an input series into its group's state for one step. */
+static int fold(struct agg *a, struct group *g, bool drop_name, double f)
 {
 	enum promql_aggop op = a->n->aggop;
 	struct pq_query *q = a->ev->q;
 
+	if (!g->seen) {
+		g->seen = true;
+		g->value = f;
+		g->mean = f;
+		g->kahan = 0;
+		g->count = 1;
+		g->incremental_mean = false;
+		g->drop_name = drop_name;
+		g->heap.n = 0;
+		if (op == PROMQL_AGG_STDDEV || op == PROMQL_AGG_STDVAR)
+			g->value = isnan(f) || isinf(f) ? NAN : 0;
+		else if (op == PROMQL_AGG_GROUP)
+			g->value = 1;
+		else if (op == PROMQL_AGG_QUANTILE && heap_append(q, &g->heap, f))
+			return -1;
+		return 0;
+	}
+	if (drop_name)
+		g->drop_name = true;
+	switch (op) {
+	case PROMQL_AGG_SUM:
+		pq_kahan_inc(f, &g->value, &g->kahan);
+		break;
+	case PROMQL_AGG_AVG:
+		g->count++;
+		if (!g->incremental_mean) {
+			double sum = g->value, c = g->kahan;
+
+			pq_kahan_inc(f, &sum, &c);
+			if (!isinf(sum)) {
+				g->value = sum;
+				g->kahan = c;
+				break;
+			}
+			g->incremental_mean = true;
+			g->mean = g->value / (g->count - 1);
+			g->kahan /= g->count - 1;
+		}
+		{
+			double k = (g->count - 1) / g->count, m = k * g->mean,
+			       c = k * g->kahan;
+
+			pq_kahan_inc(f / g->count, &m, &c);
+			g->mean = m;
+			g->kahan = c;
+		}
+		break;
+	case PROMQL_AGG_MAX:
+		if (g->value < f || isnan(g->value))
+			g->value = f;
+		break;
+	case PROMQL_AGG_MIN:
+		if (g->value > f || isnan(g->value))
+			g->value = f;
+		break;
+	case PROMQL_AGG_COUNT:
+		g->count++;
+		break;
+	case PROMQL_AGG_STDDEV:
+	case PROMQL_AGG_STDVAR: {
+		double delta;
+
+		g->count++;
+		delta = f - g->mean;
+		g->mean += delta / g->count;
+		g->value += delta * (f - g->mean);
+		break;
+	}
+	case PROMQL_AGG_QUANTILE:
+		if (heap_append(q, &g->heap, f))
+			return -1;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* The group's result for the step at ts, appended to output series gi. */
+static int emit(struct agg *a, struct group *g, size_t gi, int64_t ts, double param)
+{
+	enum promql_aggop op = a->n->aggop;
+	struct pq_query *q = a->ev->q;
+	double v = g->value;
+
+	switch (op) {
+	case PROMQL_AGG_AVG:
+		v = g->incremental_mean ? g->mean + g->kahan :
+		    g->value / g->count + g->kahan / g->count;
+		break;
+	case PROMQL_AGG_COUNT:
+		v = g->count;
+		break;
+	case PROMQL_AGG_STDVAR:
+		v = g->value / g->count;
+		break;
+	case PROMQL_AGG_STDDEV:
+		v = sqrt(g->value / g->count);
+		break;
+	case PROMQL_AGG_QUANTILE: {
+		if (g->heap.n > a->values_cap) {
+			double *nv = realloc(a->values, g->heap.n * sizeof(*nv));
+
+			if (!nv)
+				return pq_oom(q);
+			a->values = nv;
+			a->values_cap = g->heap.n;
+		}
+		for (size_t k = 0; k < g->heap.n; k++)
+			a->values[k] = g->heap.v[k].f;
+		v = pq_quantile(param, a->values, g->heap.n);
+		break;
+	}
+	case PROMQL_AGG_SUM:
+		v = g->value + g->kahan;
+		break;
+	default:
+		break;
+	}
+	if (pq_series_push(q, &a->out.v[gi], ts, v))
+		return -1;
+	a->out.v[gi].drop_name = g->drop_name;
+	return 0;
+}
+
+/* One step of sum, avg, count, min, max, group, stddev, stdvar, quantile. */
+static int aggregate_step(struct agg *a, int64_t ts, double param)
+{
 	for (size_t i = 0; i < a->ngroups; i++)
 		a->groups[i].seen = false;
 	for (size_t si = 0; si < a->in.n; si++) {
-		struct group *g;
 		double f;
 
-		if (!next_value(a, si, ts, &f))
-			continue;
-		g = &a->groups[a->group_of[si]];
-		if (!g->seen) {
-			g->seen = true;
-			g->value = f;
-			g->mean = f;
-			g->kahan = 0;
-			g->count = 1;
-			g->incremental_mean = false;
-			g->drop_name = a->in.v[si].drop_name;
-			g->heap.n = 0;
-			if (op == PROMQL_AGG_STDDEV || op == PROMQL_AGG_STDVAR)
-				g->value = isnan(f) || isinf(f) ? NAN : 0;
-			else if (op == PROMQL_AGG_GROUP)
-				g->value = 1;
-			else if (op == PROMQL_AGG_QUANTILE && heap_append(q, &g->heap, f))
-				return -1;
-			continue;
-		}
-		if (a->in.v[si].drop_name)
-			g->drop_name = true;
-		switch (op) {
-		case PROMQL_AGG_SUM:
-			pq_kahan_inc(f, &g->value, &g->kahan);
-			break;
-		case PROMQL_AGG_AVG:
-			g->count++;
-			if (!g->incremental_mean) {
-				double sum = g->value, c = g->kahan;
-
-				pq_kahan_inc(f, &sum, &c);
-				if (!isinf(sum)) {
-					g->value = sum;
-					g->kahan = c;
-					break;
-				}
-				g->incremental_mean = true;
-				g->mean = g->value / (g->count - 1);
-				g->kahan /= g->count - 1;
-			}
-			{
-				double k = (g->count - 1) / g->count, m = k * g->mean,
-				       c = k * g->kahan;
-
-				pq_kahan_inc(f / g->count, &m, &c);
-				g->mean = m;
-				g->kahan = c;
-			}
-			break;
-		case PROMQL_AGG_MAX:
-			if (g->value < f || isnan(g->value))
-				g->value = f;
-			break;
-		case PROMQL_AGG_MIN:
-			if (g->value > f || isnan(g->value))
-				g->value = f;
-			break;
-		case PROMQL_AGG_COUNT:
-			g->count++;
-			break;
-		case PROMQL_AGG_STDDEV:
-		case PROMQL_AGG_STDVAR: {
-			double delta;
-
-			g->count++;
-			delta = f - g->mean;
-			g->mean += delta / g->count;
-			g->value += delta * (f - g->mean);
-			break;
-		}
-		case PROMQL_AGG_QUANTILE:
-			if (heap_append(q, &g->heap, f))
-				return -1;
-			break;
-		default:
-			break;
-		}
-	}
-	for (size_t gi = 0; gi < a->ngroups; gi++) {
-		struct group *g = &a->groups[gi];
-		double v = g->value;
-
-		if (!g->seen)
-			continue;
-		switch (op) {
-		case PROMQL_AGG_AVG:
-			v = g->incremental_mean ? g->mean + g->kahan :
-			    g->value / g->count + g->kahan / g->count;
-			break;
-		case PROMQL_AGG_COUNT:
-			v = g->count;
-			break;
-		case PROMQL_AGG_STDVAR:
-			v = g->value / g->count;
-			break;
-		case PROMQL_AGG_STDDEV:
-			v = sqrt(g->value / g->count);
-			break;
-		case PROMQL_AGG_QUANTILE: {
-			if (g->heap.n > a->values_cap) {
-				double *nv = realloc(a->values, g->heap.n * sizeof(*nv));
-
-				if (!nv)
-					return pq_oom(q);
-				a->values = nv;
-				a->values_cap = g->heap.n;
-			}
-			for (size_t k = 0; k < g->heap.n; k++)
-				a->values[k] = g->heap.v[k].f;
-			v = pq_quantile(param, a->values, g->heap.n);
-			break;
-		}
-		case PROMQL_AGG_SUM:
-			v = g->value + g->kahan;
-			break;
-		default:
-			break;
-		}
-		if (pq_series_push(q, &a->out.v[gi], ts, v))
+		if (next_value(a, si, ts, &f) &&
+		    fold(a, &a->groups[a->group_of[si]], a->in.v[si].drop_name, f))
 			return -1;
-		a->out.v[gi].drop_name = g->drop_name;
 	}
+	for (size_t gi = 0; gi < a->ngroups; gi++)
+		if (a->groups[gi].seen && emit(a, &a->groups[gi], gi, ts, param))
+			return -1;
 	return 0;
+}
+
+/*
+ * The same over a block of steps at a time, series by series: aggregate_step reads
+ * every input series once per step, one point from each (a cache miss per series
+ * and step when there are many series); here each series' points for the block are
+ * read in one sequential run into per-step group states. Every group state still
+ * receives its values in input-series order, so the arithmetic (and its rounding)
+ * is the same. The states of one block stay within AGG_BLOCK_BYTES. Not for
+ * quantile, whose states own heaps.
+ */
+#define AGG_BLOCK_BYTES (1u << 20)
+
+static int aggregate_blocked(struct agg *a)
+{
+	struct pq_ev *ev = a->ev;
+	size_t nsteps = (size_t)((ev->end - ev->start) / ev->interval) + 1;
+	size_t per = AGG_BLOCK_BYTES / (a->ngroups * sizeof(struct group) + 1);
+	size_t bs = per < 1 ? 1 : per > nsteps ? nsteps : per;
+	struct group *st = calloc(a->ngroups * bs + 1, sizeof(*st));
+	int rc = -1;
+
+	if (!st)
+		return pq_oom(ev->q);
+	for (size_t k0 = 0; k0 < nsteps; k0 += bs) {
+		size_t nb = nsteps - k0 < bs ? nsteps - k0 : bs;
+		int64_t t0 = ev->start + (int64_t)k0 * ev->interval;
+		int64_t t1 = t0 + (int64_t)(nb - 1) * ev->interval;
+
+		if (pq_check(ev->q))
+			goto done;
+		for (size_t i = 0; i < a->ngroups * nb; i++)
+			st[i].seen = false;
+		for (size_t si = 0; si < a->in.n; si++) {
+			const struct pq_series *s = &a->in.v[si];
+			struct group *row = &st[(size_t)a->group_of[si] * nb];
+			size_t *c = &a->cursor[si];
+
+			for (; *c < s->n && s->pts[*c].t <= t1; (*c)++) {
+				int64_t d = s->pts[*c].t - t0;
+
+				/* points of an instant vector sit on steps */
+				if (d >= 0 && d % ev->interval == 0 &&
+				    fold(a, &row[d / ev->interval], s->drop_name, s->pts[*c].f))
+					goto done;
+			}
+		}
+		for (size_t k = 0; k < nb; k++)
+			for (size_t gi = 0; gi < a->ngroups; gi++)
+				if (st[gi * nb + k].seen &&
+				    emit(a, &st[gi * nb + k], gi, t0 + (int64_t)k * ev->interval, 0))
+					goto done;
+	}
+	rc = 0;
+done:
+	free(st);
+	return rc;
+}
+
+/*
+ * Aggregating a range function of a selector (sum by (mode) (rate(x[5m]))) as its
+ * series come: each one is folded into per-group, per-step states and dropped, so
+ * the function's output matrix (series x steps points) never exists. Groups are made
+ * in the order the series come, as map_groups makes them from the matrix, and every
+ * state receives its values in series order, so the result is the same. Used when the
+ * states of all steps (groups x steps, the groups counted beforehand from the
+ * selector's labels) fit AGG_STREAM_BYTES and take less than half the memory the
+ * matrix would.
+ */
+#define AGG_STREAM_BYTES (32u << 20)
+
+struct stream {
+	struct agg *a;
+	struct pq_hmap idx;	/* group key -> group */
+	struct group *st;	/* group-major: ngroups x nsteps */
+	size_t nsteps, cap;
+};
+
+static bool stream_op(enum promql_aggop op)
+{
+	switch (op) {
+	case PROMQL_AGG_SUM:
+	case PROMQL_AGG_AVG:
+	case PROMQL_AGG_COUNT:
+	case PROMQL_AGG_MIN:
+	case PROMQL_AGG_MAX:
+	case PROMQL_AGG_GROUP:
+	case PROMQL_AGG_STDDEV:
+	case PROMQL_AGG_STDVAR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Groups and series of the selector's series in range (labels only); -1 on error. */
+static int count_groups(struct agg *a, struct pq_node *vs, size_t *ngroups, size_t *nseries)
+{
+	struct pq_query *q = a->ev->q;
+	struct tsdb_select_hints hints = { .start = vs->hint_start, .end = vs->hint_end,
+					   .labels_only = true };
+	struct tsdb_series_set *ss;
+	struct pq_hmap keys = { 0 };
+	char err[512];
+	int rc = -1;
+
+	*ngroups = *nseries = 0;
+	if (tsdb_querier_select(q->querier, vs->ms, vs->nms, &hints, &ss, err, sizeof(err)))
+		return pq_fail(q, PROMQL_ERR_INTERNAL, "expanding series: %s", err);
+	while (tsdb_series_set_next(ss)) {
+		bool found;
+
+		if (!pq_hmap_put(&keys, grouping_key(a->n, tsdb_series_set_labels(ss),
+						     a->n->grouping, a->n->ngrouping), &found)) {
+			pq_oom(q);
+			goto done;
+		}
+		*ngroups += !found;
+		(*nseries)++;
+	}
+	if (tsdb_series_set_err(ss, err, sizeof(err))) {
+		pq_fail(q, PROMQL_ERR_INTERNAL, "expanding series: %s", err);
+		goto done;
+	}
+	rc = 0;
+done:
+	pq_hmap_free(&keys);
+	return rc;
+}
+
+static int stream_put(void *arg, struct pq_series *s)
+{
+	struct stream *sm = arg;
+	struct agg *a = sm->a;
+	struct pq_ev *ev = a->ev;
+	bool found;
+	uint64_t *slot = pq_hmap_put(&sm->idx, grouping_key(a->n, &s->ls->ls, a->n->grouping,
+							     a->n->ngrouping), &found);
+	struct group *row;
+	int rc = -1;
+
+	if (!slot) {
+		pq_oom(ev->q);
+		goto done;
+	}
+	if (!found) {
+		const struct pq_lset *g = grouping_labels(ev->q, a->n, s->ls);
+
+		*slot = a->ngroups;
+		if (!g || !pq_matrix_add(ev->q, &a->out, g, false))
+			goto done;
+		if (pq_reserve(ev->q, &sm->st, &sm->cap, (a->ngroups + 1) * sm->nsteps,
+			       sizeof(*sm->st)))
+			goto done;
+		memset(&sm->st[a->ngroups * sm->nsteps], 0, sm->nsteps * sizeof(*sm->st));
+		a->ngroups++;
+	}
+	row = &sm->st[*slot * sm->nsteps];
+	for (uint32_t i = 0; i < s->n; i++) {
+		int64_t d = s->pts[i].t - ev->start;
+
+		if (d >= 0 && d % ev->interval == 0 &&
+		    fold(a, &row[d / ev->interval], s->drop_name, s->pts[i].f))
+			goto done;
+	}
+	rc = 0;
+done:
+	free(s->pts);
+	s->pts = NULL;
+	return rc;
+}
+
+/* 1: aggregated (a->out holds the result), 0: not worth it here, -1: error. */
+static int aggregate_stream(struct agg *a)
+{
+	struct pq_ev *ev = a->ev;
+	struct pq_node *call = a->n->args[0], *vs;
+	struct stream sm = { .a = a };
+	struct pq_series_sink sink = { stream_put, &sm };
+	size_t mi, ngroups, nseries, bytes;
+	int rc = -1;
+
+	if (!stream_op(a->n->aggop) || ev->interval <= 0 ||
+	    (!a->n->without && pq_sorted_contains(a->n->grouping, a->n->ngrouping,
+						  LABELS_METRIC_NAME)))
+		return 0;
+	vs = pq_range_call_selector(call, &mi);
+	if (!vs)
+		return 0;
+	sm.nsteps = (size_t)((ev->end - ev->start) / ev->interval) + 1;
+	if (count_groups(a, vs, &ngroups, &nseries))
+		return -1;
+	bytes = ngroups * sm.nsteps * sizeof(struct group);
+	if (bytes > AGG_STREAM_BYTES || bytes > nseries * sm.nsteps * sizeof(struct pq_point) / 2)
+		return 0;
+	if (pq_eval_range_call_each(ev, call, mi, &sink))
+		goto done;
+	for (size_t k = 0; k < sm.nsteps; k++)
+		for (size_t gi = 0; gi < a->ngroups; gi++)
+			if (sm.st[gi * sm.nsteps + k].seen &&
+			    emit(a, &sm.st[gi * sm.nsteps + k], gi,
+				 ev->start + (int64_t)k * ev->interval, 0))
+				goto done;
+	rc = 1;
+done:
+	free(sm.st);
+	pq_hmap_free(&sm.idx);
+	return rc;
 }
 
 /* --- topk, bottomk, limitk, limit_ratio ------------------------------------------------- */
@@ -818,21 +1037,28 @@ int pq_eval_aggregate(struct pq_ev *ev, struct pq_node *n, struct pq_matrix *out
 	struct agg a = { .ev = ev, .n = n };
 	struct fparams fp;
 	bool k_op = is_k_op(n->aggop);
-	int rc = -1, chk;
+	int rc = -1, chk, streamed;
 
 	memset(out, 0, sizeof(*out));
 	if (n->aggop == PROMQL_AGG_COUNT_VALUES)
 		return eval_count_values(ev, n, out);
 	if (fparams_eval(ev, n->nargs > 1 ? n->args[1] : NULL, &fp))
 		return -1;
-	if (pq_eval_matrix(ev, n->args[0], &a.in))
+	streamed = aggregate_stream(&a);
+	if (streamed < 0)
 		goto done;
-	if (map_groups(&a))
+	if (!streamed && pq_eval_matrix(ev, n->args[0], &a.in))
 		goto done;
-	chk = check_params(&a, &fp);
+	if (!streamed && map_groups(&a))
+		goto done;
+	chk = streamed ? 1 : check_params(&a, &fp);
 	if (chk < 0)
 		goto done;
-	if (chk == 0) {
+	if (chk == 0 && !k_op && n->aggop != PROMQL_AGG_QUANTILE && ev->interval > 0 &&
+	    a.ngroups > 0) {
+		if (aggregate_blocked(&a))
+			goto done;
+	} else if (chk == 0) {
 		temp = ev->cur_samples;
 		for (int64_t ts = ev->start; ts <= ev->end; ts += ev->interval) {
 			double param = fparams_next(&fp);

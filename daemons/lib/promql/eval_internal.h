@@ -372,14 +372,19 @@ void pq_source_take(struct pq_source *s);
 void pq_source_seek(struct pq_source *s, int64_t target);
 
 struct pq_window {
-	struct pq_point *v;	/* malloc'd */
-	size_t n, cap;
+	struct pq_point *v;	/* the window: v[0..n), inside buf */
+	size_t n;
+	struct pq_point *buf;	/* malloc'd */
+	size_t cap;
+	size_t ndec;		/* points below their predecessor (counter resets) */
 };
 
 /* Move the window to (mint, maxt], dropping stale markers (matrixIterSlice). The
  * window only moves forward. ev->cur_samples follows the window's size. */
 int pq_window_advance(struct pq_ev *ev, struct pq_window *w, struct pq_source *src,
 		      int64_t mint, int64_t maxt);
+/* Empty the window for the next series (its memory stays). */
+void pq_window_clear(struct pq_ev *ev, struct pq_window *w);
 void pq_window_free(struct pq_window *w);
 
 /* --- operators (eval_binop.c, eval_agg.c) ----------------------------------------- */
@@ -392,6 +397,23 @@ double pq_scalar_binop(enum promql_binop op, double l, double r);
 
 int pq_eval_call(struct pq_ev *ev, struct pq_node *n, struct pq_matrix *out);
 
+/* Takes output series one at a time: put() owns s->pts from then on (also when it
+ * fails); 0 or -1 (query error set). */
+struct pq_series_sink {
+	int (*put)(void *arg, struct pq_series *s);
+	void *arg;
+};
+
+/* A call of a range-vector function whose matrix argument is a plain selector
+ * (no @, no anchored/smoothed range, not a subquery) and whose output series are its
+ * input series minus __name__ (not absent_over_time): that selector, and in *mi the
+ * argument's index; NULL for anything else. */
+struct pq_node *pq_range_call_selector(struct pq_node *n, size_t *mi);
+/* Evaluate such a call, handing each output series to the sink instead of building
+ * a matrix (same checks, annotations and errors). */
+int pq_eval_range_call_each(struct pq_ev *ev, struct pq_node *n, size_t mi,
+			    const struct pq_series_sink *sink);
+
 /* One call of a range-vector function on the window of one series at one step. */
 struct pq_mcall {
 	struct pq_ev *ev;
@@ -400,6 +422,7 @@ struct pq_mcall {
 	int64_t ts, range, offset;
 	const struct pq_point *p;
 	size_t n;
+	bool no_decrease;		/* known: no point below its predecessor */
 	const struct pq_lset *metric;	/* the input series */
 	double sargs[2];		/* the scalar arguments at this step */
 };

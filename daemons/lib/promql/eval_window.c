@@ -4,7 +4,13 @@
  * over (mint, maxt] that only moves forward, as upstream's buffered iterator and
  * matrixIterSlice: points already in the window are kept when the next step's
  * window overlaps, stale markers never enter it, and its size is counted against
- * the sample limit while it is held.
+ * the sample limit while it is held. Points leave the front by moving the view, not
+ * the points; the buffer is compacted only once the dead front is as long as the
+ * window, so each point is copied at most once on average. The window also counts
+ * the points that are
+ * below their predecessor, so rate() and increase() can skip their scan for
+ * counter resets when there is none (each point is compared once, when it enters,
+ * instead of at every step that sees it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,10 +84,30 @@ void pq_source_seek(struct pq_source *s, int64_t target)
 
 static int window_push(struct pq_ev *ev, struct pq_window *w, struct pq_point p)
 {
-	if (pq_reserve(ev->q, &w->v, &w->cap, w->n + 1, sizeof(*w->v)))
-		return -1;
+	size_t start = w->buf ? (size_t)(w->v - w->buf) : 0;
+
+	if (start + w->n == w->cap) {
+		if (start > 0 && start >= w->n) {
+			memmove(w->buf, w->v, w->n * sizeof(*w->v));
+			w->v = w->buf;
+		} else {
+			if (pq_reserve(ev->q, &w->buf, &w->cap, start + w->n + 1, sizeof(*w->buf)))
+				return -1;
+			w->v = w->buf + start;
+		}
+	}
+	if (w->n && p.f < w->v[w->n - 1].f)
+		w->ndec++;
 	w->v[w->n++] = p;
 	return pq_add_samples(ev, 1);
+}
+
+void pq_window_clear(struct pq_ev *ev, struct pq_window *w)
+{
+	ev->cur_samples -= (int64_t)w->n;
+	w->v = w->buf;
+	w->n = 0;
+	w->ndec = 0;
 }
 
 int pq_window_advance(struct pq_ev *ev, struct pq_window *w, struct pq_source *src,
@@ -90,11 +116,16 @@ int pq_window_advance(struct pq_ev *ev, struct pq_window *w, struct pq_source *s
 	size_t drop = 0;
 	struct pq_point p;
 
-	while (drop < w->n && w->v[drop].t <= mint)
+	while (drop < w->n && w->v[drop].t <= mint) {
+		if (drop + 1 < w->n && w->v[drop + 1].f < w->v[drop].f)
+			w->ndec--;
 		drop++;
+	}
 	if (drop) {
-		memmove(w->v, w->v + drop, (w->n - drop) * sizeof(*w->v));
+		w->v += drop;
 		w->n -= drop;
+		if (!w->n)
+			w->v = w->buf;
 		ev->cur_samples -= (int64_t)drop;
 	}
 	if (mint == maxt)
@@ -117,6 +148,6 @@ int pq_window_advance(struct pq_ev *ev, struct pq_window *w, struct pq_source *s
 
 void pq_window_free(struct pq_window *w)
 {
-	free(w->v);
+	free(w->buf);
 	memset(w, 0, sizeof(*w));
 }

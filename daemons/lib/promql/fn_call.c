@@ -3,7 +3,9 @@
  * and scalars run per step through rangeEval; a function of a range vector runs
  * one series at a time, sliding that series' window over the steps (the window
  * comes from storage for a matrix selector, or from the evaluated points of a
- * subquery), which keeps memory per series bounded by the range. label_replace,
+ * subquery), which keeps memory per series bounded by the range. Its output series
+ * are collected into a matrix, or handed one at a time to a sink (an aggregation
+ * that folds them as they come, so the matrix never exists). label_replace,
  * label_join, info and timestamp() of a plain selector have their own paths, as
  * upstream.
  */
@@ -275,6 +277,7 @@ static int call_series(struct pq_ev *ev, struct pq_node *n, struct matrix_input 
 		c.ts = ts;
 		c.p = w->v;
 		c.n = w->n;
+		c.no_decrease = w->ndec == 0;
 		r = fn(&c, &v);
 		if (r < 0)
 			return -1;
@@ -284,20 +287,47 @@ static int call_series(struct pq_ev *ev, struct pq_node *n, struct matrix_input 
 	return 0;
 }
 
-static int eval_range_call(struct pq_ev *ev, struct pq_node *n, size_t mi, struct pq_matrix *out)
+/* One output series of eval_range_call: to the sink, or into the matrix (counted
+ * against the sample limit while it is held). */
+static int range_call_put(struct pq_ev *ev, const struct pq_series_sink *sink,
+			  struct pq_matrix *mat, struct pq_series *s)
+{
+	struct pq_query *q = ev->q;
+
+	if (sink)
+		return sink->put(sink->arg, s);
+	if (ev->cur_samples + (int64_t)s->n > q->max_samples) {
+		free(s->pts);
+		return pq_too_many_samples(q);
+	}
+	ev->cur_samples += (int64_t)s->n;
+	if (!pq_matrix_add(q, mat, s->ls, s->drop_name)) {
+		free(s->pts);
+		return -1;
+	}
+	mat->v[mat->n - 1] = *s;
+	return 0;
+}
+
+static int eval_range_call(struct pq_ev *ev, struct pq_node *n, size_t mi, struct pq_matrix *out,
+			   const struct pq_series_sink *sink)
 {
 	struct pq_query *q = ev->q;
 	enum promql_func_id id = n->fn->id;
 	bool drop_name = id != PROMQL_FN_LAST_OVER_TIME && id != PROMQL_FN_FIRST_OVER_TIME;
+	/* duplicate label sets are an error without delayed name removal */
+	bool dup_check = !q->delayed && id != PROMQL_FN_ABSENT_OVER_TIME;
 	pq_mfn fn = pq_range_function(id);
 	struct matrix_input in;
 	struct scalar_args sa = { .n = 0 };
 	struct pq_window w = { 0 };
 	struct pq_matrix mat = { 0 };
+	struct pq_vector seen = { 0 };
 	int64_t sub_samples = 0;
-	int rc = -1;
+	int rc = -1, err = 0;
 
-	memset(out, 0, sizeof(*out));
+	if (out)
+		memset(out, 0, sizeof(*out));
 	if (!fn)
 		return pq_fail(q, PROMQL_ERR_EXECUTION, "function %s is not supported",
 			       n->fn->name);
@@ -326,8 +356,7 @@ static int eval_range_call(struct pq_ev *ev, struct pq_node *n, size_t mi, struc
 				goto done;
 			break;
 		}
-		ev->cur_samples -= (int64_t)w.n;
-		w.n = 0;
+		pq_window_clear(ev, &w);
 		s.ls = drop_name && !q->delayed ? pq_lset_strip(q, ls) : ls;
 		s.drop_name = drop_name;
 		if (!s.ls || call_series(ev, n, &in, &sa, fn, ls, &src, &w, &s)) {
@@ -338,17 +367,16 @@ static int eval_range_call(struct pq_ev *ev, struct pq_node *n, size_t mi, struc
 			free(s.pts);
 			continue;
 		}
-		if (ev->cur_samples + (int64_t)s.n > q->max_samples) {
-			free(s.pts);
-			pq_too_many_samples(q);
-			goto done;
+		if (dup_check) {
+			struct pq_sample smp = { .ls = s.ls };
+
+			if (pq_vector_push(q, &seen, &smp)) {
+				free(s.pts);
+				goto done;
+			}
 		}
-		ev->cur_samples += (int64_t)s.n;
-		if (!pq_matrix_add(q, &mat, s.ls, s.drop_name)) {
-			free(s.pts);
+		if (range_call_put(ev, sink, &mat, &s))
 			goto done;
-		}
-		mat.v[mat.n - 1] = s;
 		if (id == PROMQL_FN_RATE || id == PROMQL_FN_INCREASE) {
 			const char *name = labels_get(&ls->ls, LABELS_METRIC_NAME);
 
@@ -359,34 +387,22 @@ static int eval_range_call(struct pq_ev *ev, struct pq_node *n, size_t mi, struc
 		}
 	}
 	ev->cur_samples -= (int64_t)w.n;
+	if (dup_check && pq_vector_dup_labels(q, &seen, &err))
+		err = pq_fail(q, PROMQL_ERR_EXECUTION,
+			      "vector cannot contain metrics with the same labelset");
+	if (err)
+		goto done;
 	if (id == PROMQL_FN_ABSENT_OVER_TIME) {
 		if (absent_over_time_result(ev, unwrap_inv(n->args[mi]), &mat, out))
 			goto done;
 		pq_matrix_free(&mat);
-	} else {
-		int err = 0;
-
-		if (!q->delayed) {
-			struct pq_vector v = { 0 };
-
-			/* duplicate label sets are an error without delayed name removal */
-			for (size_t i = 0; i < mat.n && !err; i++) {
-				struct pq_sample smp = { .ls = mat.v[i].ls };
-
-				err = pq_vector_push(q, &v, &smp);
-			}
-			if (!err && pq_vector_dup_labels(q, &v, &err))
-				err = pq_fail(q, PROMQL_ERR_EXECUTION,
-					      "vector cannot contain metrics with the same labelset");
-			pq_vector_free(&v);
-		}
-		if (err)
-			goto done;
+	} else if (!sink) {
 		*out = mat;
 		memset(&mat, 0, sizeof(mat));
 	}
 	rc = 0;
 done:
+	pq_vector_free(&seen);
 	ev->cur_samples -= sub_samples;
 	pq_window_free(&w);
 	pq_matrix_free(&mat);
@@ -417,7 +433,36 @@ int pq_eval_call(struct pq_ev *ev, struct pq_node *n, struct pq_matrix *out)
 		struct pq_node *a = unwrap_inv(n->args[i]);
 
 		if (a->kind == PQ_MS || a->kind == PQ_SUBQ)
-			return eval_range_call(ev, n, i, out);
+			return eval_range_call(ev, n, i, out, NULL);
 	}
 	return pq_range_eval(ev, n->args, n->nargs, NULL, pq_instant_function, n, out);
+}
+
+struct pq_node *pq_range_call_selector(struct pq_node *n, size_t *mi)
+{
+	if (n->kind != PQ_CALL || n->fn->id == PROMQL_FN_ABSENT_OVER_TIME ||
+	    n->fn->id == PROMQL_FN_TIMESTAMP || n->fn->id == PROMQL_FN_LABEL_REPLACE ||
+	    n->fn->id == PROMQL_FN_LABEL_JOIN || n->fn->id == PROMQL_FN_INFO ||
+	    !pq_range_function(n->fn->id))
+		return NULL;
+	for (size_t i = 0; i < n->nargs; i++) {
+		struct pq_node *a = n->args[i], *vs;
+
+		if (a->kind == PQ_SUBQ || a->kind == PQ_STEPINV)
+			return NULL;
+		if (a->kind != PQ_MS)
+			continue;
+		vs = a->args[0];
+		if (vs->has_at || vs->anchored || vs->smoothed)
+			return NULL;
+		*mi = i;
+		return vs;
+	}
+	return NULL;
+}
+
+int pq_eval_range_call_each(struct pq_ev *ev, struct pq_node *n, size_t mi,
+			    const struct pq_series_sink *sink)
+{
+	return eval_range_call(ev, n, mi, NULL, sink);
 }

@@ -105,7 +105,7 @@ static int extrapolated_rate(struct pq_mcall *c, bool counter, bool is_rate, dou
 	if (n < 2)
 		return 0;
 	res = f[n - 1].f - f[0].f;
-	if (counter)
+	if (counter && !c->no_decrease)
 		for (size_t i = 1; i < n; i++)
 			if (f[i].f < f[i - 1].f)
 				res += f[i - 1].f;

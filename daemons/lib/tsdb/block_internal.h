@@ -69,14 +69,17 @@ struct tsdb_block {
 	uint32_t nsegs;
 };
 
-/* One decoded series: labels point at the block's symbols; chunk data into the
- * mapped segments (not yet checked against its CRC). */
+/* One decoded series: labels point at the block's symbols. Chunks have their time
+ * range and a reference inside the segments' bounds, but no bytes yet (data NULL):
+ * reading the index never touches the chunk segments, so opening a block and
+ * selecting series cost index reads only, and a query maps in the chunks it reads. */
 struct tsdb_block_series {
 	struct labels ls;
 	struct label *lbuf;
 	size_t capl;
 	struct tsdb_chunk_meta *chunks;
-	size_t nchunks, capc;
+	uint64_t *refs;
+	size_t nchunks, capc, caprefs;
 };
 
 /* Decode series `id`; -1 on corruption or allocation failure (err says which). */
@@ -88,8 +91,10 @@ void tsdb_block_series_free(struct tsdb_block_series *s);
  * -- validation at open, compaction -- does not leave it all in the RSS. Safe while
  * other threads read the block: the files never change. */
 void tsdb_block_release_pages(const struct tsdb_block *b);
-/* Check a chunk's CRC32C (c->data points just past its encoding byte). */
-int tsdb_block_check_chunk(const struct tsdb_chunk_meta *c, char *err, size_t errlen);
+/* Resolve chunk k of s: point its data/len/enc at the chunk bytes in the mapped segment and
+ * check them against the chunk's CRC32C; -1 when the chunk is malformed or corrupt. */
+int tsdb_block_series_chunk(const struct tsdb_block *b, struct tsdb_block_series *s, size_t k,
+			    char *err, size_t errlen);
 /* block_querier.c: the block's postings as a tsdb_postings_src (ctx = the block). */
 void tsdb_block_postings_src(const struct tsdb_block *b, struct tsdb_postings_src *src);
 

@@ -2,8 +2,8 @@
  * Reading a block through tsdb.h's querier interface. Matchers become series ids
  * through the block's postings (the same algebra as the head's, over another
  * source); ids grow in label order, so the set is sorted without sorting. The set
- * decodes one series at a time, keeps the chunks that overlap the range, checks their
- * CRC32C, and iterates them with the head's snapshot iterator (which skips chunks by
+ * decodes one series at a time, keeps the chunks that overlap the range, resolves
+ * them in the segments (checking their CRC32C), and iterates them with the head's snapshot iterator (which skips chunks by
  * time and clips to the range). Labels point at the block's symbols: the querier holds
  * a reference on the block, so they live until it closes.
  */
@@ -128,7 +128,7 @@ static bool chunks_in_range(struct block_set *b)
 			continue;
 		if (s->labels_only)
 			return true;
-		if (tsdb_block_check_chunk(c, s->why, sizeof(s->why)) < 0)
+		if (tsdb_block_series_chunk(b->bq->b, &b->cur, k, s->why, sizeof(s->why)) < 0)
 			return tsdb_snap_set_fail(s, s->why);
 		if (tsdb_grow((void **)&s->snap.chunks, &s->snap.capchunks, s->snap.nchunks + 1,
 			      sizeof(*c)) < 0)

@@ -1,11 +1,15 @@
 /*
  * Opening a block: the index and the chunk segments are mapped read-only, and the
  * index is checked in full before anything trusts it (TOC, symbols, every postings
- * list and series entry with their CRC32C, references from series to symbols and
- * chunk extents, sort orders the lookups depend on). What lookups need is decoded
- * once: the symbols (copied out NUL-terminated, so labels can point at them) and the
- * postings offset table (label name -> its sorted values -> postings list offset).
- * Series entries and chunks are read in place from the mappings when queried.
+ * list and series entry with their CRC32C, references from series to symbols, chunk
+ * references within the segments, sort orders the lookups depend on). What lookups
+ * need is decoded once: the symbols (copied out NUL-terminated, so labels can point
+ * at them) and the postings offset table (label name -> its sorted values -> postings
+ * list offset). Series entries and chunks are read in place from the mappings when
+ * queried. The chunk segments themselves are not read at open: a chunk's length,
+ * encoding and CRC are checked when a reader resolves it, so opening costs a read of
+ * the index, not of the whole block, and the process' resident set holds the chunk
+ * pages that queries touched, not every page of every block.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -258,11 +262,8 @@ static int load_segments(struct tsdb_block *b, char *err, size_t errlen)
 	return 0;
 }
 
-/* At open a chunk reference is only checked to point into one of the segments:
- * reading the chunk's length and encoding there would fault in every page of every
- * segment, i.e. read all blocks in full at start-up and keep them resident. The
- * chunk itself (length, encoding, CRC) is checked when it is read. */
-static bool chunk_ref_ok(const struct tsdb_block *b, uint64_t ref)
+/* A chunk reference that points inside a segment, after its header. */
+static bool ref_ok(const struct tsdb_block *b, uint64_t ref)
 {
 	uint32_t seq = (uint32_t)(ref >> 32);
 	uint64_t off = ref & UINT32_MAX;
@@ -270,7 +271,7 @@ static bool chunk_ref_ok(const struct tsdb_block *b, uint64_t ref)
 	return seq < b->nsegs && off >= BLOCK_CHUNKS_HEADER && off < b->segs[seq].len;
 }
 
-/* The chunk at ref, bounds-checked: meta->data/len get its XOR bytes. */
+/* The chunk at ref (ref_ok), its extent checked: meta->data/len/enc get its bytes. */
 static bool chunk_at(const struct tsdb_block *b, uint64_t ref, struct tsdb_chunk_meta *c)
 {
 	uint32_t seq = (uint32_t)(ref >> 32);
@@ -278,8 +279,6 @@ static bool chunk_at(const struct tsdb_block *b, uint64_t ref, struct tsdb_chunk
 	struct tsdb_dec d;
 	uint8_t enc;
 
-	if (seq >= b->nsegs || off < BLOCK_CHUNKS_HEADER || off >= b->segs[seq].len)
-		return false;
 	d = (struct tsdb_dec){ b->segs[seq].p + off, b->segs[seq].p + b->segs[seq].len, false };
 	len = tsdb_dec_uvarint(&d);
 	enc = tsdb_dec_byte(&d);
@@ -292,12 +291,20 @@ static bool chunk_at(const struct tsdb_block *b, uint64_t ref, struct tsdb_chunk
 	return true;
 }
 
-int tsdb_block_check_chunk(const struct tsdb_chunk_meta *c, char *err, size_t errlen)
+int tsdb_block_series_chunk(const struct tsdb_block *b, struct tsdb_block_series *s, size_t k,
+			    char *err, size_t errlen)
 {
-	uint32_t crc = tsdb_wal_crc32c(0, c->data - 1, c->len + 1);
+	struct tsdb_chunk_meta *c = &s->chunks[k];
 
-	if (crc != tsdb_be32(c->data + c->len))
-		return CORRUPT("chunk checksum mismatch");
+	if (c->data)
+		return 0;
+	if (!chunk_at(b, s->refs[k], c))
+		return CORRUPT("block %s: malformed chunk at reference %llu", b->meta.ulid,
+			       (unsigned long long)s->refs[k]);
+	if (tsdb_wal_crc32c(0, c->data - 1, c->len + 1) != tsdb_be32(c->data + c->len)) {
+		c->data = NULL;
+		return CORRUPT("block %s: chunk checksum mismatch", b->meta.ulid);
+	}
 	return 0;
 }
 
@@ -323,16 +330,19 @@ static int decode_labels(const struct tsdb_block *b, struct tsdb_dec *d,
 	return 0;
 }
 
-/* `at_open`: validating the index, where chunk references are only bounds-checked. */
+/* Chunk references are only bounds-checked here: reading a chunk's length and
+ * encoding would fault in its page (at open: every page of every segment). The chunk
+ * itself is checked when a reader resolves it (tsdb_block_series_chunk). */
 static int decode_chunks(const struct tsdb_block *b, struct tsdb_dec *d,
-			 struct tsdb_block_series *s, bool at_open)
+			 struct tsdb_block_series *s)
 {
 	uint64_t n = tsdb_dec_uvarint(d), ref = 0;
 	int64_t t = 0;
 
 	if (d->bad || n > (uint64_t)(d->end - d->p))
 		return -1;
-	if (tsdb_grow((void **)&s->chunks, &s->capc, n + 1, sizeof(*s->chunks)) < 0)
+	if (tsdb_grow((void **)&s->chunks, &s->capc, n + 1, sizeof(*s->chunks)) < 0 ||
+	    tsdb_grow((void **)&s->refs, &s->caprefs, n + 1, sizeof(*s->refs)) < 0)
 		return -2;
 	for (uint64_t i = 0; i < n; i++) {
 		struct tsdb_chunk_meta *c = &s->chunks[i];
@@ -347,10 +357,11 @@ static int decode_chunks(const struct tsdb_block *b, struct tsdb_dec *d,
 			ref += (uint64_t)tsdb_dec_varint(d);
 		}
 		t = c->maxt;
-		if (d->bad || c->maxt < c->mint)
+		if (d->bad || c->maxt < c->mint || !ref_ok(b, ref))
 			return -1;
-		if (at_open ? !chunk_ref_ok(b, ref) : !chunk_at(b, ref, c))
-			return -1;
+		c->data = NULL;
+		c->len = 0;
+		s->refs[i] = ref;
 	}
 	s->nchunks = (size_t)n;
 	return 0;
@@ -385,7 +396,7 @@ static int read_series_at(const struct tsdb_block *b, uint64_t off, struct tsdb_
 	if (rc == 0)
 		rc = decode_labels(b, &d, s);
 	if (rc == 0)
-		rc = decode_chunks(b, &d, s, check);
+		rc = decode_chunks(b, &d, s);
 	if (rc == 0 && d.p != d.end)
 		rc = -1;
 	return rc;
@@ -408,6 +419,7 @@ void tsdb_block_series_free(struct tsdb_block_series *s)
 {
 	free(s->lbuf);
 	free(s->chunks);
+	free(s->refs);
 	memset(s, 0, sizeof(*s));
 }
 

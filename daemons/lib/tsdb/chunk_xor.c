@@ -354,11 +354,55 @@ static bool get_uvarint(struct tsdb_xor_iter *it, uint64_t *out)
 	return false;
 }
 
+/*
+ * The next bits without consuming them, left-aligned: at least 57 valid bits when
+ * true. Control prefixes (a value's 1-2 bits plus a new window's 11, a timestamp's
+ * up to 4 ones, its 0 and up to 20 payload bits) are decoded from one such load
+ * instead of bit by bit; near the chunk's end the bit-by-bit path below takes over.
+ */
+static bool peek57(const struct tsdb_xor_iter *it, uint64_t *w)
+{
+	size_t byte = it->pos >> 3;
+
+	if (byte + 8 > it->nbits / 8)
+		return false;
+	*w = load_be64(it->b + byte) << (it->pos & 7);
+	return true;
+}
+
+/* A new window of meaningful bits: 5 bits of leading zeros, 6 bits of length (0 = 64). */
+static bool set_window(struct tsdb_xor_iter *it, uint64_t lead, uint64_t mbits)
+{
+	if (mbits == 0)
+		mbits = 64;
+	if (lead + mbits > 64) {
+		it->corrupt = true;
+		return false;
+	}
+	it->leading = (uint8_t)lead;
+	it->trailing = (uint8_t)(64 - lead - mbits);
+	return true;
+}
+
 static bool get_value(struct tsdb_xor_iter *it)
 {
-	uint64_t bit, bits;
+	uint64_t bit, bits, w;
 	unsigned sig;
 
+	if (peek57(it, &w)) {
+		if (!(w >> 63)) {
+			it->pos += 1;
+			return true;
+		}
+		if (!((w >> 62) & 1)) {
+			it->pos += 2;
+		} else {
+			it->pos += 13;
+			if (!set_window(it, (w >> 57) & 31, (w >> 51) & 63))
+				return false;
+		}
+		goto payload;
+	}
 	if (!get_bits(it, 1, &bit))
 		return false;
 	if (bit == 0)
@@ -368,17 +412,11 @@ static bool get_value(struct tsdb_xor_iter *it)
 	if (bit == 1) {
 		uint64_t lead, mbits;
 
-		if (!get_bits(it, 5, &lead) || !get_bits(it, 6, &mbits))
+		if (!get_bits(it, 5, &lead) || !get_bits(it, 6, &mbits) ||
+		    !set_window(it, lead, mbits))
 			return false;
-		if (mbits == 0)
-			mbits = 64;
-		if (lead + mbits > 64) {
-			it->corrupt = true;
-			return false;
-		}
-		it->leading = (uint8_t)lead;
-		it->trailing = (uint8_t)(64 - lead - mbits);
 	}
+payload:
 	sig = 64u - it->leading - it->trailing;
 	if (!get_bits(it, sig, &bits))
 		return false;
@@ -389,9 +427,31 @@ static bool get_value(struct tsdb_xor_iter *it)
 static bool get_dod(struct tsdb_xor_iter *it, int64_t *dod)
 {
 	static const unsigned size[] = { 0, 14, 17, 20 };
-	uint64_t bit, bits;
+	uint64_t bit, bits, w;
 	unsigned ones = 0, sz;
 
+	if (peek57(it, &w)) {
+		ones = (unsigned)__builtin_clzll(~w | (1ULL << 59)); /* leading ones, at most 4 */
+		if (ones < 4) {
+			sz = size[ones];
+			it->pos += ones + 1;
+			if (sz == 0) {
+				*dod = 0;
+				return true;
+			}
+			bits = (w << (ones + 1)) >> (64 - sz);
+			it->pos += sz;
+			if (bits > (1ULL << (sz - 1)))
+				bits -= 1ULL << sz;
+			*dod = (int64_t)bits;
+			return true;
+		}
+		it->pos += 4;
+		if (!get_bits(it, 64, &bits))
+			return false;
+		*dod = (int64_t)bits;
+		return true;
+	}
 	while (ones < 4) {
 		if (!get_bits(it, 1, &bit))
 			return false;

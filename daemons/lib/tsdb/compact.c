@@ -212,12 +212,12 @@ static int merge_series(struct merge_ctx *m, const struct labels *ls)
 	m->nchunks = 0;
 	arena_reset(m->a);
 	for (size_t i = 0; i < m->n; i++) {
-		const struct tsdb_block_series *s = &m->cs[i].s;
+		struct tsdb_block_series *s = &m->cs[i].s;
 
 		if (!m->cs[i].cur)
 			continue;
 		for (size_t k = 0; k < s->nchunks; k++)
-			if (tsdb_block_check_chunk(&s->chunks[k], m->err, m->errlen) < 0)
+			if (tsdb_block_series_chunk(m->cs[i].b, s, k, m->err, m->errlen) < 0)
 				return TSDB_EFAIL;
 		if (tsdb_grow((void **)&m->chunks, &m->cap, m->nchunks + s->nchunks,
 			      sizeof(*m->chunks)) < 0) {
