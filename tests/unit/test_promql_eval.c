@@ -800,7 +800,8 @@ static void ref_digits(double v, char *out)
 }
 
 /* Values as computations make them (ratios, rates, sums of decimals), raw bit
- * patterns, and values near powers of ten and of two. */
+ * patterns, values near powers of ten and of two, powers of two, and long decimals:
+ * the fast exact path and its fallback must both give the shortest digits. */
 static void test_value_shortest(void **state)
 {
 	uint64_t x = 88172645463325252ull;
@@ -812,12 +813,24 @@ static void test_value_shortest(void **state)
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		switch (i % 5) {
+		switch (i % 7) {
 		case 0: memcpy(&v, &x, sizeof(v)); break;
 		case 1: v = (double)(x % 1000000) / (double)(x % 997 + 1); break;
 		case 2: v = (double)(x % 100000) / 100.0; break;
 		case 3: v = pow(10, (double)(x % 40) - 20) * (1 + (double)(x % 3) * 1e-16); break;
-		default: v = ldexp(1.0, (int)(x % 200) - 100) - ldexp(1.0, (int)(x % 200) - 153); break;
+		case 4: v = ldexp(1.0, (int)(x % 200) - 100) - ldexp(1.0, (int)(x % 200) - 153); break;
+		case 5: /* powers of two: the rounding interval is narrower below */
+			v = ldexp(1.0, (int)(x % 2000) - 1000);
+			break;
+		default: { /* 16-18 digit decimals: candidates near the interval's edges */
+			char dec[40];
+
+			snprintf(dec, sizeof(dec), "%llu.%llue%d", (unsigned long long)(x % 10),
+				 (unsigned long long)(x >> 8) % 100000000000000000ull,
+				 (int)(x % 80) - 40);
+			v = strtod(dec, NULL);
+			break;
+		}
 		}
 		if (!isfinite(v) || v == 0)
 			continue;

@@ -137,6 +137,12 @@ int promql_hexval(int c);
 void promql_quote_rune(int32_t r, struct buf *out);
 void promql_format_U(int32_t r, struct buf *out);
 /* fmt %v of a float64 (shortest %g, "Inf" without sign), fmt %f. */
+/* float_digits.c: the shortest digits of a finite v > 0 that read back as v (Go's
+ * shortest formatting): digits[] (at most 17, no terminator), their count, and the
+ * decimal exponent dp (v = 0.d1d2... * 10^dp). pq_reference_digits is the slow
+ * printf/strtod search the fast path falls back to (and is tested against). */
+int pq_shortest_digits(double v, char *digits, int *dp);
+int pq_reference_digits(double v, char *digits, int *dp);
 void promql_format_float_v(double v, struct buf *out);
 void promql_format_float_f6(double v, struct buf *out);
 /* Upstream's parser.number(): strconv.ParseInt(s, 0, 64), else ParseFloat; err gets

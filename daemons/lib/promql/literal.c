@@ -6,9 +6,7 @@
  *
  * Exactness matters because these strings reach API clients: a query is printed
  * back by /api/v1/format_query and errors quote the offending input. Shortest
- * float digits come from trying %.{p}e for growing p until strtod round-trips,
- * which yields the same digits as Go's shortest formatting (the correctly rounded
- * p-digit decimal is the closest one).
+ * float digits come from float_digits.c.
  */
 #include <errno.h>
 #include <float.h>
@@ -498,115 +496,6 @@ int promql_parse_number(const char *s, size_t n, double *out, char *err, size_t 
 	return -1;
 }
 
-/* Digits and decimal exponent of a "%.*e" rendering ([-]d[.ddd]e[+-]xx): digits[],
- * their count, dp as in shortest_digits. */
-static int e_digits(const char *tmp, char *digits, int *dp)
-{
-	int nd = 0;
-
-	for (const char *c = tmp; *c && *c != 'e'; c++)
-		if (*c >= '0' && *c <= '9')
-			digits[nd++] = *c;
-	*dp = atoi(strchr(tmp, 'e') + 1) + 1;
-	return nd;
-}
-
-/* Does the decimal 0.d[0..nd) * 10^dp read back as v? */
-static bool reads_back(const char *d, int nd, int dp, double v)
-{
-	char tmp[48];
-
-	snprintf(tmp, sizeof(tmp), "0.%.*se%d", nd, d, dp);
-	return strtod(tmp, NULL) == v;
-}
-
-/*
- * d (17 digits, the correctly rounded %.16e of v) rounded to p digits into out;
- * false when the dropped digits are exactly 5000...: d itself may have been rounded
- * onto that midpoint, so only a fresh %.*e knows which way v goes. Otherwise rounding
- * d gives the correctly rounded p digits of v (every p-digit midpoint has at most 17
- * digits, and rounding to 17 digits keeps v on its side of it).
- */
-static bool round_digits(const char *d, int p, char *out, int *dp)
-{
-	bool tie = d[p] == '5', up = d[p] >= '5';
-	int i;
-
-	for (i = p + 1; i < 17 && tie; i++)
-		tie = d[i] == '0';
-	if (tie)
-		return false;
-	memcpy(out, d, (size_t)p);
-	for (i = p - 1; up && i >= 0; i--) {
-		if (out[i] != '9') {
-			out[i]++;
-			up = false;
-		} else {
-			out[i] = '0';
-		}
-	}
-	if (up) {		/* 999... became 1000... */
-		out[0] = '1';
-		(*dp)++;
-	}
-	return true;
-}
-
-/* Shortest round-trip digits of a finite v != 0: digits[], their count, and the
- * decimal exponent dp (value = 0.d1d2... * 10^dp). */
-static int shortest_digits(double v, char *digits, int *dp)
-{
-	char tmp[40], d17[24];
-	int nd = 0;
-
-	if (fpclassify(v) != FP_NORMAL) {
-		/* subnormals have less precision and need the full search */
-		for (int p = 1; p <= 17; p++) {
-			snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
-			if (strtod(tmp, NULL) == v || p == 17)
-				break;
-		}
-		nd = e_digits(tmp, digits, dp);
-	} else {
-		/* A normal double whose shortest form has at most 15 digits prints exactly
-		 * that (zero-padded) at 15 digits, so 15, 16 and 17 digits are the only
-		 * candidates; both shorter ones come from one 17-digit rendering. */
-		int dp17;
-
-		snprintf(tmp, sizeof(tmp), "%.16e", v);
-		e_digits(tmp, d17, &dp17);
-		nd = 17;
-		*dp = dp17;
-		memcpy(digits, d17, 17);
-		for (int p = 15; p <= 16; p++) {
-			int pdp = dp17;
-			bool exact = true;
-
-			for (int i = p; i < 17; i++)
-				exact = exact && d17[i] == '0';
-			if (exact) {
-				nd = p;
-				break;
-			}
-			if (!round_digits(d17, p, digits, &pdp)) {
-				snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
-				e_digits(tmp, digits, &pdp);
-			}
-			if (reads_back(digits, p, pdp, v)) {
-				nd = p;
-				*dp = pdp;
-				break;
-			}
-			memcpy(digits, d17, 17);
-		}
-		if (nd == 17)
-			*dp = dp17;
-	}
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	return nd;
-}
-
 /* The 'f' rendering of shortest digits. */
 static void put_fixed(const char *d, int nd, int dp, struct buf *out)
 {
@@ -653,7 +542,7 @@ static int signed_digits(double v, bool plus_inf, char *d, int *dp, struct buf *
 		return 0;
 	if (v < 0)
 		buf_putc(out, '-');
-	return shortest_digits(fabs(v), d, dp);
+	return pq_shortest_digits(fabs(v), d, dp);
 }
 
 void promql_format_float(double v, struct buf *out)
@@ -691,10 +580,19 @@ size_t promql_format_value(double v, char *out, size_t cap)
 		out[n++] = '-';
 	if (a < 1e15 && a == floor(a)) {
 		/* integers (raw counters and gauges) need no digit search */
-		n += (size_t)snprintf(out + n, cap - n, "%.0f", a);
+		char t[24], *q = t + sizeof(t);
+		uint64_t u = (uint64_t)a;
+
+		do {
+			*--q = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		memcpy(out + n, q, (size_t)(t + sizeof(t) - q));
+		n += (size_t)(t + sizeof(t) - q);
+		out[n] = 0;
 		return n;
 	}
-	nd = shortest_digits(a, d, &dp);
+	nd = pq_shortest_digits(a, d, &dp);
 	exp = dp - 1;
 	if (a < 1e-6 || a >= 1e21) {
 		out[n++] = d[0];
