@@ -59,12 +59,21 @@ struct merge_iter {
 	int64_t t;
 	double v;
 	bool started, done;
+	/* Inputs rarely overlap (blocks cover disjoint ranges): while the input `cur`
+	 * that gave the current sample stays strictly below `other_t`, the earliest
+	 * current sample of the others (none when !has_other), next() advances it alone
+	 * and takes its sample without looking at the others. */
+	bool lead;
+	size_t cur;
+	bool has_other;
+	int64_t other_t;
 };
 
 static bool mi_pick(struct merge_iter *m)
 {
 	size_t best = m->n;
-	int64_t bt = 0;
+	int64_t bt = 0, second = 0;
+	bool has_second = false;
 
 	for (size_t k = 0; k < m->n; k++) {
 		int64_t t;
@@ -74,9 +83,16 @@ static bool mi_pick(struct merge_iter *m)
 			continue;
 		tsdb_iterator_at(m->its[k], &t, &v);
 		if (best == m->n || t < bt) {
+			if (best != m->n) {
+				second = bt;
+				has_second = true;
+			}
 			best = k;
 			bt = t;
 			m->v = v;
+		} else if (!has_second || t < second) {
+			second = t;
+			has_second = true;
 		}
 	}
 	if (best == m->n) {
@@ -84,6 +100,10 @@ static bool mi_pick(struct merge_iter *m)
 		return false;
 	}
 	m->t = bt;
+	m->cur = best;
+	m->has_other = has_second;
+	m->other_t = second;
+	m->lead = !has_second || second > bt;
 	return true;
 }
 
@@ -93,6 +113,21 @@ static bool mi_next(struct tsdb_iterator *base)
 
 	if (m->done)
 		return false;
+	if (m->started && m->lead) {
+		struct tsdb_iterator *it = m->its[m->cur];
+		int64_t t;
+		double v;
+
+		m->ok[m->cur] = tsdb_iterator_next(it);
+		if (!m->ok[m->cur])
+			return mi_pick(m);
+		tsdb_iterator_at(it, &t, &v);
+		if (m->has_other && t >= m->other_t)
+			return mi_pick(m);
+		m->t = t;
+		m->v = v;
+		return true;
+	}
 	for (size_t k = 0; k < m->n; k++) {
 		int64_t t;
 		double v;
