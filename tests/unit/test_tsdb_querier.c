@@ -341,6 +341,113 @@ static void test_merge_edges(void **state)
 	tsdb_head_free(h);
 }
 
+/* Read a series with tsdb_iterator_fill (random batch sizes and limits, a few seeks)
+ * the way the evaluator does, into got[]; the sample a LIMIT leaves the iterator on is
+ * taken with at(), as is the one a seek lands on. */
+static size_t read_by_fill(struct tsdb_iterator *it, uint64_t *rng, struct tsdb_sample *got,
+			   size_t cap)
+{
+	struct tsdb_sample buf[64];
+	size_t n = 0;
+	int64_t last = INT64_MIN;
+
+	for (;;) {
+		enum tsdb_fill_state st;
+		size_t want = 1 + (*rng = *rng * 6364136223846793005ull + 1) % 63, k;
+		int64_t lim = (*rng >> 20) % 4 ? last + 1 + (int64_t)((*rng >> 8) % 40000) : INT64_MAX;
+
+		if (n && (*rng >> 40) % 13 == 0) { /* seek past what was read */
+			int64_t target = last + 1 + (int64_t)((*rng >> 12) % 20000);
+
+			if (!tsdb_iterator_seek(it, target))
+				break;
+			assert_true(n < cap);
+			tsdb_iterator_at(it, &got[n].t, &got[n].v);
+			assert_true(got[n].t >= target);
+			last = got[n++].t;
+			continue;
+		}
+		k = tsdb_iterator_fill(it, lim, buf, want, &st);
+		assert_true(k <= want && n + k <= cap);
+		for (size_t i = 0; i < k; i++) {
+			assert_true(buf[i].t > last && buf[i].t < lim);
+			last = buf[i].t;
+			got[n++] = buf[i];
+		}
+		if (st == TSDB_FILL_END)
+			break;
+		if (st == TSDB_FILL_FULL) {
+			assert_int_equal(k, want);
+			continue;
+		}
+		assert_true(n < cap);
+		tsdb_iterator_at(it, &got[n].t, &got[n].v);
+		assert_true(got[n].t >= lim && got[n].t > last);
+		last = got[n++].t;
+	}
+	return n;
+}
+
+/* Batched reads give exactly what next()/seek() give, through merged heads whose
+ * ranges are disjoint, overlapping and identical, over chunk boundaries and range
+ * clipping. */
+static void test_fill_matches_next(void **state)
+{
+	struct tsdb_head *hs[3] = { head(), head(), head() };
+	static struct tsdb_sample want[4096], got[4096];
+	uint64_t rng = 42;
+
+	for (int s = 0; s < 6; s++) {
+		char job[8];
+		struct labels ls = LS({ "__name__", "m" }, { "job", job });
+
+		snprintf(job, sizeof(job), "j%d", s);
+		for (int k = 0; k < 3; k++) {
+			/* s % 3: disjoint, overlapping, identical ranges across the heads */
+			int64_t from = s % 3 == 0 ? k * 1000000 : s % 3 == 1 ? k * 350000 : 0;
+			int64_t step = s % 3 == 2 ? 5000 : 2000 + 1000 * k;
+
+			fill(hs[k], ls, from, from + 1000000, step, k + 1);
+		}
+	}
+	for (int round = 0; round < 40; round++) {
+		int64_t mint = (int64_t)(rng % 1500000), maxt = mint + (int64_t)((rng >> 24) % 2500000);
+		struct tsdb_querier *qs[3], *m;
+		struct tsdb_series_set *ss;
+
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(tsdb_head_querier(hs[k], mint, maxt, &qs[k], err, sizeof(err)), 0);
+		assert_int_equal(tsdb_merge_querier(qs, 3, mint, maxt, &m, err, sizeof(err)), 0);
+		assert_int_equal(tsdb_querier_select(m, NULL, 0, NULL, &ss, err, sizeof(err)), 0);
+		while (tsdb_series_set_next(ss)) {
+			struct tsdb_iterator *it = tsdb_series_set_iterator(ss);
+			size_t nw = 0, ng, w = 0;
+
+			while (tsdb_iterator_next(it)) {
+				assert_true(nw < 4096);
+				tsdb_iterator_at(it, &want[nw].t, &want[nw].v);
+				nw++;
+			}
+			ng = read_by_fill(tsdb_series_set_iterator(ss), &rng, got, 4096);
+			/* got[] is want[] with the stretches a seek skipped left out */
+			for (size_t g = 0; g < ng; g++) {
+				while (w < nw && want[w].t < got[g].t)
+					w++;
+				assert_true(w < nw);
+				assert_int_equal(got[g].t, want[w].t);
+				assert_true(got[g].v == want[w].v);
+				w++;
+			}
+			assert_true(ng > 0 || nw == 0);
+			assert_int_equal(tsdb_iterator_err(it, err, sizeof(err)), 0);
+		}
+		tsdb_querier_close(m);
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+	}
+	for (int k = 0; k < 3; k++)
+		tsdb_head_free(hs[k]);
+}
+
 /* Appends go on while a querier is open; what it already selected stays readable and
  * every series it returns is a consistent prefix of that series. */
 static void test_appends_while_querying(void **state)
@@ -381,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_labels_api),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_edges),
+		cmocka_unit_test(test_fill_matches_next),
 		cmocka_unit_test(test_appends_while_querying),
 	};
 	int rc = cmocka_run_group_tests_name("tsdb_querier", tests, NULL, NULL);

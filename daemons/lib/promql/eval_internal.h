@@ -353,21 +353,50 @@ int pq_range_eval_matrices(struct pq_ev *ev, struct pq_matrix *a, struct pq_matr
 			   pq_step_fn fn, void *ctx, struct pq_matrix *out);
 
 /* Per-series sample source and window over (mint, maxt] (eval_window.c). */
+#define PQ_SOURCE_BATCH 64
+
+/* A series' samples for the evaluator: storage samples are read ahead in batches
+ * (tsdb_iterator_fill) into buf, and the next sample is buf[bi] (or arr[arr_i]). */
 struct pq_source {
 	struct tsdb_iterator *it;	/* storage, or */
 	const struct pq_point *arr;	/* an evaluated subquery series */
 	size_t arr_n, arr_i;
-	bool pending_ok;
-	struct pq_point pending;	/* read but not yet taken */
-	bool done;
 	int err;
+	size_t bi, bn;			/* buf[bi..bn) not yet taken */
+	bool it_end;			/* the iterator has nothing after buf */
+	struct tsdb_sample buf[PQ_SOURCE_BATCH];
 };
 
 void pq_source_init_iter(struct pq_source *s, struct tsdb_iterator *it);
 void pq_source_init_array(struct pq_source *s, const struct pq_point *p, size_t n);
-/* The next sample (stale markers included); false at the end. */
-bool pq_source_peek(struct pq_source *s, struct pq_point *p);
-void pq_source_take(struct pq_source *s);
+/* Read the next batch from the iterator into buf; false when it has nothing more. */
+bool pq_source_refill(struct pq_source *s);
+
+/* The next sample (stale markers included), not taken; false at the end. Inline:
+ * called for every sample a query reads. */
+static inline bool pq_source_peek(struct pq_source *s, struct pq_point *p)
+{
+	if (s->it) {
+		if (s->bi == s->bn && !pq_source_refill(s))
+			return false;
+		p->t = s->buf[s->bi].t;
+		p->f = s->buf[s->bi].v;
+		return true;
+	}
+	if (s->arr_i == s->arr_n)
+		return false;
+	*p = s->arr[s->arr_i];
+	return true;
+}
+
+static inline void pq_source_take(struct pq_source *s)
+{
+	if (s->it)
+		s->bi++;
+	else
+		s->arr_i++;
+}
+
 /* Skip to the first sample with t >= target. */
 void pq_source_seek(struct pq_source *s, int64_t target);
 

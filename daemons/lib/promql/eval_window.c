@@ -12,6 +12,7 @@
  * counter resets when there is none (each point is compared once, when it enters,
  * instead of at every step that sees it).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,67 +20,64 @@
 
 void pq_source_init_iter(struct pq_source *s, struct tsdb_iterator *it)
 {
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, offsetof(struct pq_source, buf)); /* buf is written before it is read */
 	s->it = it;
 }
 
 void pq_source_init_array(struct pq_source *s, const struct pq_point *p, size_t n)
 {
-	memset(s, 0, sizeof(*s));
+	memset(s, 0, offsetof(struct pq_source, buf));
 	s->arr = p;
 	s->arr_n = n;
 }
 
-static void fetch_iter(struct pq_source *s, bool ok)
+/* The iterator ended: a storage error becomes the source's error. */
+static void iter_ended(struct pq_source *s)
 {
-	if (!ok) {
-		char err[256];
+	char err[256];
 
-		s->done = true;
-		if (tsdb_iterator_err(s->it, err, sizeof(err)))
-			s->err = -1;
-		return;
-	}
-	tsdb_iterator_at(s->it, &s->pending.t, &s->pending.f);
-	s->pending_ok = true;
+	s->it_end = true;
+	if (tsdb_iterator_err(s->it, err, sizeof(err)))
+		s->err = -1;
 }
 
-bool pq_source_peek(struct pq_source *s, struct pq_point *p)
+bool pq_source_refill(struct pq_source *s)
 {
-	if (!s->pending_ok && !s->done) {
-		if (s->it) {
-			fetch_iter(s, tsdb_iterator_next(s->it));
-		} else if (s->arr_i < s->arr_n) {
-			s->pending = s->arr[s->arr_i++];
-			s->pending_ok = true;
-		} else {
-			s->done = true;
-		}
-	}
-	if (!s->pending_ok)
+	enum tsdb_fill_state st;
+
+	s->bi = s->bn = 0;
+	if (s->it_end)
 		return false;
-	*p = s->pending;
-	return true;
-}
-
-void pq_source_take(struct pq_source *s)
-{
-	s->pending_ok = false;
+	s->bn = tsdb_iterator_fill(s->it, INT64_MAX, s->buf, PQ_SOURCE_BATCH - 1, &st);
+	if (st == TSDB_FILL_LIMIT) { /* a sample at INT64_MAX: on it, not copied */
+		tsdb_iterator_at(s->it, &s->buf[s->bn].t, &s->buf[s->bn].v);
+		s->bn++;
+	}
+	if (st == TSDB_FILL_END)
+		iter_ended(s);
+	return s->bn > 0;
 }
 
 void pq_source_seek(struct pq_source *s, int64_t target)
 {
-	if (s->pending_ok && s->pending.t >= target)
-		return;
-	if (s->done)
-		return;
-	s->pending_ok = false;
-	if (s->it) {
-		fetch_iter(s, tsdb_iterator_seek(s->it, target));
+	if (!s->it) {
+		while (s->arr_i < s->arr_n && s->arr[s->arr_i].t < target)
+			s->arr_i++;
 		return;
 	}
-	while (s->arr_i < s->arr_n && s->arr[s->arr_i].t < target)
-		s->arr_i++;
+	while (s->bi < s->bn && s->buf[s->bi].t < target)
+		s->bi++;
+	if (s->bi < s->bn || s->it_end)
+		return;
+	/* past everything read: the iterator is on buf's last sample (or has not
+	 * started), below target */
+	s->bi = s->bn = 0;
+	if (!tsdb_iterator_seek(s->it, target)) {
+		iter_ended(s);
+		return;
+	}
+	tsdb_iterator_at(s->it, &s->buf[0].t, &s->buf[0].v);
+	s->bn = 1;
 }
 
 static int window_push(struct pq_ev *ev, struct pq_window *w, struct pq_point p)

@@ -32,11 +32,6 @@ double tsdb_stale_nan(void)
 	return tsdb_b2f(TSDB_STALE_NAN_BITS);
 }
 
-bool tsdb_is_stale_nan(double v)
-{
-	return tsdb_f2b(v) == TSDB_STALE_NAN_BITS;
-}
-
 uint16_t tsdb_xor_samples(const uint8_t *chunk, size_t len)
 {
 	if (len < HEADER)
@@ -508,6 +503,24 @@ bool tsdb_xor_iter_next(struct tsdb_xor_iter *it)
 	}
 	it->read++;
 	return true;
+}
+
+size_t tsdb_xor_iter_fill(struct tsdb_xor_iter *it, int64_t tstop, struct tsdb_sample *out,
+			  size_t cap, bool *stopped)
+{
+	size_t n = 0;
+
+	*stopped = false;
+	while (n < cap && tsdb_xor_iter_next(it)) {
+		if (it->t >= tstop) {
+			*stopped = true;
+			break;
+		}
+		out[n].t = it->t;
+		out[n].v = tsdb_b2f(it->vbits);
+		n++;
+	}
+	return n;
 }
 
 bool tsdb_xor_iter_seek(struct tsdb_xor_iter *it, int64_t t)

@@ -373,6 +373,31 @@ static inline void tsdb_chunk_iter_at(const struct tsdb_chunk_iter *it, int64_t 
 		tsdb_xor_iter_at(&it->u.x, t, v);
 }
 
+/* next() repeated: each new sample is copied to out[] until cap are, or one has a
+ * timestamp >= tstop (then *stopped, and the iterator is on it, not copied), or the
+ * chunk ends (neither: check corruption). Returns how many were copied. */
+size_t tsdb_xor_iter_fill(struct tsdb_xor_iter *it, int64_t tstop, struct tsdb_sample *out,
+			  size_t cap, bool *stopped);
+
+static inline size_t tsdb_chunk_iter_fill(struct tsdb_chunk_iter *it, int64_t tstop,
+					  struct tsdb_sample *out, size_t cap, bool *stopped)
+{
+	size_t n = 0;
+
+	if (it->enc != TSDB_ENC_DENSE)
+		return tsdb_xor_iter_fill(&it->u.x, tstop, out, cap, stopped);
+	*stopped = false;
+	while (n < cap && tsdb_dense_iter_next(&it->u.d)) {
+		tsdb_dense_iter_at(&it->u.d, &out[n].t, &out[n].v);
+		if (out[n].t >= tstop) {
+			*stopped = true;
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
 /* The current sample's timestamp (after a successful next or seek). */
 static inline int64_t tsdb_chunk_iter_t(const struct tsdb_chunk_iter *it)
 {

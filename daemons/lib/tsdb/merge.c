@@ -161,6 +161,47 @@ static bool mi_seek(struct tsdb_iterator *base, int64_t t)
 	return mi_pick(m);
 }
 
+/* While one input leads, its own fill runs up to the others' earliest sample; then
+ * the inputs are picked again without advancing any (the leader stopped on a sample
+ * it did not copy, or ended). */
+static size_t mi_fill(struct tsdb_iterator *base, int64_t tlimit, struct tsdb_sample *out,
+		      size_t cap, enum tsdb_fill_state *state)
+{
+	struct merge_iter *m = (struct merge_iter *)base;
+	size_t n = 0;
+
+	while (n < cap) {
+		if (m->started && m->lead && !m->done) {
+			int64_t lim = m->has_other && m->other_t < tlimit ? m->other_t : tlimit;
+			enum tsdb_fill_state st;
+			size_t k = tsdb_iterator_fill(m->its[m->cur], lim, out + n, cap - n, &st);
+
+			if (k) {
+				m->t = out[n + k - 1].t;
+				m->v = out[n + k - 1].v;
+				n += k;
+			}
+			if (st == TSDB_FILL_FULL) {
+				*state = TSDB_FILL_FULL;
+				return n;
+			}
+			if (st == TSDB_FILL_END)
+				m->ok[m->cur] = false;
+			if (!mi_pick(m))
+				break;
+		} else if (!mi_next(base)) {
+			break;
+		}
+		if (m->t >= tlimit) {
+			*state = TSDB_FILL_LIMIT;
+			return n;
+		}
+		out[n++] = (struct tsdb_sample){ m->t, m->v };
+	}
+	*state = n == cap && !m->done ? TSDB_FILL_FULL : TSDB_FILL_END;
+	return n;
+}
+
 static void mi_at(const struct tsdb_iterator *base, int64_t *t, double *v)
 {
 	const struct merge_iter *m = (const struct merge_iter *)base;
@@ -187,6 +228,7 @@ static const struct tsdb_iterator_ops merge_iter_ops = {
 	.seek = mi_seek,
 	.at = mi_at,
 	.err = mi_err,
+	.fill = mi_fill,
 };
 
 struct tsdb_iterator *tsdb_merge_iterators(struct arena *a, struct tsdb_iterator **its, size_t n)

@@ -138,6 +138,79 @@ static bool snap_seek(struct tsdb_iterator *base, int64_t t)
 	return pick(it);
 }
 
+size_t tsdb_iterator_fill_each(struct tsdb_iterator *it, int64_t tlimit, struct tsdb_sample *out,
+			       size_t cap, enum tsdb_fill_state *state)
+{
+	size_t n = 0;
+
+	while (n < cap) {
+		int64_t t;
+		double v;
+
+		if (!tsdb_iterator_next(it)) {
+			*state = TSDB_FILL_END;
+			return n;
+		}
+		tsdb_iterator_at(it, &t, &v);
+		if (t >= tlimit) {
+			*state = TSDB_FILL_LIMIT;
+			return n;
+		}
+		out[n++] = (struct tsdb_sample){ t, v };
+	}
+	*state = TSDB_FILL_FULL;
+	return n;
+}
+
+/* Once started and with no out-of-order sample left, the in-order chunks alone are
+ * read, a chunk's run of samples at a time, without the two-stream pick of next().
+ * Samples past maxt end the stream, samples at or past tlimit stop the fill. */
+static size_t snap_fill(struct tsdb_iterator *base, int64_t tlimit, struct tsdb_sample *out,
+			size_t cap, enum tsdb_fill_state *state)
+{
+	struct tsdb_snap_iter *it = (struct tsdb_snap_iter *)base;
+	int64_t stop = it->maxt < tlimit ? it->maxt + 1 : tlimit;
+	size_t n = 0;
+
+	if (!it->started || it->oi < it->nooo)
+		return tsdb_iterator_fill_each(base, tlimit, out, cap, state);
+	*state = TSDB_FILL_FULL;
+	while (n < cap) {
+		bool stopped = false;
+
+		if (it->done || !it->x_ok) {
+			*state = TSDB_FILL_END;
+			break;
+		}
+		n += tsdb_chunk_iter_fill(&it->x, stop, out + n, cap - n, &stopped);
+		if (!stopped && n < cap) { /* the chunk ended: the next one's first sample */
+			if (!broken(it)) {
+				next_chunk(it);
+				chain_next(it);
+			}
+			if (!it->x_ok)
+				continue;
+			stopped = tsdb_chunk_iter_t(&it->x) >= stop;
+			if (!stopped) {
+				tsdb_chunk_iter_at(&it->x, &out[n].t, &out[n].v);
+				n++;
+			}
+		}
+		if (stopped) {
+			tsdb_chunk_iter_at(&it->x, &it->t, &it->v);
+			*state = it->t > it->maxt ? TSDB_FILL_END : TSDB_FILL_LIMIT;
+			break;
+		}
+	}
+	if (*state == TSDB_FILL_END)
+		it->done = true;
+	else if (*state == TSDB_FILL_FULL) {
+		it->t = out[n - 1].t;
+		it->v = out[n - 1].v;
+	}
+	return n;
+}
+
 static void snap_at(const struct tsdb_iterator *base, int64_t *t, double *v)
 {
 	const struct tsdb_snap_iter *it = (const struct tsdb_snap_iter *)base;
@@ -161,6 +234,7 @@ static const struct tsdb_iterator_ops snap_ops = {
 	.seek = snap_seek,
 	.at = snap_at,
 	.err = snap_err,
+	.fill = snap_fill,
 };
 
 void tsdb_snap_iter_init(struct tsdb_snap_iter *it, const struct tsdb_snap *snap,

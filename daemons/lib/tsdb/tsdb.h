@@ -48,6 +48,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arena/arena.h"
 #include "labels/labels.h"
@@ -67,7 +68,15 @@ enum tsdb_err {
 #define TSDB_STALE_NAN_BITS 0x7ff0000000000002ULL
 
 double tsdb_stale_nan(void);
-bool tsdb_is_stale_nan(double v);
+
+/* Inline: the evaluator checks every sample it reads. */
+static inline bool tsdb_is_stale_nan(double v)
+{
+	uint64_t b;
+
+	memcpy(&b, &v, sizeof(b));
+	return b == TSDB_STALE_NAN_BITS;
+}
 
 struct tsdb_sample {
 	int64_t t; /* milliseconds since the epoch */
@@ -166,12 +175,22 @@ const char *tsdb_match_type_str(enum tsdb_match_type t); /* "=", "!=", "=~", "!~
 
 struct tsdb_iterator;
 
+/* Where tsdb_iterator_fill left the iterator. */
+enum tsdb_fill_state {
+	TSDB_FILL_END,   /* no sample left (or an error: see err()) */
+	TSDB_FILL_FULL,  /* cap samples copied; on the last of them */
+	TSDB_FILL_LIMIT, /* on a sample at or past tlimit, not copied */
+};
+
 struct tsdb_iterator_ops {
 	bool (*next)(struct tsdb_iterator *it);
 	/* First sample with timestamp >= t; stays put if already there; false at the end. */
 	bool (*seek)(struct tsdb_iterator *it, int64_t t);
 	void (*at)(const struct tsdb_iterator *it, int64_t *t, double *v);
 	int (*err)(const struct tsdb_iterator *it, char *err, size_t errlen);
+	/* Optional (NULL: next/at one by one): what tsdb_iterator_fill does. */
+	size_t (*fill)(struct tsdb_iterator *it, int64_t tlimit, struct tsdb_sample *out,
+		       size_t cap, enum tsdb_fill_state *state);
 };
 
 /* Samples of one series, ascending by timestamp, unique timestamps, within the range
@@ -198,6 +217,27 @@ static inline void tsdb_iterator_at(const struct tsdb_iterator *it, int64_t *t, 
 static inline int tsdb_iterator_err(const struct tsdb_iterator *it, char *err, size_t errlen)
 {
 	return it->ops->err(it, err, errlen);
+}
+
+/* next() one by one, for iterators without a fill of their own. */
+size_t tsdb_iterator_fill_each(struct tsdb_iterator *it, int64_t tlimit, struct tsdb_sample *out,
+			       size_t cap, enum tsdb_fill_state *state);
+
+/*
+ * Batched next(): advances as next() would, copying each new current sample into
+ * out[] while its timestamp is below tlimit, at most cap (> 0) of them; returns how
+ * many were copied and, in *state, where the iterator stopped. It is on a sample
+ * afterwards unless the state is TSDB_FILL_END, so at(), next() and seek() carry on
+ * from there. The readers of many samples (the PromQL evaluator) use it to skip the
+ * per-sample indirect calls through the iterator layers.
+ */
+static inline size_t tsdb_iterator_fill(struct tsdb_iterator *it, int64_t tlimit,
+					struct tsdb_sample *out, size_t cap,
+					enum tsdb_fill_state *state)
+{
+	if (it->ops->fill)
+		return it->ops->fill(it, tlimit, out, cap, state);
+	return tsdb_iterator_fill_each(it, tlimit, out, cap, state);
 }
 
 struct tsdb_series_set;
