@@ -138,9 +138,11 @@ bench-query: $(BUILD)/bin/lgtm-metrics $(BENCH_BINS)
 # --- tests ---------------------------------------------------------------------------
 
 # The README's test command. Unit tests (normal and sanitized builds), then integration
-# tests against the real binaries; tests/run prints one closing summary line.
+# tests against the real binaries; tests/run prints one closing summary line. The
+# benchmark programs are built too (not run), so a library change that breaks them
+# fails here rather than at the next benchmark run.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench
 	@$(MAKE) --no-print-directory asan-build
 	@tests/run --build $(BUILD) --asan-build build-asan --shared $(SHARED)
 

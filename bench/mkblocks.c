@@ -742,7 +742,12 @@ static int ai_err(const struct tsdb_iterator *it, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct tsdb_iterator_ops ai_ops = { ai_next, ai_seek, ai_at, ai_err };
+static const struct tsdb_iterator_ops ai_ops = {
+	.next = ai_next,
+	.seek = ai_seek,
+	.at = ai_at,
+	.err = ai_err,
+};
 
 struct totals {
 	uint64_t samples, series, chunks, bytes;
@@ -760,7 +765,8 @@ static void write_block(struct gen *g, int64_t start, int64_t bmint, int64_t bma
 	struct tsdb_block *b;
 	char err[512];
 
-	if (tsdb_block_writer_new(o->out, bmint, bmaxt, &w, err, sizeof(err)) < 0)
+	if (tsdb_block_writer_new(o->out, bmint, bmaxt, TSDB_BLOCK_PROMETHEUS, &w, err,
+				  sizeof(err)) < 0)
 		die("%s", err);
 	for (size_t i = 0; i < g->n; i++) {
 		struct spec *s = &g->s[i];
