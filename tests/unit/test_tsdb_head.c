@@ -1,5 +1,6 @@
 /* tsdb head: series identity, Prometheus' append rules and errors, chunk cutting,
  * the out-of-order window, WAL replay, truncation, concurrency and memory per series. */
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -960,6 +961,56 @@ static void test_memory_per_series(void **state)
 	tsdb_head_free(h);
 }
 
+/* Bytes of heap per series in test_heap_per_series (974 measured). */
+#define HEAP_PER_SERIES_MAX 1024
+
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* The head's own heap per series in steady state, as the ingestion benchmark has it:
+ * node_exporter-shaped label sets, 3 h at 60 s (one closed chunk parked in the store,
+ * one open chunk of an hour's samples). Bounded so that a change that makes series
+ * heavier fails here before it shows in the benchmark. */
+static void test_heap_per_series(void **state)
+{
+	enum { NS = 20000 };
+	char dir[] = "/tmp/lgtm-test-head-XXXXXX";
+	struct tsdb_head_options o = { 0 };
+	struct tsdb_head *h;
+	static uint64_t r[NS];
+	size_t before, after, per;
+	char name[48], inst[32], cpu[8];
+
+	assert_non_null(mkdtemp(dir));
+	o.chunk_dir = dir;
+	before = heap_in_use();
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	for (int i = 0; i < NS; i++) {
+		snprintf(name, sizeof(name), "node_metric_%d_total", i % 100);
+		snprintf(inst, sizeof(inst), "10.0.%d.%d:9100", (i / 500) % 50, 7 + (i / 500) % 50);
+		snprintf(cpu, sizeof(cpu), "%d", (i / 100) % 5);
+		r[i] = series(h, LS({ "__name__", name }, { "cpu", cpu }, { "instance", inst },
+				    { "job", "node" }, { "mode", "user" }));
+	}
+	for (int64_t t = BASE; t < BASE + 3 * HOUR; t += MIN)
+		for (int i = 0; i < NS; i++)
+			assert_int_equal(app(h, r[i], t, (double)((t - BASE) / MIN * (i % 7 + 1)) / 100),
+					 0);
+	after = heap_in_use();
+	per = (after - before) / NS;
+	print_message("heap: %d series, 3 h at 60 s: %zu bytes/series\n", NS, per);
+#if !defined(__SANITIZE_ADDRESS__)
+	assert_true(per > 100); /* the measurement sees the head */
+	assert_true(per < HEAP_PER_SERIES_MAX);
+#endif
+	tsdb_head_free(h);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -976,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_chunk_store),
 		cmocka_unit_test(test_memory_per_series),
+		cmocka_unit_test(test_heap_per_series),
 	};
 	int rc = cmocka_run_group_tests_name("tsdb_head", tests, NULL, NULL);
 

@@ -60,8 +60,10 @@ uint16_t tsdb_xor_appender_samples(const struct tsdb_xor_appender *a)
 
 /* Grow for one more sample. The first allocation is small on purpose: most series in
  * a head hold one open chunk, and most chunks never reach their last sample's size.
- * Past 64 bytes it grows by a quarter, keeping what a head of open chunks wastes in
- * unused capacity small; malloc's own rounding is taken as capacity too. */
+ * Past 64 bytes it grows by 64 bytes at a time: as many steps as growing by a
+ * quarter up to a full chunk of ~1 KB, with less than 64 bytes of unused capacity per
+ * open chunk (a quarter wastes up to 20 %, most of it when a head's chunks are
+ * fullest); malloc's own rounding is taken as capacity too. */
 static int reserve(struct tsdb_xor_appender *a)
 {
 	uint32_t need = a->len + MAX_SAMPLE_BYTES, cap;
@@ -71,7 +73,7 @@ static int reserve(struct tsdb_xor_appender *a)
 		return 0;
 	cap = a->cap ? a->cap : 8;
 	while (cap < need)
-		cap = cap < 64 ? cap * 2 : cap + cap / 4;
+		cap = cap < 64 ? cap * 2 : cap + 64;
 	nb = realloc(a->buf, cap);
 	if (!nb)
 		return -1;

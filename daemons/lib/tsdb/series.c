@@ -86,8 +86,11 @@ static int cut(struct tsdb_head *h, struct tsdb_series *s)
 	const uint8_t *parked;
 	size_t len;
 
+	/* Room for one first: a head of a 2 h range at a 60 s interval holds one closed
+	 * chunk per series most of the time, and an empty second slot costs 32 bytes a
+	 * series. */
 	if (s->nclosed == s->capclosed) {
-		uint32_t cap = s->capclosed ? s->capclosed * 2 : 2;
+		uint32_t cap = s->capclosed ? s->capclosed * 2 : 1;
 		struct tsdb_closed_chunk *nc = realloc(s->closed, cap * sizeof(*nc));
 
 		if (!nc)
