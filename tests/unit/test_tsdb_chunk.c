@@ -503,6 +503,86 @@ static void test_dense_roundtrips(void **state)
 	dense_roundtrip(s, 120, 1);
 }
 
+/* tsdb_dense_encode straight from arrays (what block merging uses): long runs at
+ * random scales come back bit for bit; the limit, the count cap and non-decimals
+ * leave the output untouched. */
+static void test_dense_encode_arrays(void **state)
+{
+	enum { N = 6000 };
+	static int64_t t[65536];
+	static double v[65536];
+	struct buf d = { 0 };
+
+	for (int r = 0; r < 40; r++) {
+		int k = r % 10, n = 1 + (int)(rnd() % N);
+		double scale = pow(10, k);
+		int64_t m = (int64_t)(rnd() % 1000000) - 500000, ts = (int64_t)(rnd() % 1000000);
+
+		for (int i = 0; i < n; i++) {
+			/* counters, walks and jumps, with a gap of days now and then */
+			m += r % 3 == 0 ? (int64_t)(rnd() % 5000) : (int64_t)(rnd() % 201) - 100;
+			if (rnd() % 500 == 0)
+				m = -m;
+			ts += rnd() % 300 == 0 ? 3 * 86400000LL + (int64_t)(rnd() % 99) : 15000;
+			t[i] = ts;
+			v[i] = (double)m / scale;
+		}
+		buf_reset(&d);
+		assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, SIZE_MAX, &d), 1);
+		{
+			struct tsdb_dense_iter it;
+			int i = 0;
+
+			tsdb_dense_iter_init(&it, (const uint8_t *)d.data, d.len);
+			while (tsdb_dense_iter_next(&it)) {
+				int64_t tt;
+				double vv;
+
+				tsdb_dense_iter_at(&it, &tt, &vv);
+				assert_true(i < n);
+				assert_int_equal(tt, t[i]);
+				assert_int_equal(tsdb_f2b(vv), tsdb_f2b(v[i]));
+				i++;
+			}
+			assert_false(it.corrupt);
+			assert_int_equal(i, n);
+		}
+		/* one byte short of what it takes: refused, nothing appended */
+		{
+			size_t need = d.len;
+
+			buf_reset(&d);
+			assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, need, &d), 0);
+			assert_int_equal(d.len, 0);
+			assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, need + 1, &d), 1);
+			assert_int_equal(d.len, need);
+		}
+	}
+	/* the count a chunk header can carry, and one more */
+	for (int i = 0; i < 65536; i++) {
+		t[i] = 1000LL * i;
+		v[i] = 0.25 * (i % 7);
+	}
+	buf_reset(&d);
+	assert_int_equal(tsdb_dense_encode(t, v, 65535, SIZE_MAX, &d), 1);
+	assert_int_equal(tsdb_dense_samples((const uint8_t *)d.data, d.len), 65535);
+	buf_reset(&d);
+	assert_int_equal(tsdb_dense_encode(t, v, 65536, SIZE_MAX, &d), 0);
+	assert_int_equal(tsdb_dense_encode(t, v, 0, SIZE_MAX, &d), 0);
+	/* -0, NaN, stale NaN, infinities, tiny and huge values anywhere: refused */
+	{
+		const double odd[] = { -0.0, NAN, tsdb_stale_nan(), INFINITY, -INFINITY, 5e-324,
+				       1e300, DBL_MAX, 0.1 + 0.2 };
+
+		for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+			v[4000] = odd[k];
+			assert_int_equal(tsdb_dense_encode(t, v, 5000, SIZE_MAX, &d), 0);
+			assert_int_equal(d.len, 0);
+		}
+	}
+	buf_free(&d);
+}
+
 /* Values that are not decimals keep their XOR chunk, bits and all. */
 static void test_dense_refuses(void **state)
 {
@@ -599,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_dense_golden),
 		cmocka_unit_test(test_dense_roundtrips),
 		cmocka_unit_test(test_dense_refuses),
+		cmocka_unit_test(test_dense_encode_arrays),
 		cmocka_unit_test(test_dense_malformed),
 	};
 

@@ -307,6 +307,12 @@ void tsdb_chunk_store_drop_pages(struct tsdb_chunk_store *cs);
  * the values are not decimals or it would not be smaller (out unchanged), -1 when
  * out of memory or the XOR chunk is corrupt. */
 int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, struct buf *out);
+/* Samples t[0..n), v[0..n) (timestamps strictly increasing) as one dense chunk
+ * appended to out: 1 when written, 0 when a value is not a decimal, n is 0 or above
+ * 65535, or the chunk would take `limit` bytes or more (out unchanged), -1 when out of
+ * memory. */
+int tsdb_dense_encode(const int64_t *t, const double *v, size_t n, size_t limit,
+		      struct buf *out);
 /* Sample count from a dense chunk's header (0 when malformed). */
 uint16_t tsdb_dense_samples(const uint8_t *chunk, size_t len);
 
