@@ -192,3 +192,32 @@ def test_status_tsdb(start_daemon):
     status, _, body = d.get("/api/v1/status/tsdb?limit=0")
     assert status == 400
     assert d.stop() == 0
+
+
+DENSE_FLAGS = ["--storage.tsdb.block-encoding=dense", "--storage.tsdb.wal-encoding=dense",
+               "--storage.tsdb.wal-compression-type=zstd"]
+
+
+def test_dense_formats_survive_kill_and_switch_back(start_daemon):
+    """lgtm's own chunk and WAL sample layouts: acknowledged samples survive kill -9, and
+    switching back to Prometheus' formats replays the columnar WAL records and reads the
+    dense blocks (rewritten in the background) before and after more writes."""
+    d = start_daemon("metrics", args=BLOCK_FLAGS + DENSE_FLAGS)
+    t0, series = ten_minutes(10)
+    push_in_time_order(d, series)
+    assert wait_for(lambda: len(blocks(d)) >= 3, 15), d.stderr()
+    assert read_all(d, t0) == expected(series)
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.start()
+    assert read_all(d, t0) == expected(series)
+    d.args = BLOCK_FLAGS
+    assert d.stop() == 0
+    d.start()
+    assert read_all(d, t0) == expected(series)
+    later = ten_minutes_later(series, t0, 4)
+    push_in_time_order(d, later)
+    assert d.stop() == 0
+    d.start()
+    assert read_all(d, t0) == expected_with(series, later)
+    assert d.stop() == 0
