@@ -583,6 +583,65 @@ static void test_dense_encode_arrays(void **state)
 	buf_free(&d);
 }
 
+/* Seeking lands where stepping with next() does, in chunks as long as merging makes
+ * them: every target before, on, between and after the samples, from a fresh iterator
+ * and from one already inside, for each value mode, regular and irregular timestamps. */
+static void test_dense_seek_matches_next(void **state)
+{
+	static int64_t t[512];
+	static double v[512];
+	struct buf d = { 0 };
+
+	for (int r = 0; r < 24; r++) {
+		int n = 3 + (int)(rnd() % 510), mode = r % 3;
+		int64_t step = 1 + (int64_t)(rnd() % 60000), ts = (int64_t)(rnd() % 100000) - 50000;
+		double m = 0, dm = 0;
+
+		for (int i = 0; i < n; i++) {
+			/* raw noise, a counter, an accelerating counter */
+			dm += mode == 2 ? (double)(rnd() % 3) : 0;
+			m = mode == 0 ? (double)(rnd() % 1000) : m + (mode == 1 ? (double)(rnd() % 50) : dm);
+			ts += step + (r % 4 == 3 && rnd() % 7 == 0 ? (int64_t)(rnd() % 1000) : 0);
+			t[i] = ts;
+			v[i] = m / 100;
+		}
+		buf_reset(&d);
+		assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, SIZE_MAX, &d), 1);
+		for (int q = 0; q < 200; q++) {
+			int64_t target = t[0] - 5 + (int64_t)(rnd() % (uint64_t)(t[n - 1] - t[0] + 10));
+			int pre = (int)(rnd() % 4); /* samples read before the seek */
+			struct tsdb_dense_iter a, b;
+			bool ra, rb;
+
+			if (q % 50 == 0)
+				target = q ? t[n - 1] + 1 : t[(int)(rnd() % (uint64_t)n)];
+			tsdb_dense_iter_init(&a, (const uint8_t *)d.data, d.len);
+			tsdb_dense_iter_init(&b, (const uint8_t *)d.data, d.len);
+			for (int i = 0; i < pre; i++) {
+				assert_true(tsdb_dense_iter_next(&a));
+				assert_true(tsdb_dense_iter_next(&b));
+			}
+			ra = tsdb_dense_iter_seek(&a, target);
+			rb = true;
+			while (rb && (b.read == 0 || b.t < target))
+				rb = tsdb_dense_iter_next(&b);
+			assert_int_equal(ra, rb);
+			assert_int_equal(a.read, b.read);
+			if (!ra)
+				continue;
+			assert_int_equal(a.t, b.t);
+			assert_int_equal(a.m, b.m);
+			/* and the iterator goes on identically */
+			for (int i = 0; i < 3; i++) {
+				assert_int_equal(tsdb_dense_iter_next(&a), tsdb_dense_iter_next(&b));
+				assert_int_equal(a.t, b.t);
+				assert_int_equal(a.m, b.m);
+			}
+		}
+	}
+	buf_free(&d);
+}
+
 /* Values that are not decimals keep their XOR chunk, bits and all. */
 static void test_dense_refuses(void **state)
 {
@@ -680,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_dense_roundtrips),
 		cmocka_unit_test(test_dense_refuses),
 		cmocka_unit_test(test_dense_encode_arrays),
+		cmocka_unit_test(test_dense_seek_matches_next),
 		cmocka_unit_test(test_dense_malformed),
 	};
 
