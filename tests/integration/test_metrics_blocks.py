@@ -57,6 +57,16 @@ def ten_minutes_later(series, t0, n):
              [(t0 + 600_000 + k * 5000, 1.0) for k in range(n)]) for s, _ in series]
 
 
+def more_then_restart(d, series, t0, n):
+    """n more samples per series, a clean restart, and everything read back."""
+    later = ten_minutes_later(series, t0, n)
+    push_in_time_order(d, later)
+    assert d.stop() == 0
+    d.start()
+    assert read_all(d, t0) == expected_with(series, later)
+    assert d.stop() == 0
+
+
 def expected_with(series, later):
     want = expected(series)
     for labels, samples in later:
@@ -124,12 +134,7 @@ def test_promtool_dumps_the_compressed_wal(start_daemon):
     assert f'{{__name__="blocky", s="2"}} 2119 {t0 + 119 * 5000}' in out.stdout
     d.args = ["--storage.tsdb.wal-compression-type=zstd"]
     d.start()
-    later = ten_minutes_later(series, t0, 3)
-    push_in_time_order(d, later)
-    assert d.stop() == 0
-    d.start()
-    assert read_all(d, t0) == expected_with(series, later)
-    assert d.stop() == 0
+    more_then_restart(d, series, t0, 3)
 
 
 def test_snapshot_needs_admin_api(start_daemon):
@@ -207,17 +212,11 @@ def test_dense_formats_survive_kill_and_switch_back(start_daemon):
     push_in_time_order(d, series)
     assert wait_for(lambda: len(blocks(d)) >= 3, 15), d.stderr()
     assert read_all(d, t0) == expected(series)
-    d.proc.send_signal(signal.SIGKILL)
-    d.proc.wait()
+    d.kill9()
     d.start()
     assert read_all(d, t0) == expected(series)
     d.args = BLOCK_FLAGS
     assert d.stop() == 0
     d.start()
     assert read_all(d, t0) == expected(series)
-    later = ten_minutes_later(series, t0, 4)
-    push_in_time_order(d, later)
-    assert d.stop() == 0
-    d.start()
-    assert read_all(d, t0) == expected_with(series, later)
-    assert d.stop() == 0
+    more_then_restart(d, series, t0, 4)

@@ -543,12 +543,11 @@ uint64_t tsdb_block_writer_series(const struct tsdb_block_writer *w)
 
 int tsdb_block_parse_encoding(const char *s, enum tsdb_block_encoding *out)
 {
-	if (!strcmp(s, "prometheus"))
-		*out = TSDB_BLOCK_PROMETHEUS;
-	else if (!strcmp(s, "dense"))
-		*out = TSDB_BLOCK_DENSE;
-	else
+	int dense = tsdb_parse_dense(s);
+
+	if (dense < 0)
 		return -1;
+	*out = dense ? TSDB_BLOCK_DENSE : TSDB_BLOCK_PROMETHEUS;
 	return 0;
 }
 

@@ -43,6 +43,13 @@ static const double ten_to[MAX_K + 1] = {
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
 };
 
+int tsdb_parse_dense(const char *s)
+{
+	if (!strcmp(s, "prometheus"))
+		return 0;
+	return strcmp(s, "dense") ? -1 : 1;
+}
+
 /* --- encoding ------------------------------------------------------------------------- */
 
 /* v as m / 10^k with the smallest k; false when there is none. */

@@ -303,6 +303,10 @@ void tsdb_chunk_store_drop_pages(struct tsdb_chunk_store *cs);
 
 /* ---- chunk_dense.c: the dense block chunk encoding ---------------------------------- */
 
+/* The values of the --storage.tsdb.block-encoding and wal-encoding flags: 0 for
+ * "prometheus", 1 for "dense", -1 for anything else. */
+int tsdb_parse_dense(const char *s);
+
 /* The same samples as an XOR chunk, densely (appended to out): 1 when written, 0 when
  * the values are not decimals or it would not be smaller (out unchanged), -1 when
  * out of memory or the XOR chunk is corrupt. */

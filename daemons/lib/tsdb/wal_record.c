@@ -185,12 +185,11 @@ void tsdb_wal_encode_exemplars(struct buf *out, const struct tsdb_wal_exemplar *
 
 int tsdb_wal_parse_encoding(const char *s, enum tsdb_wal_encoding *out)
 {
-	if (!strcmp(s, "prometheus"))
-		*out = TSDB_WAL_ENC_PROMETHEUS;
-	else if (!strcmp(s, "dense"))
-		*out = TSDB_WAL_ENC_DENSE;
-	else
+	int dense = tsdb_parse_dense(s);
+
+	if (dense < 0)
 		return -1;
+	*out = dense ? TSDB_WAL_ENC_DENSE : TSDB_WAL_ENC_PROMETHEUS;
 	return 0;
 }
 
