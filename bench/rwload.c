@@ -7,7 +7,8 @@
  * mountpoint, network and disk devices, info metrics with per-host values, collector
  * durations, Go runtime metrics) plus the five series Prometheus adds per scrape.
  * Values follow simple models per metric (counters with two decimals like CPU
- * seconds, integer byte/packet counters, page-sized gauges, noisy float gauges,
+ * seconds, integer byte/packet counters, page-sized gauges, durations measured by a
+ * nanosecond clock and reported as Go's Duration.Seconds() does, clock readings,
  * constants), so compressed sizes resemble real data rather than a best case.
  *
  * Time is a sequence of ticks (one "scrape" of every active series per tick). In
@@ -94,13 +95,16 @@ enum model {
 	M_INC1,    /* +1 per scrape (promhttp requests) */
 	M_WALK_I,  /* integer gauge doing a random walk */
 	M_WALK_P,  /* byte gauge moving in 4 KiB pages */
-	M_RAND_F,  /* noisy float gauge at full precision (durations) */
+	M_RAND_F,  /* noisy float gauge at full precision (NTP frequency ratio) */
+	M_DUR,     /* duration with a nanosecond clock: Go's Duration.Seconds() */
 	M_LOAD,    /* float gauge with two decimals (load average) */
 	M_SMALL,   /* small random integer (procs running) */
-	M_TIME,    /* the sample's own timestamp in seconds */
+	M_TIME,    /* a clock read just after the scrape started: float64(UnixNano)/1e9 */
+	M_GC_TIME, /* an earlier clock reading, renewed on about half the scrapes */
 };
 
-/* a: typical magnitude; b: change per second (counters) or step size (walks). */
+/* a: typical magnitude; b: change per second (counters), step size (walks) or clock
+ * resolution in seconds (durations). */
 struct tmpl {
 	const char *name;
 	const char *ln[MAX_TMPL_LABELS];
@@ -427,8 +431,8 @@ static void tmpl_misc(struct tmpl_set *s)
 		{ "node_timex_estimated_error_seconds", M_CONST, 0, 0 },
 		{ "node_timex_frequency_adjustment_ratio", M_RAND_F, 1, 0 },
 		{ "node_timex_loop_time_constant", M_CONST, 7, 0 },
-		{ "node_timex_maxerror_seconds", M_RAND_F, 0.5, 0 },
-		{ "node_timex_offset_seconds", M_RAND_F, 1e-5, 0 },
+		{ "node_timex_maxerror_seconds", M_DUR, 0.5, 1e-6 },
+		{ "node_timex_offset_seconds", M_DUR, 1e-5, 1e-9 },
 		{ "node_timex_pps_calibration_total", M_CONST, 0, 0 },
 		{ "node_timex_pps_error_total", M_CONST, 0, 0 },
 		{ "node_timex_pps_frequency_hertz", M_CONST, 0, 0 },
@@ -483,7 +487,7 @@ static void tmpl_collectors(struct tmpl_set *s)
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		tadd(s, "node_scrape_collector_duration_seconds", M_RAND_F, 2e-4, 0, 1, "collector", c[i]);
+		tadd(s, "node_scrape_collector_duration_seconds", M_DUR, 2e-4, 1e-9, 1, "collector", c[i]);
 		tadd(s, "node_scrape_collector_success", M_CONST, i % 9 == 3 ? 0 : 1, 0, 1, "collector", c[i]);
 	}
 }
@@ -507,7 +511,7 @@ static void tmpl_runtime(struct tmpl_set *s)
 		{ "go_memstats_heap_objects", M_WALK_I, 2e4, 2e3 },
 		{ "go_memstats_heap_released_bytes", M_WALK_P, 6e6, 3e5 },
 		{ "go_memstats_heap_sys_bytes", M_CONST, 1.2e7, 0 },
-		{ "go_memstats_last_gc_time_seconds", M_TIME, 0, 0 },
+		{ "go_memstats_last_gc_time_seconds", M_GC_TIME, 0, 0 },
 		{ "go_memstats_lookups_total", M_CONST, 0, 0 },
 		{ "go_memstats_mallocs_total", M_CNT_I, 1e9, 2e3 },
 		{ "go_memstats_mcache_inuse_bytes", M_CONST, 4800, 0 },
@@ -530,7 +534,7 @@ static void tmpl_runtime(struct tmpl_set *s)
 	};
 
 	for (size_t i = 0; i < 5; i++)
-		tadd(s, "go_gc_duration_seconds", M_RAND_F, 3e-5 * (double)(i + 1), 0, 1, "quantile", q[i]);
+		tadd(s, "go_gc_duration_seconds", M_DUR, 3e-5 * (double)(i + 1), 1e-9, 1, "quantile", q[i]);
 	tadd_list(s, m, sizeof(m) / sizeof(m[0]));
 	tadd(s, "go_info", M_CONST, 1, 0, 1, "version", "go1.19.8");
 	tadd(s, "promhttp_metric_handler_errors_total", M_CONST, 0, 0, 1, "cause", "encoding");
@@ -540,7 +544,7 @@ static void tmpl_runtime(struct tmpl_set *s)
 	tadd(s, "promhttp_metric_handler_requests_total", M_CONST, 0, 0, 1, "code", "503");
 	/* What Prometheus adds to every scraped target before remote-writing it. */
 	tadd(s, "up", M_CONST, 1, 0, 0);
-	tadd(s, "scrape_duration_seconds", M_RAND_F, 0.02, 0, 0);
+	tadd(s, "scrape_duration_seconds", M_DUR, 0.02, 1e-9, 0);
 	tadd(s, "scrape_samples_scraped", M_CONST, 1000, 0, 0);
 	tadd(s, "scrape_samples_post_metric_relabeling", M_CONST, 1000, 0, 0);
 	tadd(s, "scrape_series_added", M_CONST, 0, 0, 0);
@@ -648,6 +652,11 @@ static double next_value(struct series *s, int64_t ts_ms, double step_s, uint64_
 	case M_RAND_F:
 		s->v = t->a * (0.5 + r);
 		break;
+	case M_DUR:
+		/* A count of clock ticks (b seconds each) divided by 10^k, as Go's
+		 * Duration.Seconds() and the kernel's timex fields are reported. */
+		s->v = round(t->a * (0.5 + r) / t->b) / round(1 / t->b);
+		break;
 	case M_LOAD:
 		s->v = round2(t->a * (0.5 + r));
 		break;
@@ -655,7 +664,13 @@ static double next_value(struct series *s, int64_t ts_ms, double step_s, uint64_
 		s->v = floor(r * t->a);
 		break;
 	case M_TIME:
-		s->v = (double)ts_ms / 1000.0;
+		/* node_exporter's time.Now() some milliseconds into the scrape, with
+		 * nanosecond resolution; float64(UnixNano()) / 1e9. */
+		s->v = (double)(ts_ms * 1000000 + (int64_t)(r * 5e6)) / 1e9;
+		break;
+	case M_GC_TIME:
+		if (r < 0.5 || s->v == 0)
+			s->v = (double)(ts_ms * 1000000 - (int64_t)(r * 6e10)) / 1e9;
 		break;
 	}
 	return s->v;

@@ -24,6 +24,7 @@ struct storage_flags storage_flags = {
 	.wal_compression = true,
 	.wal_compression_type = "snappy",
 	.block_encoding = "prometheus",
+	.wal_encoding = "prometheus",
 	.read_sample_limit = 50000000,
 	.min_block_ms = TSDB_DEFAULT_CHUNK_RANGE_MS,
 	.exemplars_limit = TSDB_DEFAULT_MAX_EXEMPLARS,
@@ -223,6 +224,12 @@ int storage_start(struct runtime *rt, char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "invalid --storage.tsdb.block-encoding \"%s\" (prometheus, dense)",
 			 storage_flags.block_encoding);
+		return -1;
+	}
+	if (tsdb_wal_parse_encoding(storage_flags.wal_encoding, &o.wal_encoding) < 0) {
+		snprintf(err, errlen,
+			 "invalid --storage.tsdb.wal-encoding \"%s\" (prometheus, dense)",
+			 storage_flags.wal_encoding);
 		return -1;
 	}
 	if (storage_flags.exemplars_limit < 0 || storage_flags.exemplars_limit >= UINT32_MAX) {

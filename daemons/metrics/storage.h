@@ -18,6 +18,7 @@ struct storage_flags {
 	bool wal_compression;         /* compress WAL records (default on) */
 	const char *wal_compression_type; /* snappy | zstd */
 	const char *block_encoding;   /* prometheus | dense */
+	const char *wal_encoding;     /* prometheus | dense */
 	int64_t read_sample_limit;
 	bool remote_write_receiver;   /* accepted for compatibility: always on */
 	int64_t retention_time_ms;    /* 0: 15d unless a size limit is set */
@@ -37,6 +38,8 @@ extern struct storage_flags storage_flags;
 	  "Compress the write-ahead log (--no-storage.tsdb.wal-compression to turn it off).", NULL, false }, \
 	{ "storage.tsdb.wal-compression-type", CLI_STRING, &storage_flags.wal_compression_type, \
 	  "Compression algorithm for the WAL: snappy (readable by Prometheus 2.11+ and promtool) or zstd (smaller; Prometheus 2.49+).", "<type>", false }, \
+	{ "storage.tsdb.wal-encoding", CLI_STRING, &storage_flags.wal_encoding, \
+	  "How the WAL lays out samples: prometheus (Prometheus' records: promtool and Prometheus replay the WAL) or dense (lgtm's columnar record, about half the bytes after compression; lgtm only).", "<encoding>", false }, \
 	{ "storage.remote.read-sample-limit", CLI_INT, &storage_flags.read_sample_limit, \
 	  "Maximum samples one remote read request may return (0: no limit).", NULL, false }, \
 	{ "web.enable-remote-write-receiver", CLI_BOOL, &storage_flags.remote_write_receiver, \

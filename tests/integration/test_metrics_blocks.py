@@ -57,6 +57,16 @@ def ten_minutes_later(series, t0, n):
              [(t0 + 600_000 + k * 5000, 1.0) for k in range(n)]) for s, _ in series]
 
 
+def more_then_restart(d, series, t0, n):
+    """n more samples per series, a clean restart, and everything read back."""
+    later = ten_minutes_later(series, t0, n)
+    push_in_time_order(d, later)
+    assert d.stop() == 0
+    d.start()
+    assert read_all(d, t0) == expected_with(series, later)
+    assert d.stop() == 0
+
+
 def expected_with(series, later):
     want = expected(series)
     for labels, samples in later:
@@ -124,12 +134,7 @@ def test_promtool_dumps_the_compressed_wal(start_daemon):
     assert f'{{__name__="blocky", s="2"}} 2119 {t0 + 119 * 5000}' in out.stdout
     d.args = ["--storage.tsdb.wal-compression-type=zstd"]
     d.start()
-    later = ten_minutes_later(series, t0, 3)
-    push_in_time_order(d, later)
-    assert d.stop() == 0
-    d.start()
-    assert read_all(d, t0) == expected_with(series, later)
-    assert d.stop() == 0
+    more_then_restart(d, series, t0, 3)
 
 
 def test_snapshot_needs_admin_api(start_daemon):
@@ -192,3 +197,26 @@ def test_status_tsdb(start_daemon):
     status, _, body = d.get("/api/v1/status/tsdb?limit=0")
     assert status == 400
     assert d.stop() == 0
+
+
+DENSE_FLAGS = ["--storage.tsdb.block-encoding=dense", "--storage.tsdb.wal-encoding=dense",
+               "--storage.tsdb.wal-compression-type=zstd"]
+
+
+def test_dense_formats_survive_kill_and_switch_back(start_daemon):
+    """lgtm's own chunk and WAL sample layouts: acknowledged samples survive kill -9, and
+    switching back to Prometheus' formats replays the columnar WAL records and reads the
+    dense blocks (rewritten in the background) before and after more writes."""
+    d = start_daemon("metrics", args=BLOCK_FLAGS + DENSE_FLAGS)
+    t0, series = ten_minutes(10)
+    push_in_time_order(d, series)
+    assert wait_for(lambda: len(blocks(d)) >= 3, 15), d.stderr()
+    assert read_all(d, t0) == expected(series)
+    d.kill9()
+    d.start()
+    assert read_all(d, t0) == expected(series)
+    d.args = BLOCK_FLAGS
+    assert d.stop() == 0
+    d.start()
+    assert read_all(d, t0) == expected(series)
+    more_then_restart(d, series, t0, 4)

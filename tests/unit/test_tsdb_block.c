@@ -878,6 +878,76 @@ static void test_dense_blocks(void **state)
 	tsdb_head_free(h);
 }
 
+/* A dense compaction stores a series' consecutive chunks as one when that is smaller
+ * (constants, counters), keeps them apart when not (a chunk of full-precision floats
+ * or with a stale marker stays XOR and splits the run; a long gap in the timestamps
+ * would cost more merged), and every sample comes back exactly. */
+static void test_dense_merges_chunks(void **state)
+{
+	struct tsdb_head_options o = { .chunk_range_ms = 30 * MIN };
+	struct tsdb_block_meta m[4], outd, outp;
+	struct tsdb_block *b[4], *cd, *cp;
+	struct tsdb_head *h;
+	struct tsdb_querier *q;
+	uint64_t chunks = 0;
+	double cnt = 100.25;
+	char *want, *got;
+	bool written;
+
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	for (int64_t t = 0; t < 4 * 60 * MIN; t += 15000) {
+		cnt += (double)(t % 9) * 0.25;
+		add(h, LS({ "__name__", "const" }), t, 42);
+		add(h, LS({ "__name__", "counter" }), t, cnt);
+		add(h, LS({ "__name__", "dur" }), t, t >= 60 * MIN && t < 90 * MIN ?
+		    0.1 * (1 + sin((double)t)) : (double)(t / 15000 % 7));
+		add(h, LS({ "__name__", "stale" }), t, t == 125 * MIN ? tsdb_stale_nan() : 1);
+		if (t < 20 * MIN || t >= 200 * MIN) /* one long gap */
+			add(h, LS({ "__name__", "gappy" }), t + (t / 15000 % 3), (double)(t % 1000));
+	}
+	for (int i = 0; i < 4; i++) {
+		write_head_enc(h, dir, i * 60 * MIN, (i + 1) * 60 * MIN, TSDB_BLOCK_DENSE, &m[i]);
+		b[i] = open_block(m[i].ulid);
+		chunks += m[i].num_chunks;
+	}
+	assert_int_equal(tsdb_block_compact(b, 4, dir, TSDB_BLOCK_DENSE, &outd, &written, err,
+					    sizeof(err)), 0);
+	assert_int_equal(tsdb_block_compact(b, 4, dir, TSDB_BLOCK_PROMETHEUS, &outp, &written,
+					    err, sizeof(err)), 0);
+	print_message("chunks: %llu in the sources, %llu dense, %llu prometheus\n",
+		      (unsigned long long)chunks, (unsigned long long)outd.num_chunks,
+		      (unsigned long long)outp.num_chunks);
+	/* The head's 30-minute chunks already merge in the hour blocks: one per series. */
+	assert_int_equal(m[0].num_chunks, 5);
+	assert_int_equal(outp.num_chunks, chunks);
+	/* const, counter: 4 into 2 (at most 512 samples each); dur: its float half hour
+	 * stays XOR and splits the run (5 into 4); stale: the marker's hour too (3);
+	 * gappy: 2 chunks 3 h apart stay apart. */
+	assert_int_equal(outd.num_chunks, 2 + 2 + 4 + 3 + 2);
+	assert_int_equal(outd.num_samples, outp.num_samples);
+	assert_int_equal(tsdb_head_querier(h, 0, 4 * 60 * MIN, &q, err, sizeof(err)), 0);
+	want = dump(q, NULL, 0);
+	tsdb_querier_close(q);
+	cd = open_block(outd.ulid);
+	cp = open_block(outp.ulid);
+	got = dump_block(cd);
+	assert_string_equal(got, want);
+	free(got);
+	got = dump_block(cp);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	tsdb_block_unref(cd);
+	tsdb_block_unref(cp);
+	for (int i = 0; i < 4; i++) {
+		tsdb_block_unref(b[i]);
+		tsdb_block_meta_free(&m[i]);
+	}
+	tsdb_block_meta_free(&outd);
+	tsdb_block_meta_free(&outp);
+	tsdb_head_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -892,6 +962,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compaction_merges_and_dedups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_promtool_reads_our_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dense_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_merges_chunks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("tsdb_block", tests, NULL, NULL);

@@ -503,6 +503,145 @@ static void test_dense_roundtrips(void **state)
 	dense_roundtrip(s, 120, 1);
 }
 
+/* tsdb_dense_encode straight from arrays (what block merging uses): long runs at
+ * random scales come back bit for bit; the limit, the count cap and non-decimals
+ * leave the output untouched. */
+static void test_dense_encode_arrays(void **state)
+{
+	enum { N = 6000 };
+	static int64_t t[65536];
+	static double v[65536];
+	struct buf d = { 0 };
+
+	for (int r = 0; r < 40; r++) {
+		int k = r % 10, n = 1 + (int)(rnd() % N);
+		double scale = pow(10, k);
+		int64_t m = (int64_t)(rnd() % 1000000) - 500000, ts = (int64_t)(rnd() % 1000000);
+
+		for (int i = 0; i < n; i++) {
+			/* counters, walks and jumps, with a gap of days now and then */
+			m += r % 3 == 0 ? (int64_t)(rnd() % 5000) : (int64_t)(rnd() % 201) - 100;
+			if (rnd() % 500 == 0)
+				m = -m;
+			ts += rnd() % 300 == 0 ? 3 * 86400000LL + (int64_t)(rnd() % 99) : 15000;
+			t[i] = ts;
+			v[i] = (double)m / scale;
+		}
+		buf_reset(&d);
+		assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, SIZE_MAX, &d), 1);
+		{
+			struct tsdb_dense_iter it;
+			int i = 0;
+
+			tsdb_dense_iter_init(&it, (const uint8_t *)d.data, d.len);
+			while (tsdb_dense_iter_next(&it)) {
+				int64_t tt;
+				double vv;
+
+				tsdb_dense_iter_at(&it, &tt, &vv);
+				assert_true(i < n);
+				assert_int_equal(tt, t[i]);
+				assert_int_equal(tsdb_f2b(vv), tsdb_f2b(v[i]));
+				i++;
+			}
+			assert_false(it.corrupt);
+			assert_int_equal(i, n);
+		}
+		/* one byte short of what it takes: refused, nothing appended */
+		{
+			size_t need = d.len;
+
+			buf_reset(&d);
+			assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, need, &d), 0);
+			assert_int_equal(d.len, 0);
+			assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, need + 1, &d), 1);
+			assert_int_equal(d.len, need);
+		}
+	}
+	/* the count a chunk header can carry, and one more */
+	for (int i = 0; i < 65536; i++) {
+		t[i] = 1000LL * i;
+		v[i] = 0.25 * (i % 7);
+	}
+	buf_reset(&d);
+	assert_int_equal(tsdb_dense_encode(t, v, 65535, SIZE_MAX, &d), 1);
+	assert_int_equal(tsdb_dense_samples((const uint8_t *)d.data, d.len), 65535);
+	buf_reset(&d);
+	assert_int_equal(tsdb_dense_encode(t, v, 65536, SIZE_MAX, &d), 0);
+	assert_int_equal(tsdb_dense_encode(t, v, 0, SIZE_MAX, &d), 0);
+	/* -0, NaN, stale NaN, infinities, tiny and huge values anywhere: refused */
+	{
+		const double odd[] = { -0.0, NAN, tsdb_stale_nan(), INFINITY, -INFINITY, 5e-324,
+				       1e300, DBL_MAX, 0.1 + 0.2 };
+
+		for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+			v[4000] = odd[k];
+			assert_int_equal(tsdb_dense_encode(t, v, 5000, SIZE_MAX, &d), 0);
+			assert_int_equal(d.len, 0);
+		}
+	}
+	buf_free(&d);
+}
+
+/* Seeking lands where stepping with next() does, in chunks as long as merging makes
+ * them: every target before, on, between and after the samples, from a fresh iterator
+ * and from one already inside, for each value mode, regular and irregular timestamps. */
+static void test_dense_seek_matches_next(void **state)
+{
+	static int64_t t[512];
+	static double v[512];
+	struct buf d = { 0 };
+
+	for (int r = 0; r < 24; r++) {
+		int n = 3 + (int)(rnd() % 510), mode = r % 3;
+		int64_t step = 1 + (int64_t)(rnd() % 60000), ts = (int64_t)(rnd() % 100000) - 50000;
+		double m = 0, dm = 0;
+
+		for (int i = 0; i < n; i++) {
+			/* raw noise, a counter, an accelerating counter */
+			dm += mode == 2 ? (double)(rnd() % 3) : 0;
+			m = mode == 0 ? (double)(rnd() % 1000) : m + (mode == 1 ? (double)(rnd() % 50) : dm);
+			ts += step + (r % 4 == 3 && rnd() % 7 == 0 ? (int64_t)(rnd() % 1000) : 0);
+			t[i] = ts;
+			v[i] = m / 100;
+		}
+		buf_reset(&d);
+		assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, SIZE_MAX, &d), 1);
+		for (int q = 0; q < 200; q++) {
+			int64_t target = t[0] - 5 + (int64_t)(rnd() % (uint64_t)(t[n - 1] - t[0] + 10));
+			int pre = (int)(rnd() % 4); /* samples read before the seek */
+			struct tsdb_dense_iter a, b;
+			bool ra, rb;
+
+			if (q % 50 == 0)
+				target = q ? t[n - 1] + 1 : t[(int)(rnd() % (uint64_t)n)];
+			tsdb_dense_iter_init(&a, (const uint8_t *)d.data, d.len);
+			tsdb_dense_iter_init(&b, (const uint8_t *)d.data, d.len);
+			for (int i = 0; i < pre; i++) {
+				assert_true(tsdb_dense_iter_next(&a));
+				assert_true(tsdb_dense_iter_next(&b));
+			}
+			ra = tsdb_dense_iter_seek(&a, target);
+			rb = true;
+			while (rb && (b.read == 0 || b.t < target))
+				rb = tsdb_dense_iter_next(&b);
+			assert_int_equal(ra, rb);
+			assert_int_equal(a.read, b.read);
+			if (!ra)
+				continue;
+			assert_int_equal(a.t, b.t);
+			assert_int_equal(a.m, b.m);
+			/* and the iterator goes on identically */
+			for (int i = 0; i < 3; i++) {
+				assert_int_equal(tsdb_dense_iter_next(&a), tsdb_dense_iter_next(&b));
+				assert_int_equal(a.t, b.t);
+				assert_int_equal(a.m, b.m);
+			}
+		}
+	}
+	buf_free(&d);
+}
+
 /* Values that are not decimals keep their XOR chunk, bits and all. */
 static void test_dense_refuses(void **state)
 {
@@ -599,6 +738,8 @@ int main(void)
 		cmocka_unit_test(test_dense_golden),
 		cmocka_unit_test(test_dense_roundtrips),
 		cmocka_unit_test(test_dense_refuses),
+		cmocka_unit_test(test_dense_encode_arrays),
+		cmocka_unit_test(test_dense_seek_matches_next),
 		cmocka_unit_test(test_dense_malformed),
 	};
 

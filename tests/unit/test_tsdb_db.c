@@ -1,6 +1,7 @@
 /* tsdb db: append -> reopen round trip, refusal accounting, and the two WAL orderings
  * the live path can produce (samples before their series record; samples of one
  * series out of time order), which replay must keep. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -33,9 +34,12 @@ static int teardown(void **state)
 	return system(cmd);
 }
 
+static enum tsdb_wal_encoding wal_enc; /* what open_db() logs samples as */
+
 static struct tsdb_db *open_db(void)
 {
-	struct tsdb_db_options o = { .dir = dir, .fsync = TSDB_WAL_FSYNC_NEVER };
+	struct tsdb_db_options o = { .dir = dir, .fsync = TSDB_WAL_FSYNC_NEVER,
+				     .wal_encoding = wal_enc };
 	struct tsdb_db *db = NULL;
 
 	assert_int_equal(tsdb_db_open(&o, &db, err, sizeof(err)), 0);
@@ -102,6 +106,48 @@ static void test_append_reopen(void **state)
 	assert_int_equal(tsdb_db_replay_stats(db)->series, 1);
 	assert_int_equal(read_all(db, "up", got, 8), 3);
 	assert_int_equal(tsdb_db_close(db, err, sizeof(err)), 0);
+	arena_free(a);
+}
+
+/* Samples logged in lgtm's columnar layout replay, and a WAL holding both layouts
+ * (the setting changed across restarts) replays whole either way. Edge values come
+ * back bit for bit. */
+static void test_dense_wal_reopen(void **state)
+{
+	struct arena *a = arena_new(0);
+	struct labels l1 = LS({ "__name__", "v" }, { "job", "a" });
+	struct tsdb_sample s[6] = { { 1000, -0.0 }, { 2000, INFINITY }, { 3000, 1e300 },
+				    { 4000, 0.1 }, { 5000, 5e-324 }, { 6000, -7 } };
+	struct tsdb_db_series in[] = { { .labels = &l1, .samples = s, .n = 3 } };
+	struct tsdb_db_result res;
+	struct tsdb_sample got[8];
+	struct tsdb_db *db;
+
+	wal_enc = TSDB_WAL_ENC_DENSE;
+	db = open_db();
+	assert_int_equal(tsdb_db_append(db, in, 1, a, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.appended, 3);
+	buf_free(&res.errors);
+	assert_int_equal(tsdb_db_close(db, err, sizeof(err)), 0);
+	wal_enc = TSDB_WAL_ENC_PROMETHEUS;
+	db = open_db();
+	assert_int_equal(read_all(db, "v", got, 8), 3);
+	in[0].samples = s + 3;
+	assert_int_equal(tsdb_db_append(db, in, 1, a, &res, err, sizeof(err)), 0);
+	buf_free(&res.errors);
+	assert_int_equal(tsdb_db_close(db, err, sizeof(err)), 0);
+	for (int k = 0; k < 2; k++) {
+		wal_enc = k ? TSDB_WAL_ENC_DENSE : TSDB_WAL_ENC_PROMETHEUS;
+		db = open_db();
+		assert_int_equal(tsdb_db_replay_stats(db)->samples, 6);
+		assert_int_equal(read_all(db, "v", got, 8), 6);
+		for (int i = 0; i < 6; i++) {
+			assert_int_equal(got[i].t, s[i].t);
+			assert_memory_equal(&got[i].v, &s[i].v, sizeof(double));
+		}
+		assert_int_equal(tsdb_db_close(db, err, sizeof(err)), 0);
+	}
+	wal_enc = TSDB_WAL_ENC_PROMETHEUS;
 	arena_free(a);
 }
 
@@ -232,6 +278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_tolerates_live_orderings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_by_ref, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_wal_reopen, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tsdb_db", tests, NULL, NULL);
 }

@@ -398,7 +398,7 @@ static void test_fill_matches_next(void **state)
 	uint64_t rng = 42;
 
 	for (int s = 0; s < 6; s++) {
-		char job[8];
+		char job[16];
 		struct labels ls = LS({ "__name__", "m" }, { "job", job });
 
 		snprintf(job, sizeof(job), "j%d", s);

@@ -154,6 +154,9 @@ struct tsdb_block_writer {
 	size_t captmp;
 	struct buf meta;              /* scratch: one series' encoded chunk metas */
 	struct buf conv;              /* scratch: a chunk converted to the writer's encoding */
+	int64_t *mt;                  /* scratch: samples of chunks being merged */
+	double *mv;
+	size_t capm, capv;
 	uint64_t samples;
 	int64_t data_mint; /* the oldest chunk start added */
 };

@@ -313,6 +313,138 @@ static int convert(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c,
 	return 0;
 }
 
+/* A dense writer stores a run of a series' consecutive chunks as one chunk of up to
+ * DENSE_MERGE_MAX samples when that is smaller: each chunk costs a length, an encoding
+ * byte, a CRC, its own header (first timestamp, interval, scale, reference value) and
+ * an index entry, about 30 bytes, which is a quarter of a byte per sample for a
+ * 120-sample chunk of a constant. Compaction thus turns 2 h chunks into longer ones.
+ * The cap bounds what a seek into the chunk decodes. */
+#define DENSE_MERGE_MAX 512
+
+/* The run of chunks [i, *j) that may merge: consecutive, non-empty, dense once
+ * converted, DENSE_MERGE_MAX samples at most; *sep = their bytes written apart. */
+static int dense_run(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c, size_t i,
+		     size_t n, size_t *j, size_t *total, size_t *sep)
+{
+	*total = *sep = 0;
+	for (*j = i; *j < n; (*j)++) {
+		uint16_t k = tsdb_chunk_samples(&c[*j]);
+		const uint8_t *data;
+		size_t len;
+		uint8_t enc;
+
+		if (k == 0 || *total + k > DENSE_MERGE_MAX)
+			break;
+		if (convert(w, &c[*j], &data, &len, &enc) < 0)
+			return -1;
+		if (enc != BLOCK_ENC_DENSE)
+			break;
+		*total += k;
+		*sep += tsdb_uvarint_len(len) + 1 + len + 4;
+	}
+	return 0;
+}
+
+/* Chunks [i, j) as one dense chunk in w->conv if that is smaller than sep bytes
+ * written apart: 1 when it is, 0 when not, -1 on a corrupt chunk or no memory. */
+static int dense_merge(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c, size_t i,
+		       size_t j, size_t total, size_t sep)
+{
+	size_t got = 0;
+
+	if (tsdb_grow((void **)&w->mt, &w->capm, total, sizeof(*w->mt)) < 0 ||
+	    tsdb_grow((void **)&w->mv, &w->capv, total, sizeof(*w->mv)) < 0)
+		return -1;
+	for (; i < j; i++) {
+		struct tsdb_chunk_iter it;
+
+		tsdb_chunk_iter_init(&it, &c[i]);
+		while (got < total && tsdb_chunk_iter_next(&it)) {
+			tsdb_chunk_iter_at(&it, &w->mt[got], &w->mv[got]);
+			if (got > 0 && w->mt[got] <= w->mt[got - 1])
+				return -1;
+			got++;
+		}
+		if (tsdb_chunk_iter_corrupt(&it))
+			return -1;
+	}
+	if (got != total)
+		return -1;
+	buf_reset(&w->conv);
+	/* 6 bytes: the merged chunk's own length, encoding byte and CRC (at most). */
+	return sep > 6 ? tsdb_dense_encode(w->mt, w->mv, total, sep - 6, &w->conv) : 0;
+}
+
+/* Write chunk c in the writer's encoding as w->tmp[*k]. */
+static int write_one(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c, size_t *k,
+		     char *err, size_t errlen)
+{
+	struct tsdb_wchunk *wc = &w->tmp[*k];
+	uint16_t samples = tsdb_chunk_samples(c);
+	const uint8_t *data;
+	size_t len;
+	uint8_t enc;
+
+	if (samples == 0)
+		return 0;
+	if (convert(w, c, &data, &len, &enc) < 0) {
+		snprintf(err, errlen, "converting a chunk: corrupt or out of memory");
+		return TSDB_EFAIL;
+	}
+	*wc = (struct tsdb_wchunk){ .mint = c->mint, .maxt = c->maxt };
+	if (chunk_write(w, data, len, enc, &wc->ref, err, errlen) < 0)
+		return TSDB_EFAIL;
+	w->samples += samples;
+	(*k)++;
+	return 0;
+}
+
+/* Write chunks [i, j) merged (dense_merge said so) as w->tmp[*k]. */
+static int write_merged(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c, size_t i,
+			size_t j, size_t total, size_t *k, char *err, size_t errlen)
+{
+	struct tsdb_wchunk *wc = &w->tmp[*k];
+
+	*wc = (struct tsdb_wchunk){ .mint = c[i].mint, .maxt = c[j - 1].maxt };
+	if (chunk_write(w, (const uint8_t *)w->conv.data, w->conv.len, BLOCK_ENC_DENSE,
+			&wc->ref, err, errlen) < 0)
+		return TSDB_EFAIL;
+	w->samples += total;
+	(*k)++;
+	return 0;
+}
+
+static int write_chunks(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c, size_t n,
+			size_t *k, char *err, size_t errlen)
+{
+	size_t i = 0, j, total, sep;
+	int rc;
+
+	while (i < n) {
+		j = i + 1;
+		rc = 0;
+		if (w->enc == TSDB_BLOCK_DENSE) {
+			if (dense_run(w, c, i, n, &j, &total, &sep) < 0)
+				goto bad;
+			if (j - i >= 2)
+				rc = dense_merge(w, c, i, j, total, sep);
+			if (rc < 0)
+				goto bad;
+			if (rc == 1 && write_merged(w, c, i, j, total, k, err, errlen) < 0)
+				return TSDB_EFAIL;
+			j = j > i ? j : i + 1;
+		}
+		for (; rc == 0 && i < j; i++)
+			if (write_one(w, &c[i], k, err, errlen) < 0)
+				return TSDB_EFAIL;
+		i = j;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "converting a chunk: corrupt or out of memory");
+	return TSDB_EFAIL;
+}
+
 int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 			  const struct tsdb_chunk_meta *chunks, size_t n, char *err, size_t errlen)
 {
@@ -326,30 +458,12 @@ int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 		return TSDB_EFAIL;
 	if (tsdb_grow((void **)&w->tmp, &w->captmp, n + 1, sizeof(*w->tmp)) < 0)
 		return oom(err, errlen);
-	for (size_t i = 0; i < n; i++) {
-		uint16_t samples = tsdb_chunk_samples(&chunks[i]);
-		struct tsdb_wchunk *c = &w->tmp[k];
-		const uint8_t *data;
-		size_t len;
-		uint8_t enc;
-
-		if (samples == 0)
-			continue;
-		c->mint = chunks[i].mint;
-		c->maxt = chunks[i].maxt;
-		if (convert(w, &chunks[i], &data, &len, &enc) < 0) {
-			snprintf(err, errlen, "converting a chunk: corrupt or out of memory");
-			return TSDB_EFAIL;
-		}
-		if (chunk_write(w, data, len, enc, &c->ref, err, errlen) < 0)
-			return TSDB_EFAIL;
-		if (c->mint < w->data_mint)
-			w->data_mint = c->mint;
-		w->samples += samples;
-		k++;
-	}
+	if (write_chunks(w, chunks, n, &k, err, errlen) < 0)
+		return TSDB_EFAIL;
 	if (k == 0)
 		return 0;
+	if (w->tmp[0].mint < w->data_mint)
+		w->data_mint = w->tmp[0].mint;
 	w->nchk += k;
 	return add_record(w, ls, k) < 0 ? oom(err, errlen) : 0;
 }
@@ -429,12 +543,11 @@ uint64_t tsdb_block_writer_series(const struct tsdb_block_writer *w)
 
 int tsdb_block_parse_encoding(const char *s, enum tsdb_block_encoding *out)
 {
-	if (!strcmp(s, "prometheus"))
-		*out = TSDB_BLOCK_PROMETHEUS;
-	else if (!strcmp(s, "dense"))
-		*out = TSDB_BLOCK_DENSE;
-	else
+	int dense = tsdb_parse_dense(s);
+
+	if (dense < 0)
 		return -1;
+	*out = dense ? TSDB_BLOCK_DENSE : TSDB_BLOCK_PROMETHEUS;
 	return 0;
 }
 
@@ -501,6 +614,8 @@ void tsdb_block_writer_free(struct tsdb_block_writer *w)
 	buf_free(&w->series);
 	buf_free(&w->meta);
 	buf_free(&w->conv);
+	free(w->mt);
+	free(w->mv);
 	free(w->prev);
 	free(w->tmp);
 	free(w->parent);

@@ -43,6 +43,13 @@ static const double ten_to[MAX_K + 1] = {
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
 };
 
+int tsdb_parse_dense(const char *s)
+{
+	if (!strcmp(s, "prometheus"))
+		return 0;
+	return strcmp(s, "dense") ? -1 : 1;
+}
+
 /* --- encoding ------------------------------------------------------------------------- */
 
 /* v as m / 10^k with the smallest k; false when there is none. */
@@ -173,7 +180,8 @@ static bool deltas(const int64_t *x, size_t n, int64_t *d)
 
 struct dense_in {
 	size_t n;
-	int64_t *t, *m, *d, *dd; /* timestamps, mantissas, scratch */
+	const int64_t *t;
+	int64_t *m, *d, *dd; /* mantissas, scratch */
 	int *ks;
 	int k;
 };
@@ -248,37 +256,27 @@ static bool put_values(struct buf *b, struct dense_in *in)
 	return true;
 }
 
-int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, struct buf *out)
+int tsdb_dense_encode(const int64_t *t, const double *v, size_t n, size_t limit,
+		      struct buf *out)
 {
-	struct tsdb_xor_iter it;
-	struct dense_in in = { 0 };
-	double *v = NULL;
-	size_t n = tsdb_xor_samples(chunk, len), start = out->len;
+	struct dense_in in = { .n = n, .t = t };
+	size_t start = out->len;
 	int rc = -1;
 
-	if (n == 0)
+	if (n == 0 || n > MAX_N)
 		return 0;
-	in.t = malloc(n * sizeof(*in.t));
 	in.m = malloc(n * sizeof(*in.m));
 	in.d = malloc(n * sizeof(*in.d));
 	in.dd = malloc(n * sizeof(*in.dd));
 	in.ks = malloc(n * sizeof(*in.ks));
-	v = malloc(n * sizeof(*v));
-	if (!in.t || !in.m || !in.d || !in.dd || !in.ks || !v)
-		goto out;
-	tsdb_xor_iter_init(&it, chunk, len);
-	while (in.n < n && tsdb_xor_iter_next(&it)) {
-		tsdb_xor_iter_at(&it, &in.t[in.n], &v[in.n]);
-		in.n++;
-	}
-	if (it.corrupt || in.n != n)
+	if (!in.m || !in.d || !in.dd || !in.ks)
 		goto out;
 	rc = 0;
 	if (!to_decimal(&in, v))
 		goto out;
 	tsdb_put_uvarint(out, n);
 	if (!put_times(out, &in) || !put_values(out, &in) || out->oom ||
-	    out->len - start >= len) {
+	    out->len - start >= limit) {
 		rc = out->oom ? -1 : 0;
 		out->len = start;
 		out->oom = false;
@@ -286,11 +284,37 @@ int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, struct buf *out)
 	}
 	rc = 1;
 out:
-	free(in.t);
 	free(in.m);
 	free(in.d);
 	free(in.dd);
 	free(in.ks);
+	return rc;
+}
+
+int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, struct buf *out)
+{
+	struct tsdb_xor_iter it;
+	int64_t *t = NULL;
+	double *v = NULL;
+	size_t n = tsdb_xor_samples(chunk, len), got = 0;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	t = malloc(n * sizeof(*t));
+	v = malloc(n * sizeof(*v));
+	if (!t || !v)
+		goto out;
+	tsdb_xor_iter_init(&it, chunk, len);
+	while (got < n && tsdb_xor_iter_next(&it)) {
+		tsdb_xor_iter_at(&it, &t[got], &v[got]);
+		got++;
+	}
+	if (it.corrupt || got != n)
+		goto out;
+	rc = tsdb_dense_encode(t, v, n, len, out);
+out:
+	free(t);
 	free(v);
 	return rc;
 }

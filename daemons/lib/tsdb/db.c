@@ -48,6 +48,7 @@ static int configure(struct tsdb_db *db, const struct tsdb_db_options *o, char *
 
 	db->range = o->block_range_ms ? o->block_range_ms : TSDB_DEFAULT_CHUNK_RANGE_MS;
 	db->block_enc = o->block_encoding;
+	db->wal_enc = o->wal_encoding;
 	if (db->range < 0 || o->retention_ms < 0 || max < 0) {
 		snprintf(err, errlen, "block range, retention and max block duration must not be negative");
 		return -1;
@@ -291,7 +292,10 @@ static int log_pending(struct tsdb_db *db, const struct pending *p, char *err, s
 		recs[n++] = (struct tsdb_wal_rec){ sr.data, sr.len };
 	}
 	if (p->nsamples) {
-		tsdb_wal_encode_samples(&smp, p->samples, p->nsamples);
+		if (db->wal_enc == TSDB_WAL_ENC_DENSE)
+			tsdb_wal_encode_samples_dense(&smp, p->samples, p->nsamples);
+		else
+			tsdb_wal_encode_samples(&smp, p->samples, p->nsamples);
 		recs[n++] = (struct tsdb_wal_rec){ smp.data, smp.len };
 	}
 	if (p->nexemplars) {

@@ -62,6 +62,7 @@ struct tsdb_db_options {
 	const char *dir;            /* data directory; the WAL lives in <dir>/wal */
 	enum tsdb_wal_fsync fsync;
 	enum tsdb_wal_compression wal_compression; /* of WAL records and checkpoints */
+	enum tsdb_wal_encoding wal_encoding; /* of samples records logged; 0: Prometheus' */
 	size_t wal_segment_size;    /* 0: default */
 	int64_t ooo_window_ms;      /* 0: out-of-order samples are refused */
 	int64_t block_range_ms;     /* head chunk and first block range; 0: 2h */

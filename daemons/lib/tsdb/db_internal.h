@@ -44,6 +44,7 @@ struct tsdb_db {
 
 	int64_t range;                     /* block range */
 	enum tsdb_block_encoding block_enc; /* of blocks written and compacted */
+	enum tsdb_wal_encoding wal_enc;     /* of samples records logged */
 	int64_t ranges[TSDB_DB_MAX_RANGES]; /* compaction ranges */
 	size_t nranges;
 	int64_t retention_ms;

@@ -303,10 +303,20 @@ void tsdb_chunk_store_drop_pages(struct tsdb_chunk_store *cs);
 
 /* ---- chunk_dense.c: the dense block chunk encoding ---------------------------------- */
 
+/* The values of the --storage.tsdb.block-encoding and wal-encoding flags: 0 for
+ * "prometheus", 1 for "dense", -1 for anything else. */
+int tsdb_parse_dense(const char *s);
+
 /* The same samples as an XOR chunk, densely (appended to out): 1 when written, 0 when
  * the values are not decimals or it would not be smaller (out unchanged), -1 when
  * out of memory or the XOR chunk is corrupt. */
 int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, struct buf *out);
+/* Samples t[0..n), v[0..n) (timestamps strictly increasing) as one dense chunk
+ * appended to out: 1 when written, 0 when a value is not a decimal, n is 0 or above
+ * 65535, or the chunk would take `limit` bytes or more (out unchanged), -1 when out of
+ * memory. */
+int tsdb_dense_encode(const int64_t *t, const double *v, size_t n, size_t limit,
+		      struct buf *out);
 /* Sample count from a dense chunk's header (0 when malformed). */
 uint16_t tsdb_dense_samples(const uint8_t *chunk, size_t len);
 

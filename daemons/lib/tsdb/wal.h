@@ -2,7 +2,8 @@
  * wal: the TSDB's write-ahead log. It owns the files in one WAL directory
  * (conventionally <storage dir>/wal): numbered segments 00000000, 00000001, ... and
  * checkpoint.NNNNNNNN/ directories. It knows nothing about the head; it stores opaque
- * records, and provides encoders/decoders for Prometheus' record types.
+ * records, and provides encoders/decoders for Prometheus' record types and for lgtm's
+ * columnar samples record.
  *
  * On-disk format (Prometheus' tsdb/docs/format/wal.md): segments are written in
  * 32 KiB pages; a record is split into fragments (full, first, middle, last) that
@@ -75,7 +76,16 @@ enum tsdb_wal_rec_type {
 	TSDB_WAL_REC_SAMPLES = 2,
 	TSDB_WAL_REC_TOMBSTONES = 3,
 	TSDB_WAL_REC_EXEMPLARS = 4,
+	/* lgtm's columnar samples record (wal_record.c): the same entries as SAMPLES,
+	 * laid out to compress about twice as well; Prometheus cannot read it. */
+	TSDB_WAL_REC_SAMPLES_DENSE = 0x81,
 };
+
+/* Is this record type one of the two samples layouts? */
+static inline bool tsdb_wal_is_samples(int type)
+{
+	return type == TSDB_WAL_REC_SAMPLES || type == TSDB_WAL_REC_SAMPLES_DENSE;
+}
 
 struct tsdb_wal_series {
 	uint64_t ref;
@@ -104,6 +114,8 @@ struct tsdb_wal_exemplar {
  * exemplars are delta-encoded against the first entry, as Prometheus does. */
 void tsdb_wal_encode_series(struct buf *out, const struct tsdb_wal_series *s, size_t n);
 void tsdb_wal_encode_samples(struct buf *out, const struct tsdb_wal_sample *s, size_t n);
+/* The same entries as lgtm's columnar record (TSDB_WAL_REC_SAMPLES_DENSE). */
+void tsdb_wal_encode_samples_dense(struct buf *out, const struct tsdb_wal_sample *s, size_t n);
 void tsdb_wal_encode_tombstones(struct buf *out, const struct tsdb_wal_tombstone *s,
 				size_t n);
 void tsdb_wal_encode_exemplars(struct buf *out, const struct tsdb_wal_exemplar *s, size_t n);
@@ -114,7 +126,8 @@ int tsdb_wal_record_type(const void *rec, size_t len);
 
 /* Decoders fill an array allocated in `a` (label strings are copied there too, NUL-
  * terminated; a NUL inside a string is an error). They return 0, -1 on allocation
- * failure, or TSDB_WAL_ECORRUPT for a malformed record or one of another type. */
+ * failure, or TSDB_WAL_ECORRUPT for a malformed record or one of another type. The
+ * samples decoder takes both samples layouts. */
 int tsdb_wal_decode_series(const void *rec, size_t len, struct arena *a,
 			   struct tsdb_wal_series **out, size_t *n, char *err, size_t errlen);
 int tsdb_wal_decode_samples(const void *rec, size_t len, struct arena *a,
@@ -150,6 +163,15 @@ enum tsdb_wal_compression {
 	TSDB_WAL_COMPRESS_SNAPPY, /* Prometheus' format (2.11+); promtool 2.42 reads it */
 	TSDB_WAL_COMPRESS_ZSTD,   /* Prometheus 2.49+ reads it */
 };
+
+/* How sample records are laid out (the records' users, not the log, choose). */
+enum tsdb_wal_encoding {
+	TSDB_WAL_ENC_PROMETHEUS = 0, /* Prometheus' samples record */
+	TSDB_WAL_ENC_DENSE,          /* lgtm's columnar record: about half the bytes */
+};
+
+/* "prometheus" | "dense" (the --storage.tsdb.wal-encoding values); 0 or -1. */
+int tsdb_wal_parse_encoding(const char *s, enum tsdb_wal_encoding *out);
 
 /* "none" | "snappy" | "zstd"; 0 or -1. */
 int tsdb_wal_parse_compression(const char *s, enum tsdb_wal_compression *out);

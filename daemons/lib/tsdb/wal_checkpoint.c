@@ -112,7 +112,7 @@ static int filter(struct cp *c, const void *rec, size_t len, char *why, size_t w
 	if (k->type == TSDB_WAL_REC_SERIES) {
 		c->st->series_kept += kept;
 		c->st->series_dropped += n - kept;
-	} else if (k->type == TSDB_WAL_REC_SAMPLES) {
+	} else if (tsdb_wal_is_samples(k->type)) {
 		c->st->samples_kept += kept;
 		c->st->samples_dropped += n - kept;
 	}

@@ -27,6 +27,7 @@ static bool wanted(const struct tsdb_wal_replay_ops *ops, int type)
 	case TSDB_WAL_REC_SERIES:
 		return ops->series;
 	case TSDB_WAL_REC_SAMPLES:
+	case TSDB_WAL_REC_SAMPLES_DENSE:
 		return ops->samples;
 	case TSDB_WAL_REC_TOMBSTONES:
 		return ops->tombstones;
@@ -60,6 +61,7 @@ static int dispatch(struct replay *rp, const void *rec, size_t len, char *why, s
 	case TSDB_WAL_REC_SERIES:
 		return ops->series(rp->ctx, v, n, err, errlen);
 	case TSDB_WAL_REC_SAMPLES:
+	case TSDB_WAL_REC_SAMPLES_DENSE:
 		return ops->samples(rp->ctx, v, n, err, errlen);
 	case TSDB_WAL_REC_TOMBSTONES:
 		return ops->tombstones(rp->ctx, v, n, err, errlen);
