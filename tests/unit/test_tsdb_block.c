@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "mapped_rss.h"
+
 #include "tsdb/block_internal.h"
 
 #define LS(...) ((struct labels){ (struct label[]){ __VA_ARGS__ }, \
@@ -449,26 +451,6 @@ static void test_corruption_detected(void **state)
 }
 
 /* --- memory --------------------------------------------------------------------------- */
-
-/* kB of the process's RSS in mappings of files under the block directory `ulid`. */
-static long mapped_rss_kb(const char *ulid)
-{
-	char line[1024];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	bool in = false;
-	unsigned long lo, hi;
-	long kb = 0, v;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-			in = strstr(line, ulid) != NULL;
-		else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
-			kb += v;
-	}
-	fclose(f);
-	return kb;
-}
 
 /* Opening validates the whole index, a select reads every chunk; neither may leave
  * the files resident in the process, and reading after the release still works. */

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "mapped_rss.h"
+
 #include "tsdb/block.h"
 #include "tsdb/internal.h"
 
@@ -761,26 +763,6 @@ static void same_samples(struct tsdb_head *a, uint64_t ra, struct tsdb_head *b, 
 	assert_memory_equal(x, y, n * sizeof(*x));
 }
 
-/* kB of the RSS in mappings of (deleted) files under dir: the chunk store's. */
-static long store_rss_kb(const char *dir)
-{
-	char line[1024];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long lo, hi;
-	bool in = false;
-	long kb = 0, v;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-			in = strstr(line, dir) != NULL;
-		else if (in && sscanf(line, "Rss: %ld kB", &v) == 1)
-			kb += v;
-	}
-	fclose(f);
-	return kb;
-}
-
 /* A block written from the head reads parked chunks without mapping them, and gets
  * the same bytes as from a head without a store. */
 static void same_blocks(struct tsdb_head *h, struct tsdb_head *plain, const char *dir)
@@ -794,7 +776,7 @@ static void same_blocks(struct tsdb_head *h, struct tsdb_head *plain, const char
 
 	assert_int_equal(tsdb_block_write_head(h, dir, BASE, BASE + 4 * HOUR, TSDB_BLOCK_PROMETHEUS,
 					       &m1, &written, err, sizeof(err)), 0);
-	assert_int_equal(store_rss_kb(dir), 0);
+	assert_int_equal(mapped_rss_kb(dir), 0);
 	assert_int_equal(tsdb_block_write_head(plain, dir, BASE, BASE + 4 * HOUR,
 					       TSDB_BLOCK_PROMETHEUS, &m2, &written, err,
 					       sizeof(err)), 0);
@@ -876,9 +858,9 @@ static void test_chunk_store(void **state)
 	assert_true(heap > 0); /* the store filled up */
 	assert_true(tsdb_chunk_store_owns(h->store,
 					  tsdb_head_series_by_ref(h, r[0])->closed[0].data));
-	assert_true(store_rss_kb(dir) > 0); /* the reads above went through the mapping */
+	assert_true(mapped_rss_kb(dir) > 0); /* the reads above went through the mapping */
 	tsdb_chunk_store_drop_pages(h->store);
-	assert_int_equal(store_rss_kb(dir), 0);
+	assert_int_equal(mapped_rss_kb(dir), 0);
 	same_blocks(h, plain, dir);
 	/* Truncation gives the parked chunks back; new chunks are parked again. */
 	assert_int_equal(tsdb_head_truncate(h, BASE + 5 * HOUR, NULL, err, sizeof(err)), 0);
