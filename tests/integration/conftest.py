@@ -3,14 +3,17 @@
 Each daemon runs from build/bin (or $LGTM_BIN) with a config written into the test's
 temporary directory, and is stopped with SIGTERM (then SIGKILL) at the end.
 """
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,35 @@ def http(method, url, body=None, headers=None, timeout=10):
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+
+
+OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+TEXT_TYPE = "text/plain; version=0.0.4"
+
+
+@contextlib.contextmanager
+def scrape_target(body, content_type=TEXT_TYPE):
+    """A scrape target on a free loopback port answering every GET with body()
+    (bytes; called per scrape) as content_type; yields its host:port."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = body()
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 def wait_for(cond, timeout=5):

@@ -1,9 +1,7 @@
 """lgtm-metrics keeps exemplars: scraped from an OpenMetrics target (a python
 http.server in the test), received by remote-write, answered by
 /api/v1/query_exemplars in Prometheus' JSON, and kept across a restart (WAL replay)."""
-import http.server
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +11,7 @@ import pytest
 import snappy
 
 import promproto
+from conftest import OPENMETRICS_TYPE, scrape_target
 
 OPENMETRICS = (
     "# TYPE foo counter\n"
@@ -24,26 +23,10 @@ OPENMETRICS = (
 ).encode()
 
 
-class _Target(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
-        self.send_header("Content-Length", str(len(OPENMETRICS)))
-        self.end_headers()
-        self.wfile.write(OPENMETRICS)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def om_target():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Target)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with scrape_target(lambda: OPENMETRICS, OPENMETRICS_TYPE) as address:
+        yield address
 
 
 def wait_value(fn, timeout):

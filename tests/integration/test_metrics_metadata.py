@@ -3,15 +3,14 @@ answered from what its scrape targets say in their TYPE / HELP / UNIT lines: Deb
 prometheus-node-exporter, lgtm-metrics itself, and a small target served from this
 test whose help for node_cpu_seconds_total differs; then the same questions asked of
 Debian's Prometheus 2.42 scraping the same node_exporter."""
-import http.server
 import json
 import time
-import threading
 import urllib.parse
 
 import pytest
 
 from conftest import http as http_call
+from conftest import scrape_target
 from test_metrics_peers import prometheus  # noqa: F401 (fixture)
 from test_metrics_scrape import config as scrape_config
 from test_metrics_scrape import node_exporter, wait_for  # noqa: F401 (fixture)
@@ -27,23 +26,8 @@ other_only_total 3
 
 @pytest.fixture
 def other_target():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(OTHER_BODY)))
-            self.end_headers()
-            self.wfile.write(OTHER_BODY)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with scrape_target(lambda: OTHER_BODY) as address:
+        yield address
 
 
 def config(node, other):

@@ -3,7 +3,6 @@ directions: lgtm-metrics scrapes an OpenMetrics target and forwards its exemplar
 (`send_exemplars: true`) to a Prometheus started with the remote-write receiver and
 exemplar storage; Prometheus scrapes the same kind of target and forwards to
 lgtm-metrics. /api/v1/query_exemplars on both sides must agree."""
-import http.server
 import json
 import threading
 import time
@@ -11,45 +10,32 @@ from urllib.parse import urlencode
 
 import pytest
 
+from conftest import OPENMETRICS_TYPE, scrape_target
 from conftest import http as http_req
 from test_metrics_peers import forwarding_config, prometheus  # noqa: F401 (fixture)
 from test_metrics_scrape import wait_for
 
 
-class _Counter(http.server.BaseHTTPRequestHandler):
+@pytest.fixture
+def counter_target():
     """A counter whose every scrape carries a new exemplar (trace id = scrape number);
     without a timestamp, the exemplar takes the scrape's."""
     hits = 0
     lock = threading.Lock()
 
-    def do_GET(self):
-        with _Counter.lock:
-            _Counter.hits += 1
-            n = _Counter.hits
-        body = ("# TYPE req counter\n"
+    def body():
+        nonlocal hits
+        with lock:
+            hits += 1
+            n = hits
+        return ("# TYPE req counter\n"
                 "# HELP req Requests.\n"
                 f'req_total{{path="/a"}} {n} # {{trace_id="t{n}"}} {n / 10}\n'
                 f'req_total{{path="/b"}} {2 * n}\n'
                 "# EOF\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def counter_target():
-    _Counter.hits = 0
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with scrape_target(body, OPENMETRICS_TYPE) as address:
+        yield address
 
 
 def query_exemplars(url, query, start, end):
