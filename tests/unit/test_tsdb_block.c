@@ -17,6 +17,7 @@
 #include "mapped_rss.h"
 
 #include "tsdb/block_internal.h"
+#include "tsdb/wal.h"
 
 #define LS(...) ((struct labels){ (struct label[]){ __VA_ARGS__ }, \
 	sizeof((struct label[]){ __VA_ARGS__ }) / sizeof(struct label) })
@@ -25,6 +26,8 @@
 
 static char dir[256];
 static char err[1024];
+/* The encoding write_head() uses: the tests that run for both set it. */
+static enum tsdb_block_encoding wenc = TSDB_BLOCK_PROMETHEUS;
 
 static int setup(void **state)
 {
@@ -36,6 +39,7 @@ static int teardown(void **state)
 {
 	char cmd[300];
 
+	wenc = TSDB_BLOCK_PROMETHEUS;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd);
 }
@@ -106,10 +110,20 @@ static void write_head(struct tsdb_head *h, int64_t mint, int64_t maxt,
 	bool written;
 
 	memset(meta, 0, sizeof(*meta));
-	assert_int_equal(tsdb_block_write_head(h, dir, mint, maxt, TSDB_BLOCK_PROMETHEUS, meta,
+	assert_int_equal(tsdb_block_write_head(h, dir, mint, maxt, wenc, meta,
 					       &written, err,
 					       sizeof(err)), 0);
 	assert_true(written);
+}
+
+/* Open the block whose index is at `index_path`; 0 or TSDB_EFAIL. */
+static int open_block_at(const char *index_path, struct tsdb_block **b)
+{
+	char d[512];
+
+	snprintf(d, sizeof(d), "%s", index_path);
+	*strrchr(d, '/') = '\0';
+	return tsdb_block_open(d, b, err, sizeof(err));
 }
 
 static struct tsdb_block *open_block(const char *ulid)
@@ -447,6 +461,122 @@ static void test_corruption_detected(void **state)
 	tsdb_block_unref(b);
 	for (int i = 0; i < 6; i++)
 		tsdb_block_meta_free(&m[i]);
+	tsdb_head_free(h);
+}
+
+/* The same for dense blocks, which have lgtm's own index (block_index.c). */
+static void test_dense_write_read_roundtrip(void **state)
+{
+	wenc = TSDB_BLOCK_DENSE;
+	test_write_read_roundtrip(state);
+}
+
+static void test_dense_index_lookups(void **state)
+{
+	wenc = TSDB_BLOCK_DENSE;
+	test_index_lookups(state);
+}
+
+static void test_dense_corruption_detected(void **state)
+{
+	wenc = TSDB_BLOCK_DENSE;
+	test_corruption_detected(state);
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Read everything a querier offers; errors are fine, crashes are not. */
+static void read_all(struct tsdb_block *b)
+{
+	struct tsdb_querier *q;
+	struct tsdb_series_set *ss;
+	struct tsdb_strings names, vals;
+
+	assert_int_equal(tsdb_block_querier(b, INT64_MIN, INT64_MAX, &q, err, sizeof(err)), 0);
+	if (tsdb_querier_select(q, NULL, 0, NULL, &ss, err, sizeof(err)) == 0) {
+		while (tsdb_series_set_next(ss)) {
+			struct tsdb_iterator *it = tsdb_series_set_iterator(ss);
+
+			while (tsdb_iterator_next(it))
+				;
+		}
+		(void)tsdb_series_set_err(ss, err, sizeof(err));
+	}
+	if (tsdb_querier_label_names(q, NULL, 0, &names, err, sizeof(err)) == 0)
+		for (size_t i = 0; i < names.n; i++)
+			(void)tsdb_querier_label_values(q, names.v[i], NULL, 0, &vals, err,
+							sizeof(err));
+	tsdb_querier_close(q);
+}
+
+/* A dense index mutated with its checksums fixed up (what a checksum cannot catch):
+ * opening refuses it or the block reads without going out of bounds. */
+static void test_dense_index_hostile(void **state)
+{
+	struct tsdb_head *h = fixture();
+	struct tsdb_block_meta m;
+	char path[512];
+	struct buf orig = { 0 };
+	uint8_t *ix;
+	int opened = 0, refused = 0;
+	FILE *f;
+
+	wenc = TSDB_BLOCK_DENSE;
+	write_head(h, 0, 3 * MIN, &m);
+	snprintf(path, sizeof(path), "%s/%s/index", dir, m.ulid);
+	{
+		char tmp[4096];
+		size_t n;
+
+		f = fopen(path, "rb");
+		assert_non_null(f);
+		while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+			buf_append(&orig, tmp, n);
+		fclose(f);
+	}
+	assert_int_equal((uint8_t)orig.data[4], BLOCK_INDEX_DENSE);
+	ix = malloc(orig.len);
+	for (int round = 0; round < 600; round++) {
+		const uint8_t *toc;
+		uint64_t sec[4];
+		uint64_t off;
+		uint32_t len;
+		struct tsdb_block *b;
+
+		memcpy(ix, orig.data, orig.len);
+		toc = ix + orig.len - BLOCK_TOC_LEN;
+		sec[0] = tsdb_be64(toc);      /* symbols */
+		sec[1] = tsdb_be64(toc + 8);  /* series */
+		sec[2] = tsdb_be64(toc + 32); /* postings */
+		sec[3] = tsdb_be64(toc + 40); /* postings offset table */
+		off = sec[round % 4];
+		len = tsdb_be32(ix + off);
+		for (int k = 0; k < 1 + round % 3; k++)
+			ix[off + 4 + (size_t)rand() % len] ^= (uint8_t)(1 + rand() % 255);
+		put_be32(ix + off + 4 + len, tsdb_wal_crc32c(0, ix + off + 4, len));
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(ix, 1, orig.len, f), orig.len);
+		fclose(f);
+		if (open_block_at(path, &b) == 0) {
+			opened++;
+			read_all(b);
+			tsdb_block_unref(b);
+		} else {
+			refused++;
+		}
+	}
+	print_message("mutated dense indexes: %d refused, %d opened\n", refused, opened);
+	assert_true(refused > 0);
+	free(ix);
+	buf_free(&orig);
+	tsdb_block_meta_free(&m);
 	tsdb_head_free(h);
 }
 
@@ -860,6 +990,160 @@ static void test_dense_blocks(void **state)
 	tsdb_head_free(h);
 }
 
+/* --- a dense block older builds wrote (tests/fixtures/tsdb/README.md) --- */
+
+#define V1_ULID "01M7ZW51ZHC3TMNDPHZY9B833N"
+#define V1_T0 1795204800000LL
+#define V1_SERIES 7
+
+static const char *const v1_names[V1_SERIES] = { "v1_const", "v1_counter", "v1_pages",
+						  "v1_ratio", "v1_stale", "v1_accel", "v1_gap" };
+
+/* Sample i of fixture series s; false past its last one. */
+static bool v1_sample(int s, int i, int64_t *t, double *v)
+{
+	int n = s == 1 ? 1000 : s == 6 ? 150 : 300;
+
+	if (i >= n)
+		return false;
+	*t = V1_T0 + (s == 1 ? 15000LL * i + i * 7 % 5 : 60000LL * i) +
+	     (s == 6 && i >= 100 ? 10800000LL : 0);
+	switch (s) {
+	case 0:
+		*v = 1500;
+		break;
+	case 1:
+		*v = (double)(4532663 + 250 * i + (i * i * 37) % 1000) / 100;
+		break;
+	case 2:
+		*v = 4096.0 * (1000 + (i * 5) % 7);
+		break;
+	case 3:
+		*v = 1.0 / (i + 3);
+		break;
+	case 4:
+		*v = i == 299 ? tsdb_stale_nan() : i % 10;
+		break;
+	case 5:
+		*v = (double)(i * i * 3 + 7) / 1000;
+		break;
+	default:
+		*v = i;
+	}
+	return true;
+}
+
+/* What the fixture holds, dumped from a head given the same samples. */
+static char *v1_want(void)
+{
+	struct tsdb_head_options o = { .chunk_range_ms = 120 * MIN };
+	struct tsdb_head *h;
+	struct tsdb_querier *q;
+	char *want;
+
+	assert_int_equal(tsdb_head_new(&o, &h, err, sizeof(err)), 0);
+	for (int64_t lim = V1_T0; lim < V1_T0 + 6 * 60 * MIN; lim += MIN)
+		for (int s = 0; s < V1_SERIES; s++) {
+			int64_t t;
+			double v;
+
+			for (int i = 0; v1_sample(s, i, &t, &v); i++)
+				if (t >= lim && t < lim + MIN)
+					add(h, LS({ "__name__", v1_names[s] }, { "job", "fixture" }), t, v);
+		}
+	assert_int_equal(tsdb_head_querier(h, INT64_MIN, INT64_MAX, &q, err, sizeof(err)), 0);
+	want = dump(q, NULL, 0);
+	tsdb_querier_close(q);
+	tsdb_head_free(h);
+	return want;
+}
+
+/* Chunk encodings in a block's first segment: counts of 0x81 and 0x82 chunks. */
+static void chunk_kinds(const char *ulid, int *v1, int *v2)
+{
+	char path[512];
+	struct buf b = { 0 };
+	FILE *f;
+	char tmp[4096];
+	size_t n, off = 8;
+
+	snprintf(path, sizeof(path), "%s/%s/chunks/000001", dir, ulid);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_append(&b, tmp, n);
+	fclose(f);
+	*v1 = *v2 = 0;
+	while (off < b.len) {
+		struct tsdb_dec d = { (const uint8_t *)b.data + off, (const uint8_t *)b.data + b.len,
+				      false };
+		uint64_t len = tsdb_dec_uvarint(&d);
+		uint8_t enc = tsdb_dec_byte(&d);
+
+		assert_false(d.bad);
+		*v1 += enc == 0x81;
+		*v2 += enc == 0x82;
+		off = (size_t)(d.p - (const uint8_t *)b.data) + len + 4;
+	}
+	buf_free(&b);
+}
+
+/* A dense block as older builds wrote it (0x81 chunks, Prometheus' index) reads back
+ * sample for sample, answers label lookups, and compacts into either encoding. */
+static void test_dense_v1_block(void **state)
+{
+	const char *root = getenv("LGTM_FIXTURES");
+	char cmd[1024], *want, *got;
+	struct tsdb_block *b, *c;
+	struct tsdb_block_meta out;
+	bool written;
+	int v1, v2;
+
+	snprintf(cmd, sizeof(cmd), "cp -r %s/tsdb/dense-v1/" V1_ULID " %s/",
+		 root ? root : "tests/fixtures", dir);
+	assert_int_equal(system(cmd), 0);
+	chunk_kinds(V1_ULID, &v1, &v2);
+	assert_true(v1 > 0 && v2 == 0);
+	want = v1_want();
+	b = open_block(V1_ULID);
+	assert_int_equal(tsdb_block_meta(b)->encoding, TSDB_BLOCK_DENSE);
+	got = dump_block(b);
+	assert_string_equal(got, want);
+	free(got);
+	{
+		struct tsdb_querier *q;
+		struct tsdb_matcher m;
+
+		assert_int_equal(tsdb_matcher_init(&m, TSDB_MATCH_RE, "__name__", "v1_(gap|pages)",
+						   err, sizeof(err)), 0);
+		assert_int_equal(tsdb_block_querier(b, INT64_MIN, INT64_MAX, &q, err, sizeof(err)),
+				 0);
+		got = dump(q, &m, 1);
+		assert_non_null(strstr(got, "v1_gap"));
+		assert_non_null(strstr(got, "v1_pages"));
+		assert_null(strstr(got, "v1_const"));
+		free(got);
+		tsdb_querier_close(q);
+		tsdb_matcher_free(&m);
+	}
+	for (int enc = 0; enc < 2; enc++) {
+		assert_int_equal(tsdb_block_compact(&b, 1, dir, enc ? TSDB_BLOCK_DENSE
+								 : TSDB_BLOCK_PROMETHEUS,
+						    &out, &written, err, sizeof(err)), 0);
+		chunk_kinds(out.ulid, &v1, &v2);
+		assert_int_equal(v1, 0);
+		assert_true(enc ? v2 > 0 : v2 == 0);
+		c = open_block(out.ulid);
+		got = dump_block(c);
+		assert_string_equal(got, want);
+		free(got);
+		tsdb_block_unref(c);
+		tsdb_block_meta_free(&out);
+	}
+	tsdb_block_unref(b);
+	free(want);
+}
+
 /* A dense compaction stores a series' consecutive chunks as one when that is smaller
  * (constants, counters), keeps them apart when not (a chunk of full-precision floats
  * or with a stale marker stays XOR and splits the run; a long gap in the timestamps
@@ -945,6 +1229,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_promtool_reads_our_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dense_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dense_merges_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_v1_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_write_read_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_index_lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_corruption_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dense_index_hostile, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("tsdb_block", tests, NULL, NULL);

@@ -376,17 +376,29 @@ static void test_malformed(void **state)
 
 /* XOR-encode s, convert to dense (want: 1 dense, 0 stays XOR) and, when dense, decode
  * and compare bit for bit; returns the dense size (0 when it stayed XOR). */
+/* The meta a block gives a dense chunk of d: its first and last timestamps. */
+static struct tsdb_chunk_meta dense_meta(const struct buf *d, int64_t mint, int64_t maxt)
+{
+	return (struct tsdb_chunk_meta){ mint, maxt, (const uint8_t *)d->data, d->len,
+					 TSDB_ENC_DENSE2 };
+}
+
 static size_t dense_roundtrip(const struct tsdb_sample *s, size_t n, int want)
 {
 	struct tsdb_xor_appender a;
 	struct tsdb_dense_iter it;
+	struct tsdb_chunk_meta c;
 	struct buf d = { 0 };
 	size_t i = 0, len;
 
 	encode(&a, s, n);
 	len = a.len;
+	/* a meta that does not match the samples: no dense chunk */
+	assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, s[0].t - 1, s[n - 1].t, &d), 0);
+	assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, s[0].t, s[n - 1].t + 1, &d), 0);
+	assert_int_equal(d.len, 0);
 	{
-		int got = tsdb_dense_from_xor(a.buf, a.len, &d);
+		int got = tsdb_dense_from_xor(a.buf, a.len, s[0].t, s[n - 1].t, &d);
 
 		if (got != want)
 			fail_msg("%zu samples from %.17g: dense_from_xor gave %d (dense %zu bytes, "
@@ -399,8 +411,9 @@ static size_t dense_roundtrip(const struct tsdb_sample *s, size_t n, int want)
 		return 0;
 	}
 	assert_true(d.len < len);
-	assert_int_equal(tsdb_dense_samples((const uint8_t *)d.data, d.len), n);
-	tsdb_dense_iter_init(&it, (const uint8_t *)d.data, d.len);
+	assert_int_equal(tsdb_dense_samples(TSDB_ENC_DENSE2, (const uint8_t *)d.data, d.len), n);
+	c = dense_meta(&d, s[0].t, s[n - 1].t);
+	tsdb_dense_iter_init(&it, &c);
 	while (tsdb_dense_iter_next(&it)) {
 		int64_t t;
 		double v;
@@ -422,19 +435,18 @@ static size_t dense_roundtrip(const struct tsdb_sample *s, size_t n, int want)
 }
 
 /* Hand-derived: (1000, 1.5) (2000, 2.5) (3000, 3.5) at k = 1 are 15, 25, 35, best as
- * m0 and deltas of 10 (FOR width 0):
- *   03 | d0 0f (t0 1000) | e8 07 (dt 1000) | 00 00 (dods: min 0, width 0)
- *   01 (k) | 01 (deltas) | 1e (m0 15) | 14 00 (deltas: min 10, width 0) */
+ * m0 and deltas of 10 (a frame of span 0); the timestamps are regular, so the meta's
+ * 1000 and 3000 give them all:
+ *   21 (k 1, mode 1) | 03 | 1e (m0 15) | 14 00 (deltas: min 10, span 0) */
 static void test_dense_golden(void **state)
 {
-	static const uint8_t want[] = { 0x03, 0xd0, 0x0f, 0xe8, 0x07, 0x00, 0x00, 0x01, 0x01,
-					0x1e, 0x14, 0x00 };
+	static const uint8_t want[] = { 0x21, 0x03, 0x1e, 0x14, 0x00 };
 	struct tsdb_sample s[] = { { 1000, 1.5 }, { 2000, 2.5 }, { 3000, 3.5 } };
 	struct tsdb_xor_appender a;
 	struct buf d = { 0 };
 
 	encode(&a, s, 3);
-	assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, &d), 1);
+	assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, 1000, 3000, &d), 1);
 	assert_int_equal(d.len, sizeof(want));
 	assert_memory_equal(d.data, want, sizeof(want));
 	tsdb_xor_appender_free(&a);
@@ -531,9 +543,10 @@ static void test_dense_encode_arrays(void **state)
 		assert_int_equal(tsdb_dense_encode(t, v, (size_t)n, SIZE_MAX, &d), 1);
 		{
 			struct tsdb_dense_iter it;
+			struct tsdb_chunk_meta c = dense_meta(&d, t[0], t[n - 1]);
 			int i = 0;
 
-			tsdb_dense_iter_init(&it, (const uint8_t *)d.data, d.len);
+			tsdb_dense_iter_init(&it, &c);
 			while (tsdb_dense_iter_next(&it)) {
 				int64_t tt;
 				double vv;
@@ -565,7 +578,8 @@ static void test_dense_encode_arrays(void **state)
 	}
 	buf_reset(&d);
 	assert_int_equal(tsdb_dense_encode(t, v, 65535, SIZE_MAX, &d), 1);
-	assert_int_equal(tsdb_dense_samples((const uint8_t *)d.data, d.len), 65535);
+	assert_int_equal(tsdb_dense_samples(TSDB_ENC_DENSE2, (const uint8_t *)d.data, d.len),
+			 65535);
 	buf_reset(&d);
 	assert_int_equal(tsdb_dense_encode(t, v, 65536, SIZE_MAX, &d), 0);
 	assert_int_equal(tsdb_dense_encode(t, v, 0, SIZE_MAX, &d), 0);
@@ -611,12 +625,13 @@ static void test_dense_seek_matches_next(void **state)
 			int64_t target = t[0] - 5 + (int64_t)(rnd() % (uint64_t)(t[n - 1] - t[0] + 10));
 			int pre = (int)(rnd() % 4); /* samples read before the seek */
 			struct tsdb_dense_iter a, b;
+			struct tsdb_chunk_meta c = dense_meta(&d, t[0], t[n - 1]);
 			bool ra, rb;
 
 			if (q % 50 == 0)
 				target = q ? t[n - 1] + 1 : t[(int)(rnd() % (uint64_t)n)];
-			tsdb_dense_iter_init(&a, (const uint8_t *)d.data, d.len);
-			tsdb_dense_iter_init(&b, (const uint8_t *)d.data, d.len);
+			tsdb_dense_iter_init(&a, &c);
+			tsdb_dense_iter_init(&b, &c);
 			for (int i = 0; i < pre; i++) {
 				assert_true(tsdb_dense_iter_next(&a));
 				assert_true(tsdb_dense_iter_next(&b));
@@ -661,46 +676,74 @@ static void test_dense_refuses(void **state)
 	dense_roundtrip(s, 60, 0);
 }
 
-/* Every truncation and many byte flips of a dense chunk: the iterator never reads
- * past the chunk (the sanitizer build checks) and never yields more samples. */
+/* Every truncation and many byte flips of a dense chunk, and metas that do not fit
+ * it: the iterator never reads past the chunk (the sanitizer build checks), never
+ * yields more samples than the count, and a truncated chunk ends corrupt. */
 static void test_dense_malformed(void **state)
 {
 	struct tsdb_sample s[120];
 	struct tsdb_xor_appender a;
+	struct tsdb_chunk_meta c;
 	struct buf d = { 0 };
 	uint8_t *copy;
 
-	for (int i = 0; i < 120; i++)
-		s[i] = (struct tsdb_sample){ 15000LL * i + (int64_t)(rnd() % 100),
-					     (double)(rnd() % 100000) / 100 };
-	encode(&a, s, 120);
-	assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, &d), 1);
-	tsdb_xor_appender_free(&a);
-	for (size_t cut = 0; cut < d.len; cut++) {
-		struct tsdb_dense_iter it;
-		int n = 0;
+	for (int r = 0; r < 2; r++) {
+		for (int i = 0; i < 120; i++)
+			s[i] = (struct tsdb_sample){ 15000LL * i + (r ? 0 : (int64_t)(rnd() % 100)),
+						     (double)(rnd() % 100000) / 100 };
+		encode(&a, s, 120);
+		buf_reset(&d);
+		assert_int_equal(tsdb_dense_from_xor(a.buf, a.len, s[0].t, s[119].t, &d), 1);
+		tsdb_xor_appender_free(&a);
+		for (size_t cut = 0; cut < d.len; cut++) {
+			struct tsdb_dense_iter it;
+			int n = 0;
 
-		copy = malloc(cut ? cut : 1);
-		memcpy(copy, d.data, cut);
-		tsdb_dense_iter_init(&it, copy, cut);
-		while (tsdb_dense_iter_next(&it))
-			n++;
-		assert_true(it.corrupt);
-		assert_int_equal(n, 0);
-		free(copy);
+			copy = malloc(cut ? cut : 1);
+			memcpy(copy, d.data, cut);
+			c = (struct tsdb_chunk_meta){ s[0].t, s[119].t, copy, cut, TSDB_ENC_DENSE2 };
+			tsdb_dense_iter_init(&it, &c);
+			while (tsdb_dense_iter_next(&it))
+				n++;
+			assert_true(it.corrupt);
+			assert_true(n < 120);
+			free(copy);
+		}
+		for (int k = 0; k < 2000; k++) {
+			struct tsdb_dense_iter it;
+			int n = 0;
+
+			copy = malloc(d.len);
+			memcpy(copy, d.data, d.len);
+			copy[rnd() % d.len] ^= (uint8_t)(1 + rnd() % 255);
+			c = (struct tsdb_chunk_meta){ s[0].t, s[119].t, copy, d.len, TSDB_ENC_DENSE2 };
+			if (k % 3 == 1)
+				c.maxt += (int64_t)(rnd() % 200000) - 100000;
+			if (k % 3 == 2)
+				c.mint = c.maxt - (int64_t)(rnd() % 4000000);
+			tsdb_dense_iter_init(&it, &c);
+			while (tsdb_dense_iter_next(&it))
+				n++;
+			assert_true(n <= 65535);
+			free(copy);
+		}
 	}
-	for (int k = 0; k < 2000; k++) {
-		struct tsdb_dense_iter it;
-		int n = 0;
+	/* Regular timestamps: a meta whose span does not divide into the count's
+	 * intervals, or is empty, or runs backwards, is corrupt. */
+	c = dense_meta(&d, s[0].t, s[119].t);
+	{
+		const int64_t bad[][2] = { { s[0].t, s[119].t + 1 }, { s[0].t, s[0].t },
+					   { s[119].t, s[0].t }, { INT64_MIN, INT64_MAX } };
 
-		copy = malloc(d.len);
-		memcpy(copy, d.data, d.len);
-		copy[rnd() % d.len] ^= (uint8_t)(1 + rnd() % 255);
-		tsdb_dense_iter_init(&it, copy, d.len);
-		while (tsdb_dense_iter_next(&it))
-			n++;
-		assert_true(n <= 65535);
-		free(copy);
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			struct tsdb_dense_iter it;
+
+			c.mint = bad[k][0];
+			c.maxt = bad[k][1];
+			tsdb_dense_iter_init(&it, &c);
+			assert_true(it.corrupt);
+			assert_false(tsdb_dense_iter_next(&it));
+		}
 	}
 	/* Seeking: to the first sample at or after t, never backwards. */
 	{
@@ -708,7 +751,8 @@ static void test_dense_malformed(void **state)
 		int64_t t;
 		double v;
 
-		tsdb_dense_iter_init(&it, (const uint8_t *)d.data, d.len);
+		c = dense_meta(&d, s[0].t, s[119].t);
+		tsdb_dense_iter_init(&it, &c);
 		assert_true(tsdb_dense_iter_seek(&it, s[50].t));
 		tsdb_dense_iter_at(&it, &t, &v);
 		assert_int_equal(t, s[50].t);
@@ -718,6 +762,129 @@ static void test_dense_malformed(void **state)
 		assert_false(tsdb_dense_iter_seek(&it, s[119].t + 1));
 	}
 	buf_free(&d);
+}
+
+/* v1_counter: rc 1 */
+static const uint8_t v1_counter[] = {
+	0x14, 0x80, 0xa0, 0xab, 0xfe, 0xf9, 0x62, 0x9a, 0x75, 0x09, 0x02, 0x05,
+	0x21, 0x86, 0x18, 0x62, 0x08, 0x02, 0x02, 0xee, 0xa6, 0xa9, 0x04, 0xbe,
+	0x04, 0xbb, 0x0e, 0x02, 0xe8, 0x07, 0x55, 0x88, 0x54, 0x55, 0x01,
+};
+/* v1_const: rc 1 */
+static const uint8_t v1_const[] = {
+	0x1e, 0x80, 0xc4, 0x95, 0xa9, 0xbf, 0x68, 0xe0, 0xd4, 0x03, 0x00, 0x00,
+	0x00, 0x00, 0xb8, 0x17, 0x00,
+};
+/* v1_accel: rc 1 */
+static const uint8_t v1_accel[] = {
+	0x10, 0x9f, 0x8d, 0x06, 0xe8, 0x07, 0x00, 0x00, 0x03, 0x02, 0x0e, 0x06,
+	0x0c, 0x00,
+};
+/* v1_noise: rc 1 */
+static const uint8_t v1_noise[] = {
+	0x10, 0x00, 0xe0, 0xd4, 0x03, 0x00, 0x00, 0x00, 0x01, 0xe7, 0x07, 0xa1,
+	0x01, 0x01, 0xe8, 0x07, 0x01, 0x10,
+};
+/* v1_raw: rc 1 */
+static const uint8_t v1_raw[] = {
+	0x10, 0x00, 0xe0, 0xd4, 0x03, 0x00, 0x00, 0x00, 0x00, 0xcf, 0x0f, 0x0b,
+	0x01, 0x00, 0x88, 0xbe, 0x00, 0xa0, 0x1f, 0x00, 0xe9, 0x03, 0x20, 0xfa,
+	0x02, 0x80, 0x7e, 0x00, 0xa4, 0x0f, 0x80, 0xe8, 0x0b, 0x00, 0xfa,
+};
+/* v1_pages: rc 1 */
+static const uint8_t v1_pages[] = {
+	0x10, 0x00, 0xe0, 0xd4, 0x03, 0x00, 0x00, 0x00, 0x01, 0x80, 0x80, 0xf4,
+	0x03, 0xff, 0x7f, 0x01, 0x80, 0xe0, 0x01, 0x89, 0x44,
+};
+/* v1_one: rc 1 */
+static const uint8_t v1_one[] = {
+	0x01, 0x09, 0x01, 0x00, 0x96, 0x01, 0x00,
+};
+/* v1_two: rc 1 */
+static const uint8_t v1_two[] = {
+	0x02, 0x09, 0x08, 0x01, 0x00, 0x96, 0x01, 0x00,
+};
+
+/* Chunks in the layout older builds wrote (0x81, TSDB_ENC_DENSE; bytes above written by
+ * that code) read back as they were written: each mode, regular and irregular
+ * timestamps, one and two samples. */
+static void test_dense_v1_chunks(void **state)
+{
+	struct v1case {
+		const uint8_t *b;
+		size_t len, n;
+	} cases[] = {
+#define CASE(a, n) { a, sizeof(a), n }
+		CASE(v1_counter, 20), CASE(v1_const, 30), CASE(v1_accel, 16), CASE(v1_noise, 16),
+		CASE(v1_raw, 16), CASE(v1_pages, 16), CASE(v1_one, 1), CASE(v1_two, 2),
+#undef CASE
+	};
+	int64_t t[64];
+	double v[64];
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		/* the samples each was made from */
+		for (int i = 0; i < 30; i++) {
+			switch (k) {
+			case 0:
+				t[i] = 1700000000000LL + 15000LL * i + (i * 7 % 5);
+				v[i] = (double)(4532663 + 37 * i * i % 1000 + 250 * i) / 100;
+				break;
+			case 1:
+				t[i] = 1795205280000LL + 60000LL * i;
+				v[i] = 1500;
+				break;
+			case 2:
+				t[i] = -50000 + 1000LL * i;
+				v[i] = (double)(i * i * 3 + 7) / 1000;
+				break;
+			case 3:
+				t[i] = 60000LL * i;
+				v[i] = (double)((i * 7919) % 1000 - 500);
+				break;
+			case 4:
+				t[i] = 60000LL * i;
+				v[i] = (i % 2 ? 1000 : -1000) + i % 3;
+				break;
+			case 5:
+				t[i] = 60000LL * i;
+				v[i] = 4096.0 * (1000 + (i * 5) % 7);
+				break;
+			default:
+				t[i] = i ? 3 : -5;
+				v[i] = 7.5;
+			}
+		}
+		{
+			struct tsdb_chunk_meta c = { t[0], t[cases[k].n - 1], cases[k].b, cases[k].len,
+						     TSDB_ENC_DENSE };
+			struct tsdb_chunk_iter it;
+			size_t i = 0;
+
+			assert_int_equal(tsdb_chunk_samples(&c), cases[k].n);
+			tsdb_chunk_iter_init(&it, &c);
+			while (tsdb_chunk_iter_next(&it)) {
+				int64_t tt;
+				double vv;
+
+				assert_true(i < cases[k].n);
+				tsdb_chunk_iter_at(&it, &tt, &vv);
+				assert_int_equal(tt, t[i]);
+				assert_int_equal(tsdb_f2b(vv), tsdb_f2b(v[i]));
+				i++;
+			}
+			assert_false(tsdb_chunk_iter_corrupt(&it));
+			assert_int_equal(i, cases[k].n);
+			/* and truncated, corrupt */
+			for (size_t cut = 0; cut + 1 < cases[k].len; cut++) {
+				c.len = cut;
+				tsdb_chunk_iter_init(&it, &c);
+				while (tsdb_chunk_iter_next(&it))
+					;
+				assert_true(tsdb_chunk_iter_corrupt(&it));
+			}
+		}
+	}
 }
 
 int main(void)
@@ -741,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_dense_encode_arrays),
 		cmocka_unit_test(test_dense_seek_matches_next),
 		cmocka_unit_test(test_dense_malformed),
+		cmocka_unit_test(test_dense_v1_chunks),
 	};
 
 	return cmocka_run_group_tests_name("tsdb_chunk", tests, NULL, NULL);

@@ -22,6 +22,7 @@
 
 #include "compress/compress.h"
 #include "log/log.h"
+#include "tsdb/internal.h"
 #include "tsdb/wal.h"
 #include "tsdb/wal_internal.h"
 
@@ -511,68 +512,160 @@ static void test_record_roundtrip(void **state)
 	arena_free(a);
 }
 
-/* lgtm's columnar samples record: hand-derived bytes, bit-exact round trips of edge
- * values, refs and times in any order and at the int64 limits, and hostile input. */
-static void test_dense_samples_record(void **state)
+/* The 0x81 layout older builds wrote (values as byte planes), for reading tests:
+ * written here independently of the library, which no longer writes it. */
+static void encode_v1(struct buf *b, const struct tsdb_wal_sample *s, size_t n)
 {
-	/* (ref 5, t 1000, 1.0) (ref 6, t 1000, -2.0):
-	 *   81 | 02 | refs 0a 02 | times d0 0f 00
-	 *   | planes: 3f c0 | f0 00 | 00 00 x 6 */
-	static const unsigned char want[] = { 0x81, 0x02, 0x0a, 0x02, 0xd0, 0x0f, 0x00,
-					      0x3f, 0xc0, 0xf0, 0x00, 0, 0, 0, 0, 0, 0,
-					      0, 0, 0, 0, 0, 0 };
-	struct tsdb_wal_sample two[] = { { 5, 1000, 1.0 }, { 6, 1000, -2.0 } };
-	static struct tsdb_wal_sample sm[5000];
+	uint64_t ref = 0, t = 0;
+
+	buf_putc(b, TSDB_WAL_REC_SAMPLES_DENSE);
+	tsdb_put_uvarint(b, n);
+	for (size_t i = 0; i < n; ref = s[i++].ref)
+		tsdb_put_varint(b, (int64_t)(s[i].ref - ref));
+	for (size_t i = 0; i < n; t = (uint64_t)s[i++].t)
+		tsdb_put_varint(b, (int64_t)((uint64_t)s[i].t - t));
+	for (int shift = 56; shift >= 0; shift -= 8)
+		for (size_t i = 0; i < n; i++) {
+			uint64_t bits;
+
+			memcpy(&bits, &s[i].v, 8);
+			buf_putc(b, (char)(bits >> shift));
+		}
+}
+
+static void check_samples(const struct tsdb_wal_sample *got, const struct tsdb_wal_sample *want,
+			  size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_true(got[i].ref == want[i].ref);
+		assert_true(got[i].t == want[i].t);
+		assert_memory_equal(&got[i].v, &want[i].v, 8);
+	}
+}
+
+/* Samples with edge refs, times and values: decimals at every scale, NaN, stale
+ * markers, infinities, -0, subnormals, full-precision floats. */
+static void edge_samples(struct tsdb_wal_sample *sm, size_t n)
+{
 	const uint64_t stale = 0x7ff0000000000002ULL, payload = 0xfff8dead0000beefULL;
 	const double odd[] = { NAN, INFINITY, -INFINITY, -0.0, 0.0, 5e-324, DBL_MIN, DBL_MAX,
-			       -DBL_MAX, 1e-300, 0.1, 123456789.125 };
-	struct arena *a = arena_new(0);
-	struct buf b = { 0 };
-	struct tsdb_wal_sample *o;
-	size_t n;
+			       -DBL_MAX, 1e-300, 0.1, 123456789.125, 9007199254740991.0,
+			       9007199254740992.0, -9007199254740991.0, 1e-18, 1.5e-18,
+			       0.000123456789, 1e22, 1.0 / 3 };
 
-	tsdb_wal_encode_samples_dense(&b, two, 2);
-	assert_int_equal(b.len, sizeof(want));
-	assert_memory_equal(b.data, want, sizeof(want));
-	assert_int_equal(tsdb_wal_record_type(b.data, b.len), TSDB_WAL_REC_SAMPLES_DENSE);
-	assert_true(tsdb_wal_is_samples(TSDB_WAL_REC_SAMPLES_DENSE));
-	for (size_t i = 0; i < 5000; i++) {
+	for (size_t i = 0; i < n; i++) {
 		uint64_t r = (uint64_t)rand() << 31 ^ (uint64_t)rand();
+		int64_t m = (int64_t)(r % 2000000000) - 1000000000;
 
 		sm[i].ref = i % 7 == 0 ? r : 1000 + i;
 		sm[i].t = i % 11 == 0 ? (int64_t)(r << 20) : 1700000000000LL + (int64_t)(i / 100);
-		sm[i].v = i % 3 ? (double)(r % 100000) / 100 : odd[i % 12];
+		sm[i].v = i % 3 ? (double)m / tsdb_ten_to((int)(r % 19)) : odd[i % 20];
 	}
 	memcpy(&sm[1].v, &stale, 8);
 	memcpy(&sm[2].v, &payload, 8);
 	sm[3] = (struct tsdb_wal_sample){ UINT64_MAX, INT64_MIN, -0.0 };
 	sm[4] = (struct tsdb_wal_sample){ 0, INT64_MAX, 1 };
-	buf_reset(&b);
-	tsdb_wal_encode_samples_dense(&b, sm, 5000);
-	assert_int_equal(tsdb_wal_decode_samples(b.data, b.len, a, &o, &n, err, sizeof(err)), 0);
-	assert_int_equal(n, 5000);
-	for (size_t i = 0; i < n; i++) {
-		assert_true(o[i].ref == sm[i].ref);
-		assert_true(o[i].t == sm[i].t);
-		assert_memory_equal(&o[i].v, &sm[i].v, 8);
+}
+
+/* lgtm's columnar samples record: hand-derived bytes, bit-exact round trips of edge
+ * values, refs and times in any order and at the int64 limits, the older layout, and
+ * hostile input. */
+static void test_dense_samples_record(void **state)
+{
+	/* (ref 5, t 1000, 1.0) (ref 6, t 1000, -2.0) (ref 7, t 1000, 0.25) (ref 7, t 1060, NaN):
+	 *   82 | 04 | refs 0a 02 02 00 | times d0 0f 00 00 78
+	 *   | kinds 01 01 13 ff | 02 | 03 | 32 | 7f f8 00 00 00 00 00 01 */
+	static const unsigned char want[] = { 0x82, 0x04, 0x0a, 0x02, 0x02, 0x00, 0xd0, 0x0f,
+					      0x00, 0x00, 0x78, 0x01, 0x01, 0x13, 0xff, 0x02,
+					      0x03, 0x32, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0x01 };
+	/* The same first two samples in the 0x81 layout:
+	 *   81 | 02 | refs 0a 02 | times d0 0f 00 | planes: 3f c0 | f0 00 | 00 00 x 6 */
+	static const unsigned char v1[] = { 0x81, 0x02, 0x0a, 0x02, 0xd0, 0x0f, 0x00,
+					    0x3f, 0xc0, 0xf0, 0x00, 0, 0, 0, 0, 0, 0,
+					    0, 0, 0, 0, 0, 0 };
+	struct tsdb_wal_sample four[] = { { 5, 1000, 1.0 }, { 6, 1000, -2.0 }, { 7, 1000, 0.25 },
+					  { 7, 1060, 0 } };
+	const uint64_t nan1 = 0x7ff8000000000001ULL;
+	static struct tsdb_wal_sample sm[5000];
+	struct arena *a = arena_new(0);
+	struct buf b = { 0 };
+	struct tsdb_wal_sample *o;
+	size_t n;
+
+	memcpy(&four[3].v, &nan1, 8);
+	tsdb_wal_encode_samples_dense(&b, four, 4);
+	assert_int_equal(b.len, sizeof(want));
+	assert_memory_equal(b.data, want, sizeof(want));
+	assert_int_equal(tsdb_wal_record_type(b.data, b.len), TSDB_WAL_REC_SAMPLES_DENSE2);
+	assert_true(tsdb_wal_is_samples(TSDB_WAL_REC_SAMPLES_DENSE2));
+	assert_int_equal(tsdb_wal_decode_samples(want, sizeof(want), a, &o, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 4);
+	check_samples(o, four, 4);
+	/* What older builds wrote still reads. */
+	assert_true(tsdb_wal_is_samples(TSDB_WAL_REC_SAMPLES_DENSE));
+	assert_int_equal(tsdb_wal_decode_samples(v1, sizeof(v1), a, &o, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	check_samples(o, four, 2);
+	edge_samples(sm, 5000);
+	for (int layout = 0; layout < 2; layout++) {
+		buf_reset(&b);
+		if (layout)
+			encode_v1(&b, sm, 5000);
+		else
+			tsdb_wal_encode_samples_dense(&b, sm, 5000);
+		assert_int_equal(tsdb_wal_decode_samples(b.data, b.len, a, &o, &n, err, sizeof(err)),
+				 0);
+		assert_int_equal(n, 5000);
+		check_samples(o, sm, n);
 	}
-	/* Every proper prefix and a trailing byte are errors; a count beyond the bytes is
-	 * refused before anything is read. (The empty record: test_record_roundtrip.) */
-	buf_reset(&b);
-	tsdb_wal_encode_samples_dense(&b, sm, 40);
-	for (size_t len = 1; len < b.len; len++)
-		assert_int_equal(tsdb_wal_decode_samples(b.data, len, a, &o, &n, err, sizeof(err)),
+	/* Every proper prefix and a trailing byte are errors, in both layouts; a count
+	 * beyond the bytes is refused before anything is read. (The empty record:
+	 * test_record_roundtrip.) */
+	for (int layout = 0; layout < 2; layout++) {
+		buf_reset(&b);
+		if (layout)
+			encode_v1(&b, sm, 40);
+		else
+			tsdb_wal_encode_samples_dense(&b, sm, 40);
+		for (size_t len = 1; len < b.len; len++)
+			assert_int_equal(tsdb_wal_decode_samples(b.data, len, a, &o, &n, err,
+								 sizeof(err)), TSDB_WAL_ECORRUPT);
+		buf_putc(&b, 0);
+		assert_int_equal(tsdb_wal_decode_samples(b.data, b.len, a, &o, &n, err, sizeof(err)),
 				 TSDB_WAL_ECORRUPT);
-	buf_putc(&b, 0);
-	assert_int_equal(tsdb_wal_decode_samples(b.data, b.len, a, &o, &n, err, sizeof(err)),
-			 TSDB_WAL_ECORRUPT);
-	assert_non_null(strstr(err, "trailing bytes"));
-	{
+		assert_non_null(strstr(err, "trailing bytes"));
+	}
+	for (int layout = 0; layout < 2; layout++) {
 		unsigned char big[] = { 0x81, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0, 0, 0 };
 
+		big[0] = layout ? 0x81 : 0x82;
 		assert_int_equal(tsdb_wal_decode_samples(big, sizeof(big), a, &o, &n, err,
 							 sizeof(err)), TSDB_WAL_ECORRUPT);
 		assert_non_null(strstr(err, "exceeds"));
+	}
+	{
+		/* Kind bytes between the decimals and 0xff mean nothing. */
+		unsigned char bad[sizeof(want)];
+
+		memcpy(bad, want, sizeof(want));
+		bad[13] = 19 * 9;
+		assert_int_equal(tsdb_wal_decode_samples(bad, sizeof(bad), a, &o, &n, err,
+							 sizeof(err)), TSDB_WAL_ECORRUPT);
+		assert_non_null(strstr(err, "kind"));
+	}
+	/* Random mutations decode or fail cleanly (ASan watches the reads). */
+	buf_reset(&b);
+	tsdb_wal_encode_samples_dense(&b, sm, 300);
+	for (int round = 0; round < 3000; round++) {
+		unsigned char *m = malloc(b.len);
+		size_t len = b.len - (size_t)rand() % 8;
+
+		memcpy(m, b.data, b.len);
+		for (int k = 0; k < 1 + round % 4; k++)
+			m[1 + (size_t)rand() % (len - 1)] ^= (unsigned char)(1 + rand() % 255);
+		(void)tsdb_wal_decode_samples(m, len, a, &o, &n, err, sizeof(err));
+		free(m);
+		arena_reset(a);
 	}
 	/* Other decoders refuse it. */
 	assert_int_equal(tsdb_wal_decode_exemplars(b.data, b.len, a, (struct tsdb_wal_exemplar **)&o,
@@ -1303,8 +1396,9 @@ static int cp_samples(void *ctx, const struct tsdb_wal_sample *s, size_t n, char
 }
 
 /* Log series ref..ref+nser-1 in one record, then samples for them at times t0.. */
-/* Log every other batch's samples in lgtm's columnar layout. */
-static bool cp_dense;
+/* Log every other batch's samples in lgtm's columnar layout (1: as written now, 2:
+ * alternating with the older 0x81 layout). */
+static int cp_dense;
 
 static void cp_log(struct cp_model *m, struct tsdb_wal *w, uint64_t ref, int nser, int64_t t0,
 		   int nt)
@@ -1325,7 +1419,9 @@ static void cp_log(struct cp_model *m, struct tsdb_wal *w, uint64_t ref, int nse
 		for (int i = 0; i < nser; i++, k++)
 			sm[k] = (struct tsdb_wal_sample){ ref + i, t0 + j * 100, (t0 + j * 100) * 2.0 };
 	tsdb_wal_encode_series(&b[0], s, (size_t)nser);
-	if (cp_dense && ref / 10 % 2)
+	if (cp_dense == 2 && ref / 10 % 4 == 3)
+		encode_v1(&b[1], sm, k);
+	else if (cp_dense && ref / 10 % 2)
 		tsdb_wal_encode_samples_dense(&b[1], sm, k);
 	else
 		tsdb_wal_encode_samples(&b[1], sm, k);
@@ -1470,12 +1566,20 @@ static void test_checkpoint_compressed(void **state)
 	free(d);
 }
 
-/* Checkpoints keep and drop columnar samples records like Prometheus' ones. */
+/* Checkpoints keep and drop columnar samples records like Prometheus' ones, and take
+ * in the layout older builds wrote. */
 static void test_checkpoint_dense_samples(void **state)
 {
-	cp_dense = true;
+	cp_dense = 1;
 	test_checkpoint(state);
-	cp_dense = false;
+	cp_dense = 0;
+}
+
+static void test_checkpoint_dense_v1_samples(void **state)
+{
+	cp_dense = 2;
+	test_checkpoint(state);
+	cp_dense = 0;
 }
 
 static void test_checkpoint_progress(void **state)
@@ -2056,6 +2160,7 @@ int main(void)
 		IN_DIR(test_checkpoint),
 		IN_DIR(test_checkpoint_compressed),
 		IN_DIR(test_checkpoint_dense_samples),
+		IN_DIR(test_checkpoint_dense_v1_samples),
 		IN_DIR(test_checkpoint_progress),
 		IN_DIR(test_tail_reader),
 		IN_DIR(test_reader_corruption),

@@ -390,6 +390,7 @@ static int record(struct watch *w, const void *rec, size_t len, int seg, enum sm
 		return series_record(w, rec, len, seg);
 	case TSDB_WAL_REC_SAMPLES:
 	case TSDB_WAL_REC_SAMPLES_DENSE:
+	case TSDB_WAL_REC_SAMPLES_DENSE2:
 		return mode == SAMPLES_NONE ? W_OK : samples_record(w, rec, len, mode);
 	case TSDB_WAL_REC_EXEMPLARS:
 		if (mode == SAMPLES_NONE || !w->q->conf->c.send_exemplars)

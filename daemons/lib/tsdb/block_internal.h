@@ -7,11 +7,13 @@
 
 #define BLOCK_INDEX_MAGIC 0xBAAAD700u
 #define BLOCK_INDEX_V2 2
+#define BLOCK_INDEX_DENSE 0x81 /* ours, for dense blocks (block_index.c) */
 #define BLOCK_CHUNKS_MAGIC 0x85BD40DDu
 #define BLOCK_CHUNKS_HEADER 8
 #define BLOCK_TOMBSTONES_MAGIC 0x0130BA30u
 #define BLOCK_ENC_XOR 1
-#define BLOCK_ENC_DENSE 0x81 /* ours: outside Prometheus' encodings (1-3) */
+#define BLOCK_ENC_DENSE 0x81  /* ours, outside Prometheus' encodings (1-3): read only */
+#define BLOCK_ENC_DENSE2 0x82 /* ours, as written now (chunk_dense.c) */
 #define BLOCK_SERIES_ALIGN 16
 #define BLOCK_TOC_LEN (6 * 8 + 4)
 #define BLOCK_TMP_CREATE ".tmp-for-creation"
@@ -40,7 +42,7 @@ struct tsdb_block_name {
 };
 
 struct tsdb_block_posting {
-	const char *value;      /* a symbol */
+	const char *name, *value; /* symbols */
 	uint64_t off;           /* of the postings list in the index */
 };
 
@@ -56,7 +58,10 @@ struct tsdb_block {
 	uint64_t size;
 	const uint8_t *ix;      /* the mapped index */
 	size_t ixlen;
+	bool dense_ix;          /* lgtm's dense index (BLOCK_INDEX_DENSE), not Prometheus' */
+	int64_t base;           /* dense_ix: chunk times are stored from this */
 	uint64_t series_lo, series_hi; /* the series section */
+	uint64_t post_hi;       /* dense_ix: end of the postings section */
 	char *symmem;           /* every symbol, NUL-terminated */
 	const char **syms;      /* sorted */
 	uint32_t nsyms;
@@ -112,6 +117,7 @@ struct tsdb_wstr {
 struct tsdb_wpair {
 	struct tsdb_wstr *name, *value;
 	uint32_t num; /* its index in pairv */
+	uint32_t rank; /* commit: its index in (name, value) order */
 	uint32_t n;   /* series with the pair */
 	uint64_t at;  /* commit: where its next series id goes in the postings array */
 };

@@ -38,10 +38,29 @@ static int oom(char *err, size_t errlen)
 
 /* --- postings from the index --------------------------------------------------------------- */
 
+/* A dense index's list: count, first id, deltas (checked at open). */
+static int append_dense_list(const struct tsdb_block *b, uint64_t off, struct tsdb_plist *out)
+{
+	struct tsdb_dec d = { b->ix + off, b->ix + b->post_hi, false };
+	uint64_t n = tsdb_dec_uvarint(&d), id = 0;
+
+	if (tsdb_plist_reserve(out, n) < 0)
+		return -1;
+	for (uint64_t i = 0; i < n; i++) {
+		id += tsdb_dec_uvarint(&d);
+		out->v[out->n++] = id;
+	}
+	return 0;
+}
+
 static int append_list(const struct tsdb_block *b, uint64_t off, struct tsdb_plist *out)
 {
 	const uint8_t *p = b->ix + off + 4; /* checked at open */
-	uint32_t n = tsdb_be32(p);
+	uint32_t n;
+
+	if (b->dense_ix)
+		return append_dense_list(b, off, out);
+	n = tsdb_be32(p);
 
 	if (tsdb_plist_reserve(out, n) < 0)
 		return -1;

@@ -178,7 +178,7 @@ static int posting_entry(struct tsdb_block *b, struct tsdb_dec *d, uint32_t i, c
 		   strcmp(b->posts[b->nposts - 1].value, vsym) >= 0) {
 		return CORRUPT("postings offset table: entries out of order at %u", i);
 	}
-	b->posts[b->nposts++] = (struct tsdb_block_posting){ vsym, off };
+	b->posts[b->nposts++] = (struct tsdb_block_posting){ nsym, vsym, off };
 	cur->n++;
 	return 0;
 }
@@ -282,12 +282,13 @@ static bool chunk_at(const struct tsdb_block *b, uint64_t ref, struct tsdb_chunk
 	d = (struct tsdb_dec){ b->segs[seq].p + off, b->segs[seq].p + b->segs[seq].len, false };
 	len = tsdb_dec_uvarint(&d);
 	enc = tsdb_dec_byte(&d);
-	if (d.bad || (enc != BLOCK_ENC_XOR && enc != BLOCK_ENC_DENSE) ||
+	if (d.bad || (enc != BLOCK_ENC_XOR && enc != BLOCK_ENC_DENSE && enc != BLOCK_ENC_DENSE2) ||
 	    len > (uint64_t)(d.end - d.p) || (uint64_t)(d.end - d.p) - len < 4)
 		return false;
 	c->data = d.p;
 	c->len = (size_t)len;
-	c->enc = enc == BLOCK_ENC_DENSE ? TSDB_ENC_DENSE : TSDB_ENC_XOR;
+	c->enc = enc == BLOCK_ENC_DENSE2 ? TSDB_ENC_DENSE2
+		 : enc == BLOCK_ENC_DENSE ? TSDB_ENC_DENSE : TSDB_ENC_XOR;
 	return true;
 }
 
@@ -320,8 +321,15 @@ static int decode_labels(const struct tsdb_block *b, struct tsdb_dec *d,
 	if (tsdb_grow((void **)&s->lbuf, &s->capl, n, sizeof(*s->lbuf)) < 0)
 		return -2;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t ni = tsdb_dec_uvarint(d), vi = tsdb_dec_uvarint(d);
+		uint64_t ni = tsdb_dec_uvarint(d), vi;
 
+		if (b->dense_ix) { /* a pair of the postings table */
+			if (d->bad || ni >= b->nposts)
+				return -1;
+			s->lbuf[i] = (struct label){ b->posts[ni].name, b->posts[ni].value };
+			continue;
+		}
+		vi = tsdb_dec_uvarint(d);
 		if (d->bad || ni >= b->nsyms || vi >= b->nsyms)
 			return -1;
 		s->lbuf[i] = (struct label){ b->syms[ni], b->syms[vi] };
@@ -347,14 +355,25 @@ static int decode_chunks(const struct tsdb_block *b, struct tsdb_dec *d,
 	for (uint64_t i = 0; i < n; i++) {
 		struct tsdb_chunk_meta *c = &s->chunks[i];
 
-		if (i == 0) {
+		/* unsigned sums: hostile deltas wrap (and fail the order checks), no UB */
+		if (i == 0 && b->dense_ix) {
+			uint64_t after = tsdb_dec_uvarint(d);
+
+			if (after > (uint64_t)INT64_MAX ||
+			    __builtin_add_overflow(b->base, (int64_t)after, &c->mint))
+				return -1;
+			c->maxt = (int64_t)((uint64_t)c->mint + tsdb_dec_uvarint(d));
+			ref = tsdb_dec_uvarint(d);
+		} else if (i == 0) {
 			c->mint = tsdb_dec_varint(d);
-			c->maxt = c->mint + (int64_t)tsdb_dec_uvarint(d);
+			c->maxt = (int64_t)((uint64_t)c->mint + tsdb_dec_uvarint(d));
 			ref = tsdb_dec_uvarint(d);
 		} else {
-			c->mint = t + (int64_t)tsdb_dec_uvarint(d);
-			c->maxt = c->mint + (int64_t)tsdb_dec_uvarint(d);
+			c->mint = (int64_t)((uint64_t)t + tsdb_dec_uvarint(d));
+			c->maxt = (int64_t)((uint64_t)c->mint + tsdb_dec_uvarint(d));
 			ref += (uint64_t)tsdb_dec_varint(d);
+			if (c->mint < t) /* wrapped */
+				return -1;
 		}
 		t = c->maxt;
 		if (d->bad || c->maxt < c->mint || !ref_ok(b, ref))
@@ -378,6 +397,13 @@ static int series_body(const struct tsdb_block *b, uint64_t off, struct tsdb_dec
 	if (off < b->series_lo || off >= b->series_hi)
 		return -1;
 	len = tsdb_dec_uvarint(&d);
+	if (b->dense_ix) { /* no CRC of its own: the section has one */
+		if (d.bad || len > (uint64_t)(d.end - d.p))
+			return -1;
+		*body = (struct tsdb_dec){ d.p, d.p + len, false };
+		*next = (uint64_t)(d.p + len - b->ix);
+		return 0;
+	}
 	if (d.bad || len > (uint64_t)(d.end - d.p) || (uint64_t)(d.end - d.p) - len < 4)
 		return -1;
 	if (check && tsdb_wal_crc32c(0, d.p, len) != tsdb_be32(d.p + len))
@@ -406,7 +432,7 @@ int tsdb_block_read_series(const struct tsdb_block *b, uint64_t id,
 			   struct tsdb_block_series *s, char *err, size_t errlen)
 {
 	uint64_t next;
-	int rc = read_series_at(b, id * BLOCK_SERIES_ALIGN, s, &next, false);
+	int rc = read_series_at(b, b->dense_ix ? id : id * BLOCK_SERIES_ALIGN, s, &next, false);
 
 	if (rc == -2)
 		return CORRUPT("out of memory");
@@ -448,6 +474,132 @@ static int check_series(struct tsdb_block *b, char *err, size_t errlen)
 
 /* --- the index ---------------------------------------------------------------------------- */
 
+/* Dense: the postings offset table (pairs as symbol numbers, in order). */
+static int load_dense_table(struct tsdb_block *b, uint64_t off, char *err, size_t errlen)
+{
+	struct tsdb_dec d;
+	const uint8_t *body;
+	uint32_t len, n;
+
+	if (!section(b, off, &body, &len, true) || len < 5)
+		return CORRUPT("postings offset table: bad length or checksum");
+	n = tsdb_be32(body);
+	if ((uint64_t)n * 3 > len)
+		return CORRUPT("postings offset table: %u entries in %u bytes", n, len);
+	d = (struct tsdb_dec){ body + 4, body + len, false };
+	b->names = malloc(((size_t)n + 1) * sizeof(*b->names));
+	b->posts = malloc(((size_t)n + 1) * sizeof(*b->posts));
+	if (!b->names || !b->posts)
+		return CORRUPT("out of memory reading the postings table");
+	b->all_off = tsdb_dec_uvarint(&d);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t ns = tsdb_dec_uvarint(&d), vs = tsdb_dec_uvarint(&d);
+		struct tsdb_block_name *cur = b->nnames ? &b->names[b->nnames - 1] : NULL;
+
+		off = tsdb_dec_uvarint(&d);
+		if (d.bad || ns >= b->nsyms || vs >= b->nsyms)
+			return CORRUPT("postings offset table: entry %u is malformed", i);
+		if (!cur || strcmp(cur->name, b->syms[ns]) < 0) {
+			cur = &b->names[b->nnames++];
+			*cur = (struct tsdb_block_name){ b->syms[ns], b->nposts, 0 };
+		} else if (cur->name != b->syms[ns] ||
+			   strcmp(b->posts[b->nposts - 1].value, b->syms[vs]) >= 0) {
+			return CORRUPT("postings offset table: entries out of order at %u", i);
+		}
+		b->posts[b->nposts++] = (struct tsdb_block_posting){ b->syms[ns], b->syms[vs], off };
+		cur->n++;
+	}
+	if (d.bad || d.p != d.end)
+		return CORRUPT("postings offset table: malformed");
+	return 0;
+}
+
+static bool bit_at(const uint64_t *bits, uint64_t i)
+{
+	return bits[i / 64] >> (i % 64) & 1;
+}
+
+/* Dense: a postings list at off, its ids each the start of a series entry. */
+static bool dense_list_ok(const struct tsdb_block *b, uint64_t off, const uint64_t *starts,
+			  uint64_t post_lo)
+{
+	struct tsdb_dec d = { b->ix + off, b->ix + b->post_hi, false };
+	uint64_t n, id = 0;
+
+	if (off < post_lo || off >= b->post_hi)
+		return false;
+	n = tsdb_dec_uvarint(&d);
+	if (d.bad || n > (uint64_t)(d.end - d.p))
+		return false;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t delta = tsdb_dec_uvarint(&d);
+
+		if (d.bad || (i > 0 && delta == 0) || delta >= b->series_hi - id)
+			return false;
+		id += delta;
+		if (id < b->series_lo || !bit_at(starts, id - b->series_lo))
+			return false;
+	}
+	return true;
+}
+
+/* Dense: walk the series section, marking where entries start. */
+static int check_dense_series(struct tsdb_block *b, uint64_t *starts, char *err, size_t errlen)
+{
+	struct tsdb_block_series s = { 0 };
+	uint64_t off = b->series_lo, n = 0;
+	int rc = 0;
+
+	while (rc == 0 && off < b->series_hi) {
+		uint64_t i = off - b->series_lo;
+
+		starts[i / 64] |= 1ULL << (i % 64);
+		rc = read_series_at(b, off, &s, &off, true);
+		n++;
+	}
+	tsdb_block_series_free(&s);
+	if (rc == -2)
+		return CORRUPT("out of memory");
+	if (rc < 0)
+		return CORRUPT("series %llu: malformed entry, label pair or chunk reference",
+			       (unsigned long long)n);
+	return 0;
+}
+
+static int load_dense_index(struct tsdb_block *b, const uint64_t *toc, char *err,
+			    size_t errlen)
+{
+	const uint8_t *body;
+	uint32_t len;
+	uint64_t *starts, post_lo;
+	int rc;
+
+	b->dense_ix = true;
+	if (!section(b, toc[1], &body, &len, true) || len < 8)
+		return CORRUPT("series: bad length or checksum");
+	b->base = (int64_t)tsdb_be64(body);
+	b->series_lo = (uint64_t)(body + 8 - b->ix);
+	b->series_hi = (uint64_t)(body + len - b->ix);
+	if (!section(b, toc[4], &body, &len, true))
+		return CORRUPT("postings: bad length or checksum");
+	post_lo = (uint64_t)(body - b->ix);
+	b->post_hi = post_lo + len;
+	if (load_symbols(b, toc[0], err, errlen) < 0 ||
+	    load_dense_table(b, toc[5], err, errlen) < 0)
+		return TSDB_EFAIL;
+	starts = calloc((b->series_hi - b->series_lo) / 64 + 1, sizeof(*starts));
+	if (!starts)
+		return CORRUPT("out of memory");
+	rc = check_dense_series(b, starts, err, errlen);
+	if (rc == 0 && !dense_list_ok(b, b->all_off, starts, post_lo))
+		rc = CORRUPT("postings: the all-series list is malformed");
+	for (uint32_t i = 0; rc == 0 && i < b->nposts; i++)
+		if (!dense_list_ok(b, b->posts[i].off, starts, post_lo))
+			rc = CORRUPT("postings list %u: malformed or not series ids", i + 1);
+	free(starts);
+	return rc;
+}
+
 static int load_index(struct tsdb_block *b, char *err, size_t errlen)
 {
 	uint64_t toc[6];
@@ -455,7 +607,7 @@ static int load_index(struct tsdb_block *b, char *err, size_t errlen)
 
 	if (b->ixlen < 5 + BLOCK_TOC_LEN || tsdb_be32(b->ix) != BLOCK_INDEX_MAGIC)
 		return CORRUPT("index: bad magic number");
-	if (b->ix[4] != BLOCK_INDEX_V2)
+	if (b->ix[4] != BLOCK_INDEX_V2 && b->ix[4] != BLOCK_INDEX_DENSE)
 		return CORRUPT("index: unsupported version %u", b->ix[4]);
 	t = b->ix + b->ixlen - BLOCK_TOC_LEN;
 	if (tsdb_wal_crc32c(0, t, BLOCK_TOC_LEN - 4) != tsdb_be32(t + BLOCK_TOC_LEN - 4))
@@ -465,6 +617,8 @@ static int load_index(struct tsdb_block *b, char *err, size_t errlen)
 		if (toc[i] > b->ixlen - BLOCK_TOC_LEN)
 			return CORRUPT("index: TOC entry %d out of range", i);
 	}
+	if (b->ix[4] == BLOCK_INDEX_DENSE)
+		return load_dense_index(b, toc, err, errlen);
 	if (toc[1] < 5 || toc[2] < toc[1])
 		return CORRUPT("index: series section out of range");
 	b->series_lo = toc[1];

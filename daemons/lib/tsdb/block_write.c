@@ -283,25 +283,75 @@ static int dense_to_xor(struct tsdb_block_writer *w, const struct tsdb_chunk_met
 	return w->conv.oom ? -1 : 0;
 }
 
+/* Samples of chunks [i, j) (total of them, timestamps increasing) into w->mt, w->mv;
+ * -1 on a corrupt chunk or no memory. */
+static int decode_run(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c, size_t i,
+		      size_t j, size_t total)
+{
+	size_t got = 0;
+
+	if (tsdb_grow((void **)&w->mt, &w->capm, total, sizeof(*w->mt)) < 0 ||
+	    tsdb_grow((void **)&w->mv, &w->capv, total, sizeof(*w->mv)) < 0)
+		return -1;
+	for (; i < j; i++) {
+		struct tsdb_chunk_iter it;
+
+		tsdb_chunk_iter_init(&it, &c[i]);
+		while (got < total && tsdb_chunk_iter_next(&it)) {
+			tsdb_chunk_iter_at(&it, &w->mt[got], &w->mv[got]);
+			if (got > 0 && w->mt[got] <= w->mt[got - 1])
+				return -1;
+			got++;
+		}
+		if (tsdb_chunk_iter_corrupt(&it))
+			return -1;
+	}
+	return got == total ? 0 : -1;
+}
+
+/* A dense chunk of the older layout in the current one, in w->conv: 1, or 0 when its
+ * meta does not match its samples (it is then copied as it is), -1 when corrupt. */
+static int dense_upgrade(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c)
+{
+	size_t n = tsdb_chunk_samples(c);
+
+	if (n == 0 || decode_run(w, c, 0, 1, n) < 0)
+		return -1;
+	if (w->mt[0] != c->mint || w->mt[n - 1] != c->maxt)
+		return 0;
+	buf_reset(&w->conv);
+	return tsdb_dense_encode(w->mt, w->mv, n, SIZE_MAX, &w->conv);
+}
+
+static uint8_t block_enc(uint8_t enc)
+{
+	return enc == TSDB_ENC_DENSE2 ? BLOCK_ENC_DENSE2
+	       : enc == TSDB_ENC_DENSE ? BLOCK_ENC_DENSE : BLOCK_ENC_XOR;
+}
+
 /* The chunk in the writer's encoding: *data, *len and *enc (a byte of the segment
- * format) point at c or at w->conv. */
+ * format) point at c or at w->conv. A dense writer rewrites dense chunks of the older
+ * layout in the current one. */
 static int convert(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c,
 		   const uint8_t **data, size_t *len, uint8_t *enc)
 {
 	*data = c->data;
 	*len = c->len;
-	*enc = c->enc == TSDB_ENC_DENSE ? BLOCK_ENC_DENSE : BLOCK_ENC_XOR;
-	if (w->enc == TSDB_BLOCK_DENSE && c->enc == TSDB_ENC_XOR) {
+	*enc = block_enc(c->enc);
+	if (w->enc == TSDB_BLOCK_DENSE && c->enc != TSDB_ENC_DENSE2) {
 		int rc;
 
 		buf_reset(&w->conv);
-		rc = tsdb_dense_from_xor(c->data, c->len, &w->conv);
+		if (c->enc == TSDB_ENC_XOR)
+			rc = tsdb_dense_from_xor(c->data, c->len, c->mint, c->maxt, &w->conv);
+		else
+			rc = dense_upgrade(w, c);
 		if (rc < 0)
 			return -1;
-		if (rc == 0) /* not decimals, or no smaller: stays XOR */
+		if (rc == 0) /* not decimals, or no smaller: stays as it is */
 			return 0;
-		*enc = BLOCK_ENC_DENSE;
-	} else if (w->enc == TSDB_BLOCK_PROMETHEUS && c->enc == TSDB_ENC_DENSE) {
+		*enc = BLOCK_ENC_DENSE2;
+	} else if (w->enc == TSDB_BLOCK_PROMETHEUS && c->enc != TSDB_ENC_XOR) {
 		if (dense_to_xor(w, c) < 0)
 			return -1;
 		*enc = BLOCK_ENC_XOR;
@@ -337,7 +387,7 @@ static int dense_run(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *
 			break;
 		if (convert(w, &c[*j], &data, &len, &enc) < 0)
 			return -1;
-		if (enc != BLOCK_ENC_DENSE)
+		if (enc != BLOCK_ENC_DENSE2)
 			break;
 		*total += k;
 		*sep += tsdb_uvarint_len(len) + 1 + len + 4;
@@ -350,26 +400,10 @@ static int dense_run(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *
 static int dense_merge(struct tsdb_block_writer *w, const struct tsdb_chunk_meta *c, size_t i,
 		       size_t j, size_t total, size_t sep)
 {
-	size_t got = 0;
-
-	if (tsdb_grow((void **)&w->mt, &w->capm, total, sizeof(*w->mt)) < 0 ||
-	    tsdb_grow((void **)&w->mv, &w->capv, total, sizeof(*w->mv)) < 0)
+	if (decode_run(w, c, i, j, total) < 0)
 		return -1;
-	for (; i < j; i++) {
-		struct tsdb_chunk_iter it;
-
-		tsdb_chunk_iter_init(&it, &c[i]);
-		while (got < total && tsdb_chunk_iter_next(&it)) {
-			tsdb_chunk_iter_at(&it, &w->mt[got], &w->mv[got]);
-			if (got > 0 && w->mt[got] <= w->mt[got - 1])
-				return -1;
-			got++;
-		}
-		if (tsdb_chunk_iter_corrupt(&it))
-			return -1;
-	}
-	if (got != total)
-		return -1;
+	if (w->mt[0] != c[i].mint || w->mt[total - 1] != c[j - 1].maxt)
+		return 0; /* the merged chunk's meta would not match its samples */
 	buf_reset(&w->conv);
 	/* 6 bytes: the merged chunk's own length, encoding byte and CRC (at most). */
 	return sep > 6 ? tsdb_dense_encode(w->mt, w->mv, total, sep - 6, &w->conv) : 0;
@@ -406,7 +440,7 @@ static int write_merged(struct tsdb_block_writer *w, const struct tsdb_chunk_met
 	struct tsdb_wchunk *wc = &w->tmp[*k];
 
 	*wc = (struct tsdb_wchunk){ .mint = c[i].mint, .maxt = c[j - 1].maxt };
-	if (chunk_write(w, (const uint8_t *)w->conv.data, w->conv.len, BLOCK_ENC_DENSE,
+	if (chunk_write(w, (const uint8_t *)w->conv.data, w->conv.len, BLOCK_ENC_DENSE2,
 			&wc->ref, err, errlen) < 0)
 		return TSDB_EFAIL;
 	w->samples += total;

@@ -307,27 +307,39 @@ void tsdb_chunk_store_drop_pages(struct tsdb_chunk_store *cs);
  * "prometheus", 1 for "dense", -1 for anything else. */
 int tsdb_parse_dense(const char *s);
 
-/* The same samples as an XOR chunk, densely (appended to out): 1 when written, 0 when
- * the values are not decimals or it would not be smaller (out unchanged), -1 when
- * out of memory or the XOR chunk is corrupt. */
-int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, struct buf *out);
+/* v as m / 10^k (k <= 18, |m| < 2^53) with the smallest k, checked bit for bit:
+ * (double)m / 10^k is v again (so -0, NaN and infinities are not decimals). */
+bool tsdb_decimal_split(double v, int64_t *m, int *k);
+/* 10^k for k <= 18. */
+double tsdb_ten_to(int k);
+
+/* The same samples as an XOR chunk, densely (appended to out, TSDB_ENC_DENSE2): 1 when
+ * written, 0 when the values are not decimals, it would not be smaller, or the first
+ * and last timestamps are not mint and maxt (out unchanged), -1 when out of memory or
+ * the XOR chunk is corrupt. The chunk's meta must carry mint and maxt: a dense chunk
+ * does not repeat them. */
+int tsdb_dense_from_xor(const uint8_t *chunk, size_t len, int64_t mint, int64_t maxt,
+			struct buf *out);
 /* Samples t[0..n), v[0..n) (timestamps strictly increasing) as one dense chunk
- * appended to out: 1 when written, 0 when a value is not a decimal, n is 0 or above
- * 65535, or the chunk would take `limit` bytes or more (out unchanged), -1 when out of
- * memory. */
+ * (TSDB_ENC_DENSE2, its meta: mint t[0], maxt t[n - 1]) appended to out: 1 when
+ * written, 0 when a value is not a decimal, n is 0 or above 65535, or the chunk would
+ * take `limit` bytes or more (out unchanged), -1 when out of memory. */
 int tsdb_dense_encode(const int64_t *t, const double *v, size_t n, size_t limit,
 		      struct buf *out);
-/* Sample count from a dense chunk's header (0 when malformed). */
-uint16_t tsdb_dense_samples(const uint8_t *chunk, size_t len);
+/* Sample count from a dense chunk's header (enc: TSDB_ENC_DENSE or _DENSE2; 0 when
+ * malformed). */
+uint16_t tsdb_dense_samples(uint8_t enc, const uint8_t *chunk, size_t len);
 
-/* A frame-of-reference packed sequence being read. */
+/* A packed sequence being read: fixed width codes, or truncated binary (tb) ones. */
 struct tsdb_for {
 	const uint8_t *p;
 	size_t nbytes;  /* of packed bits at p */
 	size_t pos;     /* bit */
 	int64_t min;
 	uint64_t mult;
+	uint64_t u;     /* tb: codes below u take width - 1 bits */
 	uint8_t width;
+	bool tb;
 };
 
 struct tsdb_dense_iter {
@@ -339,7 +351,9 @@ struct tsdb_dense_iter {
 	struct tsdb_for tf, vf;
 };
 
-void tsdb_dense_iter_init(struct tsdb_dense_iter *it, const uint8_t *chunk, size_t len);
+/* Read a dense chunk of either version (c->enc); a DENSE2 chunk takes its first and
+ * last timestamps from c->mint and c->maxt. */
+void tsdb_dense_iter_init(struct tsdb_dense_iter *it, const struct tsdb_chunk_meta *c);
 bool tsdb_dense_iter_next(struct tsdb_dense_iter *it);
 bool tsdb_dense_iter_seek(struct tsdb_dense_iter *it, int64_t t);
 void tsdb_dense_iter_at(const struct tsdb_dense_iter *it, int64_t *t, double *v);
@@ -357,27 +371,27 @@ static inline void tsdb_chunk_iter_init(struct tsdb_chunk_iter *it,
 					const struct tsdb_chunk_meta *c)
 {
 	it->enc = c->enc;
-	if (c->enc == TSDB_ENC_DENSE)
-		tsdb_dense_iter_init(&it->u.d, c->data, c->len);
+	if (c->enc != TSDB_ENC_XOR)
+		tsdb_dense_iter_init(&it->u.d, c);
 	else
 		tsdb_xor_iter_init(&it->u.x, c->data, c->len);
 }
 
 static inline bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it)
 {
-	return it->enc == TSDB_ENC_DENSE ? tsdb_dense_iter_next(&it->u.d)
-					 : tsdb_xor_iter_next(&it->u.x);
+	return it->enc != TSDB_ENC_XOR ? tsdb_dense_iter_next(&it->u.d)
+				       : tsdb_xor_iter_next(&it->u.x);
 }
 
 static inline bool tsdb_chunk_iter_seek(struct tsdb_chunk_iter *it, int64_t t)
 {
-	return it->enc == TSDB_ENC_DENSE ? tsdb_dense_iter_seek(&it->u.d, t)
-					 : tsdb_xor_iter_seek(&it->u.x, t);
+	return it->enc != TSDB_ENC_XOR ? tsdb_dense_iter_seek(&it->u.d, t)
+				       : tsdb_xor_iter_seek(&it->u.x, t);
 }
 
 static inline void tsdb_chunk_iter_at(const struct tsdb_chunk_iter *it, int64_t *t, double *v)
 {
-	if (it->enc == TSDB_ENC_DENSE)
+	if (it->enc != TSDB_ENC_XOR)
 		tsdb_dense_iter_at(&it->u.d, t, v);
 	else
 		tsdb_xor_iter_at(&it->u.x, t, v);
@@ -396,7 +410,7 @@ static inline size_t tsdb_chunk_iter_fill(struct tsdb_chunk_iter *it, int64_t ts
 {
 	size_t n = 0;
 
-	if (it->enc != TSDB_ENC_DENSE)
+	if (it->enc == TSDB_ENC_XOR)
 		return tsdb_xor_iter_fill(&it->u.x, tstop, out, cap, stopped);
 	*stopped = false;
 	while (n < cap && tsdb_dense_iter_next(&it->u.d)) {
@@ -413,19 +427,19 @@ static inline size_t tsdb_chunk_iter_fill(struct tsdb_chunk_iter *it, int64_t ts
 /* The current sample's timestamp (after a successful next or seek). */
 static inline int64_t tsdb_chunk_iter_t(const struct tsdb_chunk_iter *it)
 {
-	return it->enc == TSDB_ENC_DENSE ? it->u.d.t : it->u.x.t;
+	return it->enc != TSDB_ENC_XOR ? it->u.d.t : it->u.x.t;
 }
 
 static inline bool tsdb_chunk_iter_corrupt(const struct tsdb_chunk_iter *it)
 {
-	return it->enc == TSDB_ENC_DENSE ? it->u.d.corrupt : it->u.x.corrupt;
+	return it->enc != TSDB_ENC_XOR ? it->u.d.corrupt : it->u.x.corrupt;
 }
 
 /* Samples in a chunk of either kind (from its header). */
 static inline uint16_t tsdb_chunk_samples(const struct tsdb_chunk_meta *c)
 {
-	return c->enc == TSDB_ENC_DENSE ? tsdb_dense_samples(c->data, c->len)
-					: tsdb_xor_samples(c->data, c->len);
+	return c->enc != TSDB_ENC_XOR ? tsdb_dense_samples(c->enc, c->data, c->len)
+				      : tsdb_xor_samples(c->data, c->len);
 }
 
 /* ---- the head ----------------------------------------------------------------------- */

@@ -469,11 +469,12 @@ struct tsdb_chunk_meta {
 	int64_t mint, maxt;
 	const uint8_t *data;
 	size_t len;
-	uint8_t enc; /* 0: an XOR chunk; a block's chunk may be dense (TSDB_ENC_DENSE) */
+	uint8_t enc; /* 0: an XOR chunk; a block's chunk may be dense (TSDB_ENC_DENSE*) */
 };
 
 #define TSDB_ENC_XOR 0
-#define TSDB_ENC_DENSE 1 /* lgtm's dense block chunks (block.h) */
+#define TSDB_ENC_DENSE 1  /* lgtm's dense block chunks as older builds wrote them (block.h) */
+#define TSDB_ENC_DENSE2 2 /* lgtm's dense block chunks as written now */
 
 struct tsdb_head_series {
 	uint64_t ref;

@@ -76,15 +76,19 @@ enum tsdb_wal_rec_type {
 	TSDB_WAL_REC_SAMPLES = 2,
 	TSDB_WAL_REC_TOMBSTONES = 3,
 	TSDB_WAL_REC_EXEMPLARS = 4,
-	/* lgtm's columnar samples record (wal_record.c): the same entries as SAMPLES,
-	 * laid out to compress about twice as well; Prometheus cannot read it. */
+	/* lgtm's columnar samples records (wal_record.c): the same entries as SAMPLES,
+	 * laid out to compress better; Prometheus cannot read them. 0x81 (values as
+	 * byte planes) is what older builds wrote and is still read; 0x82 (values as
+	 * decimal mantissas) is written. */
 	TSDB_WAL_REC_SAMPLES_DENSE = 0x81,
+	TSDB_WAL_REC_SAMPLES_DENSE2 = 0x82,
 };
 
-/* Is this record type one of the two samples layouts? */
+/* Is this record type one of the samples layouts? */
 static inline bool tsdb_wal_is_samples(int type)
 {
-	return type == TSDB_WAL_REC_SAMPLES || type == TSDB_WAL_REC_SAMPLES_DENSE;
+	return type == TSDB_WAL_REC_SAMPLES || type == TSDB_WAL_REC_SAMPLES_DENSE ||
+	       type == TSDB_WAL_REC_SAMPLES_DENSE2;
 }
 
 struct tsdb_wal_series {
@@ -114,7 +118,7 @@ struct tsdb_wal_exemplar {
  * exemplars are delta-encoded against the first entry, as Prometheus does. */
 void tsdb_wal_encode_series(struct buf *out, const struct tsdb_wal_series *s, size_t n);
 void tsdb_wal_encode_samples(struct buf *out, const struct tsdb_wal_sample *s, size_t n);
-/* The same entries as lgtm's columnar record (TSDB_WAL_REC_SAMPLES_DENSE). */
+/* The same entries as lgtm's columnar record (TSDB_WAL_REC_SAMPLES_DENSE2). */
 void tsdb_wal_encode_samples_dense(struct buf *out, const struct tsdb_wal_sample *s, size_t n);
 void tsdb_wal_encode_tombstones(struct buf *out, const struct tsdb_wal_tombstone *s,
 				size_t n);
@@ -127,7 +131,7 @@ int tsdb_wal_record_type(const void *rec, size_t len);
 /* Decoders fill an array allocated in `a` (label strings are copied there too, NUL-
  * terminated; a NUL inside a string is an error). They return 0, -1 on allocation
  * failure, or TSDB_WAL_ECORRUPT for a malformed record or one of another type. The
- * samples decoder takes both samples layouts. */
+ * samples decoder takes every samples layout. */
 int tsdb_wal_decode_series(const void *rec, size_t len, struct arena *a,
 			   struct tsdb_wal_series **out, size_t *n, char *err, size_t errlen);
 int tsdb_wal_decode_samples(const void *rec, size_t len, struct arena *a,

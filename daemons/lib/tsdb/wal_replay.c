@@ -28,6 +28,7 @@ static bool wanted(const struct tsdb_wal_replay_ops *ops, int type)
 		return ops->series;
 	case TSDB_WAL_REC_SAMPLES:
 	case TSDB_WAL_REC_SAMPLES_DENSE:
+	case TSDB_WAL_REC_SAMPLES_DENSE2:
 		return ops->samples;
 	case TSDB_WAL_REC_TOMBSTONES:
 		return ops->tombstones;
@@ -62,6 +63,7 @@ static int dispatch(struct replay *rp, const void *rec, size_t len, char *why, s
 		return ops->series(rp->ctx, v, n, err, errlen);
 	case TSDB_WAL_REC_SAMPLES:
 	case TSDB_WAL_REC_SAMPLES_DENSE:
+	case TSDB_WAL_REC_SAMPLES_DENSE2:
 		return ops->samples(rp->ctx, v, n, err, errlen);
 	case TSDB_WAL_REC_TOMBSTONES:
 		return ops->tombstones(rp->ctx, v, n, err, errlen);
