@@ -515,6 +515,65 @@ static void test_dense_roundtrips(void **state)
 	dense_roundtrip(s, 120, 1);
 }
 
+/* The definition tsdb_decimal_split() implements faster: the smallest k <= 18 for
+ * which llround(v 10^k) / 10^k is v again, bit for bit, with |m| < 2^53. */
+static bool decimal_ref(double v, int64_t *m, int *k)
+{
+	if (!isfinite(v))
+		return false;
+	for (int i = 0; i <= 18; i++) {
+		double x = v * tsdb_ten_to(i);
+
+		if (!(fabs(x) < 9007199254740992.0))
+			return false;
+		*m = llround(x);
+		if (tsdb_f2b((double)*m / tsdb_ten_to(i)) == tsdb_f2b(v)) {
+			*k = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void split_agrees(double v)
+{
+	int64_t m1 = 0, m2 = 0;
+	int k1 = -1, k2 = -1;
+	bool a = decimal_ref(v, &m1, &k1), b = tsdb_decimal_split(v, &m2, &k2);
+
+	if (a != b || (a && (m1 != m2 || k1 != k2)))
+		fail_msg("%.17g (%016llx): reference %d m %lld k %d, split %d m %lld k %d", v,
+			 (unsigned long long)tsdb_f2b(v), a, (long long)m1, k1, b, (long long)m2,
+			 k2);
+}
+
+/* Decimals at every scale and digit count (up to 2^53), their neighbours one ulp
+ * away, integers, and arbitrary doubles: the same answer as the definition. */
+static void test_decimal_split(void **state)
+{
+	static const double odd[] = { 0.0, -0.0, NAN, INFINITY, -INFINITY, 5e-324, DBL_MIN,
+				      DBL_MAX, 1e-300, 1e300, 0.1, 0.2, 0.3, 1.0 / 3, M_PI, 1e-18,
+				      1.5e-18, 1e-19, 9007199254740991.0, 9007199254740992.0,
+				      1125899906842623.0, 1125899906842624.0, 0.1 + 0.2,
+				      123456789012345.6, 12345678901234.56, 4503599627370495.5 };
+
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		split_agrees(odd[i]);
+		split_agrees(-odd[i]);
+	}
+	for (int r = 0; r < 400000; r++) {
+		int digits = 1 + (int)(rnd() % 17), k = (int)(rnd() % 19);
+		int64_t m = (int64_t)(rnd() % (uint64_t)pow(10, digits));
+		double v = (double)(r % 2 ? -m : m) / tsdb_ten_to(k);
+
+		split_agrees(v);
+		split_agrees(nextafter(v, INFINITY));
+		split_agrees(nextafter(v, -INFINITY));
+		split_agrees(tsdb_b2f(rnd() ^ rnd() << 32));
+		split_agrees((double)(m >> (rnd() % 40)) * (r % 3 ? 1 : 4096));
+	}
+}
+
 /* tsdb_dense_encode straight from arrays (what block merging uses): long runs at
  * random scales come back bit for bit; the limit, the count cap and non-decimals
  * leave the output untouched. */
@@ -902,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_finish),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_decimal_split),
 		cmocka_unit_test(test_dense_golden),
 		cmocka_unit_test(test_dense_roundtrips),
 		cmocka_unit_test(test_dense_refuses),

@@ -340,6 +340,7 @@ struct tsdb_for {
 	uint64_t u;     /* tb: codes below u take width - 1 bits */
 	uint8_t width;
 	bool tb;
+	bool bad;       /* a code ran past the section */
 };
 
 struct tsdb_dense_iter {
