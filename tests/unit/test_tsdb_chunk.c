@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -823,45 +824,27 @@ static void test_dense_malformed(void **state)
 	buf_free(&d);
 }
 
-/* v1_counter: rc 1 */
-static const uint8_t v1_counter[] = {
-	0x14, 0x80, 0xa0, 0xab, 0xfe, 0xf9, 0x62, 0x9a, 0x75, 0x09, 0x02, 0x05,
-	0x21, 0x86, 0x18, 0x62, 0x08, 0x02, 0x02, 0xee, 0xa6, 0xa9, 0x04, 0xbe,
-	0x04, 0xbb, 0x0e, 0x02, 0xe8, 0x07, 0x55, 0x88, 0x54, 0x55, 0x01,
-};
-/* v1_const: rc 1 */
-static const uint8_t v1_const[] = {
-	0x1e, 0x80, 0xc4, 0x95, 0xa9, 0xbf, 0x68, 0xe0, 0xd4, 0x03, 0x00, 0x00,
-	0x00, 0x00, 0xb8, 0x17, 0x00,
-};
-/* v1_accel: rc 1 */
-static const uint8_t v1_accel[] = {
-	0x10, 0x9f, 0x8d, 0x06, 0xe8, 0x07, 0x00, 0x00, 0x03, 0x02, 0x0e, 0x06,
-	0x0c, 0x00,
-};
-/* v1_noise: rc 1 */
-static const uint8_t v1_noise[] = {
-	0x10, 0x00, 0xe0, 0xd4, 0x03, 0x00, 0x00, 0x00, 0x01, 0xe7, 0x07, 0xa1,
-	0x01, 0x01, 0xe8, 0x07, 0x01, 0x10,
-};
-/* v1_raw: rc 1 */
-static const uint8_t v1_raw[] = {
-	0x10, 0x00, 0xe0, 0xd4, 0x03, 0x00, 0x00, 0x00, 0x00, 0xcf, 0x0f, 0x0b,
-	0x01, 0x00, 0x88, 0xbe, 0x00, 0xa0, 0x1f, 0x00, 0xe9, 0x03, 0x20, 0xfa,
-	0x02, 0x80, 0x7e, 0x00, 0xa4, 0x0f, 0x80, 0xe8, 0x0b, 0x00, 0xfa,
-};
-/* v1_pages: rc 1 */
-static const uint8_t v1_pages[] = {
-	0x10, 0x00, 0xe0, 0xd4, 0x03, 0x00, 0x00, 0x00, 0x01, 0x80, 0x80, 0xf4,
-	0x03, 0xff, 0x7f, 0x01, 0x80, 0xe0, 0x01, 0x89, 0x44,
-};
-/* v1_one: rc 1 */
-static const uint8_t v1_one[] = {
-	0x01, 0x09, 0x01, 0x00, 0x96, 0x01, 0x00,
-};
-/* v1_two: rc 1 */
-static const uint8_t v1_two[] = {
-	0x02, 0x09, 0x08, 0x01, 0x00, 0x96, 0x01, 0x00,
+/* Dense chunks as the last build writing 0x81 wrote them (revision dd9b111), in hex,
+ * one per case of test_dense_v1_chunks() below. */
+static const char *const v1_hex[] = {
+	/* v1_counter */
+	"1480a0abfef9629a7509020521861862080202eea6a904be04bb0e02e8075588"
+	"545501",
+	/* v1_const */
+	"1e80c495a9bf68e0d40300000000b81700",
+	/* v1_accel */
+	"109f8d06e807000003020e060c00",
+	/* v1_noise */
+	"1000e0d40300000001e707a10101e8070110",
+	/* v1_raw */
+	"1000e0d40300000000cf0f0b010088be00a01f00e90320fa02807e00a40f80e8"
+	"0b00fa",
+	/* v1_pages */
+	"1000e0d403000000018080f403ff7f0180e0018944",
+	/* v1_one */
+	"01090100960100",
+	/* v1_two */
+	"0209080100960100",
 };
 
 /* Chunks in the layout older builds wrote (0x81, TSDB_ENC_DENSE; bytes above written by
@@ -869,19 +852,16 @@ static const uint8_t v1_two[] = {
  * timestamps, one and two samples. */
 static void test_dense_v1_chunks(void **state)
 {
-	struct v1case {
-		const uint8_t *b;
-		size_t len, n;
-	} cases[] = {
-#define CASE(a, n) { a, sizeof(a), n }
-		CASE(v1_counter, 20), CASE(v1_const, 30), CASE(v1_accel, 16), CASE(v1_noise, 16),
-		CASE(v1_raw, 16), CASE(v1_pages, 16), CASE(v1_one, 1), CASE(v1_two, 2),
-#undef CASE
-	};
+	static const size_t counts[] = { 20, 30, 16, 16, 16, 16, 1, 2 };
 	int64_t t[64];
 	double v[64];
 
-	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+		uint8_t bytes[64];
+		size_t len = strlen(v1_hex[k]) / 2;
+
+		for (size_t i = 0; i < len; i++)
+			sscanf(v1_hex[k] + 2 * i, "%2hhx", &bytes[i]);
 		/* the samples each was made from */
 		for (int i = 0; i < 30; i++) {
 			switch (k) {
@@ -915,27 +895,27 @@ static void test_dense_v1_chunks(void **state)
 			}
 		}
 		{
-			struct tsdb_chunk_meta c = { t[0], t[cases[k].n - 1], cases[k].b, cases[k].len,
+			struct tsdb_chunk_meta c = { t[0], t[counts[k] - 1], bytes, len,
 						     TSDB_ENC_DENSE };
 			struct tsdb_chunk_iter it;
 			size_t i = 0;
 
-			assert_int_equal(tsdb_chunk_samples(&c), cases[k].n);
+			assert_int_equal(tsdb_chunk_samples(&c), counts[k]);
 			tsdb_chunk_iter_init(&it, &c);
 			while (tsdb_chunk_iter_next(&it)) {
 				int64_t tt;
 				double vv;
 
-				assert_true(i < cases[k].n);
+				assert_true(i < counts[k]);
 				tsdb_chunk_iter_at(&it, &tt, &vv);
 				assert_int_equal(tt, t[i]);
 				assert_int_equal(tsdb_f2b(vv), tsdb_f2b(v[i]));
 				i++;
 			}
 			assert_false(tsdb_chunk_iter_corrupt(&it));
-			assert_int_equal(i, cases[k].n);
+			assert_int_equal(i, counts[k]);
 			/* and truncated, corrupt */
-			for (size_t cut = 0; cut + 1 < cases[k].len; cut++) {
+			for (size_t cut = 0; cut + 1 < len; cut++) {
 				c.len = cut;
 				tsdb_chunk_iter_init(&it, &c);
 				while (tsdb_chunk_iter_next(&it))

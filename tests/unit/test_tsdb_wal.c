@@ -435,6 +435,41 @@ static void test_record_golden(void **state)
 	buf_free(&b);
 }
 
+/* The 0x81 layout older builds wrote (values as byte planes), for reading tests:
+ * written here independently of the library, which no longer writes it. */
+static void encode_v1(struct buf *b, const struct tsdb_wal_sample *s, size_t n)
+{
+	uint64_t ref = 0, t = 0;
+
+	buf_putc(b, TSDB_WAL_REC_SAMPLES_DENSE);
+	tsdb_put_uvarint(b, n);
+	for (size_t i = 0; i < n; ref = s[i++].ref)
+		tsdb_put_varint(b, (int64_t)(s[i].ref - ref));
+	for (size_t i = 0; i < n; t = (uint64_t)s[i++].t)
+		tsdb_put_varint(b, (int64_t)((uint64_t)s[i].t - t));
+	for (int shift = 56; shift >= 0; shift -= 8)
+		for (size_t i = 0; i < n; i++) {
+			uint64_t bits;
+
+			memcpy(&bits, &s[i].v, 8);
+			buf_putc(b, (char)(bits >> shift));
+		}
+}
+
+/* Samples in one of the layouts readers take. */
+enum layout { L_PROMETHEUS, L_DENSE, L_DENSE_V1 };
+
+static void encode_as(struct buf *b, enum layout l, const struct tsdb_wal_sample *s, size_t n)
+{
+	buf_reset(b);
+	if (l == L_DENSE_V1)
+		encode_v1(b, s, n);
+	else if (l == L_DENSE)
+		tsdb_wal_encode_samples_dense(b, s, n);
+	else
+		tsdb_wal_encode_samples(b, s, n);
+}
+
 static void test_record_roundtrip(void **state)
 {
 	struct arena *a = arena_new(0);
@@ -493,13 +528,9 @@ static void test_record_roundtrip(void **state)
 	assert_true(oex[0].ref == 4 && oex[0].t == 1000 && oex[0].v == 0.25);
 	assert_true(labels_equal(&oex[0].labels, &ex[0].labels));
 	assert_true(oex[1].ref == 2 && oex[1].t == 900 && oex[1].labels.n == 0);
-	/* Empty records of each kind (samples in both layouts). */
-	for (int k = 0; k < 2; k++) {
-		buf_reset(&b);
-		if (k)
-			tsdb_wal_encode_samples_dense(&b, NULL, 0);
-		else
-			tsdb_wal_encode_samples(&b, NULL, 0);
+	/* Empty records of each kind (samples in every layout). */
+	for (enum layout k = L_PROMETHEUS; k <= L_DENSE_V1; k++) {
+		encode_as(&b, k, NULL, 0);
 		assert_int_equal(tsdb_wal_decode_samples(b.data, b.len, a, &osm, &n, err,
 							 sizeof(err)), 0);
 		assert_int_equal(n, 0);
@@ -510,27 +541,6 @@ static void test_record_roundtrip(void **state)
 	assert_int_equal(n, 0);
 	buf_free(&b);
 	arena_free(a);
-}
-
-/* The 0x81 layout older builds wrote (values as byte planes), for reading tests:
- * written here independently of the library, which no longer writes it. */
-static void encode_v1(struct buf *b, const struct tsdb_wal_sample *s, size_t n)
-{
-	uint64_t ref = 0, t = 0;
-
-	buf_putc(b, TSDB_WAL_REC_SAMPLES_DENSE);
-	tsdb_put_uvarint(b, n);
-	for (size_t i = 0; i < n; ref = s[i++].ref)
-		tsdb_put_varint(b, (int64_t)(s[i].ref - ref));
-	for (size_t i = 0; i < n; t = (uint64_t)s[i++].t)
-		tsdb_put_varint(b, (int64_t)((uint64_t)s[i].t - t));
-	for (int shift = 56; shift >= 0; shift -= 8)
-		for (size_t i = 0; i < n; i++) {
-			uint64_t bits;
-
-			memcpy(&bits, &s[i].v, 8);
-			buf_putc(b, (char)(bits >> shift));
-		}
 }
 
 static void check_samples(const struct tsdb_wal_sample *got, const struct tsdb_wal_sample *want,
@@ -607,12 +617,8 @@ static void test_dense_samples_record(void **state)
 	assert_int_equal(n, 2);
 	check_samples(o, four, 2);
 	edge_samples(sm, 5000);
-	for (int layout = 0; layout < 2; layout++) {
-		buf_reset(&b);
-		if (layout)
-			encode_v1(&b, sm, 5000);
-		else
-			tsdb_wal_encode_samples_dense(&b, sm, 5000);
+	for (enum layout l = L_PROMETHEUS; l <= L_DENSE_V1; l++) {
+		encode_as(&b, l, sm, 5000);
 		assert_int_equal(tsdb_wal_decode_samples(b.data, b.len, a, &o, &n, err, sizeof(err)),
 				 0);
 		assert_int_equal(n, 5000);
@@ -621,12 +627,8 @@ static void test_dense_samples_record(void **state)
 	/* Every proper prefix and a trailing byte are errors, in both layouts; a count
 	 * beyond the bytes is refused before anything is read. (The empty record:
 	 * test_record_roundtrip.) */
-	for (int layout = 0; layout < 2; layout++) {
-		buf_reset(&b);
-		if (layout)
-			encode_v1(&b, sm, 40);
-		else
-			tsdb_wal_encode_samples_dense(&b, sm, 40);
+	for (enum layout l = L_DENSE; l <= L_DENSE_V1; l++) {
+		encode_as(&b, l, sm, 40);
 		for (size_t len = 1; len < b.len; len++)
 			assert_int_equal(tsdb_wal_decode_samples(b.data, len, a, &o, &n, err,
 								 sizeof(err)), TSDB_WAL_ECORRUPT);
@@ -1408,6 +1410,7 @@ static void cp_log(struct cp_model *m, struct tsdb_wal *w, uint64_t ref, int nse
 	struct buf b[2] = { 0 };
 	char names[16][16];
 	struct label lbl[16];
+	enum layout l = L_PROMETHEUS;
 	size_t k = 0;
 
 	for (int i = 0; i < nser; i++) {
@@ -1420,11 +1423,10 @@ static void cp_log(struct cp_model *m, struct tsdb_wal *w, uint64_t ref, int nse
 			sm[k] = (struct tsdb_wal_sample){ ref + i, t0 + j * 100, (t0 + j * 100) * 2.0 };
 	tsdb_wal_encode_series(&b[0], s, (size_t)nser);
 	if (cp_dense == 2 && ref / 10 % 4 == 3)
-		encode_v1(&b[1], sm, k);
+		l = L_DENSE_V1;
 	else if (cp_dense && ref / 10 % 2)
-		tsdb_wal_encode_samples_dense(&b[1], sm, k);
-	else
-		tsdb_wal_encode_samples(&b[1], sm, k);
+		l = L_DENSE;
+	encode_as(&b[1], l, sm, k);
 	log_encoded(w, b, 2);
 	for (int i = 0; i < nser; i++)
 		m->e[m->n++] = (struct entry){ 1, ref + i, 0, tsdb_wal_current_segment(w) };

@@ -147,6 +147,46 @@ static bool postings_ok(const struct tsdb_block *b, uint64_t off)
 	return true;
 }
 
+/* Append the pair (symbols) to the lookup tables, checked for order against the
+ * previous one: names ascending, and values ascending within a name. */
+static int add_pair(struct tsdb_block *b, const char *nsym, const char *vsym, uint64_t off,
+		    uint32_t i, char *err, size_t errlen)
+{
+	struct tsdb_block_name *cur = b->nnames ? &b->names[b->nnames - 1] : NULL;
+
+	if (!cur || strcmp(cur->name, nsym) < 0) {
+		cur = &b->names[b->nnames++];
+		*cur = (struct tsdb_block_name){ nsym, b->nposts, 0 };
+	} else if (cur->name != nsym ||
+		   strcmp(b->posts[b->nposts - 1].value, vsym) >= 0) {
+		return CORRUPT("postings offset table: entries out of order at %u", i);
+	}
+	b->posts[b->nposts++] = (struct tsdb_block_posting){ nsym, vsym, off };
+	cur->n++;
+	return 0;
+}
+
+/* The postings offset table's section at off: its entries (count read, each at
+ * least `min` bytes) in *d, and room for them in the lookup tables. */
+static int open_table(struct tsdb_block *b, uint64_t off, uint32_t min, struct tsdb_dec *d,
+		      uint32_t *n, char *err, size_t errlen)
+{
+	const uint8_t *body;
+	uint32_t len;
+
+	if (!section(b, off, &body, &len, true) || len < 4)
+		return CORRUPT("postings offset table: bad length or checksum");
+	*n = tsdb_be32(body);
+	if ((uint64_t)*n * min > len)
+		return CORRUPT("postings offset table: %u entries in %u bytes", *n, len);
+	*d = (struct tsdb_dec){ body + 4, body + len, false };
+	b->names = malloc(((size_t)*n + 1) * sizeof(*b->names));
+	b->posts = malloc(((size_t)*n + 1) * sizeof(*b->posts));
+	if (!b->names || !b->posts)
+		return CORRUPT("out of memory reading the postings table");
+	return 0;
+}
+
 /* One postings offset table entry, checked for order against the previous one. */
 static int posting_entry(struct tsdb_block *b, struct tsdb_dec *d, uint32_t i, char *err,
 			 size_t errlen)
@@ -154,7 +194,6 @@ static int posting_entry(struct tsdb_block *b, struct tsdb_dec *d, uint32_t i, c
 	size_t nl, vl;
 	const char *name, *value, *nsym, *vsym;
 	uint64_t keys = tsdb_dec_uvarint(d), off;
-	struct tsdb_block_name *cur = b->nnames ? &b->names[b->nnames - 1] : NULL;
 
 	name = tsdb_dec_uvarint_str(d, &nl);
 	value = tsdb_dec_uvarint_str(d, &vl);
@@ -171,34 +210,16 @@ static int posting_entry(struct tsdb_block *b, struct tsdb_dec *d, uint32_t i, c
 	vsym = symbol(b, value, vl);
 	if (!nsym || !vsym)
 		return CORRUPT("postings offset table: entry %u names no symbol", i);
-	if (!cur || strcmp(cur->name, nsym) < 0) {
-		cur = &b->names[b->nnames++];
-		*cur = (struct tsdb_block_name){ nsym, b->nposts, 0 };
-	} else if (cur->name != nsym ||
-		   strcmp(b->posts[b->nposts - 1].value, vsym) >= 0) {
-		return CORRUPT("postings offset table: entries out of order at %u", i);
-	}
-	b->posts[b->nposts++] = (struct tsdb_block_posting){ nsym, vsym, off };
-	cur->n++;
-	return 0;
+	return add_pair(b, nsym, vsym, off, i, err, errlen);
 }
 
 static int load_postings_table(struct tsdb_block *b, uint64_t off, char *err, size_t errlen)
 {
 	struct tsdb_dec d;
-	const uint8_t *body;
-	uint32_t len, n;
+	uint32_t n;
 
-	if (!section(b, off, &body, &len, true) || len < 4)
-		return CORRUPT("postings offset table: bad length or checksum");
-	n = tsdb_be32(body);
-	if ((uint64_t)n * 5 > len)
-		return CORRUPT("postings offset table: %u entries in %u bytes", n, len);
-	d = (struct tsdb_dec){ body + 4, body + len, false };
-	b->names = malloc(((size_t)n + 1) * sizeof(*b->names));
-	b->posts = malloc(((size_t)n + 1) * sizeof(*b->posts));
-	if (!b->names || !b->posts)
-		return CORRUPT("out of memory reading the postings table");
+	if (open_table(b, off, 5, &d, &n, err, errlen) < 0)
+		return TSDB_EFAIL;
 	b->all_off = UINT64_MAX;
 	for (uint32_t i = 0; i < n; i++)
 		if (posting_entry(b, &d, i, err, errlen) < 0)
@@ -449,25 +470,32 @@ void tsdb_block_series_free(struct tsdb_block_series *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int check_series(struct tsdb_block *b, char *err, size_t errlen)
+/* Walk the series section checking every entry; for a dense index, mark in `starts`
+ * where entries begin (postings must point there). */
+static int check_series(struct tsdb_block *b, uint64_t *starts, char *err, size_t errlen)
 {
 	struct tsdb_block_series s = { 0 };
 	uint64_t off = b->series_lo, n = 0;
 	int rc = 0;
 
 	while (rc == 0) {
-		while (off < b->series_hi && b->ix[off] == 0)
-			off++;
+		while (!b->dense_ix && off < b->series_hi && b->ix[off] == 0)
+			off++; /* version 2 pads entries to 16 bytes */
 		if (off >= b->series_hi)
 			break;
-		rc = off % BLOCK_SERIES_ALIGN ? -1 : read_series_at(b, off, &s, &off, true);
+		if (b->dense_ix)
+			starts[(off - b->series_lo) / 64] |= 1ULL << ((off - b->series_lo) % 64);
+		else if (off % BLOCK_SERIES_ALIGN)
+			rc = -1;
+		if (rc == 0)
+			rc = read_series_at(b, off, &s, &off, true);
 		n++;
 	}
 	tsdb_block_series_free(&s);
 	if (rc == -2)
 		return CORRUPT("out of memory");
 	if (rc < 0)
-		return CORRUPT("series %llu: bad length, checksum, symbol or chunk reference",
+		return CORRUPT("series %llu: bad length, checksum, label, symbol or chunk reference",
 			       (unsigned long long)n);
 	return 0;
 }
@@ -478,36 +506,19 @@ static int check_series(struct tsdb_block *b, char *err, size_t errlen)
 static int load_dense_table(struct tsdb_block *b, uint64_t off, char *err, size_t errlen)
 {
 	struct tsdb_dec d;
-	const uint8_t *body;
-	uint32_t len, n;
+	uint32_t n;
 
-	if (!section(b, off, &body, &len, true) || len < 5)
-		return CORRUPT("postings offset table: bad length or checksum");
-	n = tsdb_be32(body);
-	if ((uint64_t)n * 3 > len)
-		return CORRUPT("postings offset table: %u entries in %u bytes", n, len);
-	d = (struct tsdb_dec){ body + 4, body + len, false };
-	b->names = malloc(((size_t)n + 1) * sizeof(*b->names));
-	b->posts = malloc(((size_t)n + 1) * sizeof(*b->posts));
-	if (!b->names || !b->posts)
-		return CORRUPT("out of memory reading the postings table");
+	if (open_table(b, off, 3, &d, &n, err, errlen) < 0)
+		return TSDB_EFAIL;
 	b->all_off = tsdb_dec_uvarint(&d);
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t ns = tsdb_dec_uvarint(&d), vs = tsdb_dec_uvarint(&d);
-		struct tsdb_block_name *cur = b->nnames ? &b->names[b->nnames - 1] : NULL;
 
 		off = tsdb_dec_uvarint(&d);
 		if (d.bad || ns >= b->nsyms || vs >= b->nsyms)
 			return CORRUPT("postings offset table: entry %u is malformed", i);
-		if (!cur || strcmp(cur->name, b->syms[ns]) < 0) {
-			cur = &b->names[b->nnames++];
-			*cur = (struct tsdb_block_name){ b->syms[ns], b->nposts, 0 };
-		} else if (cur->name != b->syms[ns] ||
-			   strcmp(b->posts[b->nposts - 1].value, b->syms[vs]) >= 0) {
-			return CORRUPT("postings offset table: entries out of order at %u", i);
-		}
-		b->posts[b->nposts++] = (struct tsdb_block_posting){ b->syms[ns], b->syms[vs], off };
-		cur->n++;
+		if (add_pair(b, b->syms[ns], b->syms[vs], off, i, err, errlen) < 0)
+			return TSDB_EFAIL;
 	}
 	if (d.bad || d.p != d.end)
 		return CORRUPT("postings offset table: malformed");
@@ -543,29 +554,6 @@ static bool dense_list_ok(const struct tsdb_block *b, uint64_t off, const uint64
 	return true;
 }
 
-/* Dense: walk the series section, marking where entries start. */
-static int check_dense_series(struct tsdb_block *b, uint64_t *starts, char *err, size_t errlen)
-{
-	struct tsdb_block_series s = { 0 };
-	uint64_t off = b->series_lo, n = 0;
-	int rc = 0;
-
-	while (rc == 0 && off < b->series_hi) {
-		uint64_t i = off - b->series_lo;
-
-		starts[i / 64] |= 1ULL << (i % 64);
-		rc = read_series_at(b, off, &s, &off, true);
-		n++;
-	}
-	tsdb_block_series_free(&s);
-	if (rc == -2)
-		return CORRUPT("out of memory");
-	if (rc < 0)
-		return CORRUPT("series %llu: malformed entry, label pair or chunk reference",
-			       (unsigned long long)n);
-	return 0;
-}
-
 static int load_dense_index(struct tsdb_block *b, const uint64_t *toc, char *err,
 			    size_t errlen)
 {
@@ -590,7 +578,7 @@ static int load_dense_index(struct tsdb_block *b, const uint64_t *toc, char *err
 	starts = calloc((b->series_hi - b->series_lo) / 64 + 1, sizeof(*starts));
 	if (!starts)
 		return CORRUPT("out of memory");
-	rc = check_dense_series(b, starts, err, errlen);
+	rc = check_series(b, starts, err, errlen);
 	if (rc == 0 && !dense_list_ok(b, b->all_off, starts, post_lo))
 		rc = CORRUPT("postings: the all-series list is malformed");
 	for (uint32_t i = 0; rc == 0 && i < b->nposts; i++)
@@ -626,7 +614,7 @@ static int load_index(struct tsdb_block *b, char *err, size_t errlen)
 	if (load_symbols(b, toc[0], err, errlen) < 0 ||
 	    load_postings_table(b, toc[5], err, errlen) < 0)
 		return TSDB_EFAIL;
-	return check_series(b, err, errlen);
+	return check_series(b, NULL, err, errlen);
 }
 
 static uint64_t file_size(const char *dir, const char *name)
