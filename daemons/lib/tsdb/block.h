@@ -7,14 +7,16 @@
  *   meta.json    ulid, minTime, maxTime ([minTime, maxTime), milliseconds), stats,
  *                compaction {level, sources, parents}, version 1
  *   chunks/NNNNNN  segment files (magic 0x85BD40DD, version 1, 3 padding bytes), each
- *                chunk as uvarint length, encoding byte (1 = XOR; 0x81 = lgtm's dense
- *                encoding, only in blocks written with TSDB_BLOCK_DENSE), data, CRC32C
- *                of encoding and data; a chunk's reference is segment index << 32 |
- *                offset
+ *                chunk as uvarint length, encoding byte (1 = XOR; 0x82 = lgtm's dense
+ *                encoding, only in blocks written with TSDB_BLOCK_DENSE, and 0x81 as
+ *                older builds wrote it), data, CRC32C of encoding and data; a chunk's
+ *                reference is segment index << 32 | offset
  *   index        index format version 2: symbols, series (16-byte aligned; a series'
  *                id is its offset / 16), label indices, postings (the all-series list
  *                under the empty name and value first), label offset table, postings
- *                offset table, TOC, each section with its CRC32C
+ *                offset table, TOC, each section with its CRC32C. Blocks written with
+ *                TSDB_BLOCK_DENSE have lgtm's own index instead (version byte 0x81,
+ *                block_index.c), as dense blocks older builds wrote have version 2
  *   tombstones   empty (magic 0x0130BA30, version 1, CRC32C)
  *
  * Writing: files go to <parent>/<ULID>.tmp-for-creation/, are fsynced with their
@@ -95,12 +97,13 @@ void tsdb_block_meta_free(struct tsdb_block_meta *m);
 
 #define TSDB_BLOCK_CHUNK_SEGMENT_MAX (512u * 1024 * 1024)
 
-/* Block encodings. PROMETHEUS: XOR chunks only (encoding 1), readable by promtool and
- * Prometheus. DENSE: a chunk whose values are all decimals (m / 10^k, most counters
- * and gauges) is stored in lgtm's dense encoding (0x81: frame-of-reference packed
- * integers), which Prometheus cannot read; others stay XOR. Either way every sample
- * comes back bit for bit, and readers take both encodings; a writer converts the
- * chunks it is given to its own setting. */
+/* Block encodings. PROMETHEUS: XOR chunks only (encoding 1) and index version 2,
+ * readable by promtool and Prometheus. DENSE: a chunk whose values are all decimals
+ * (m / 10^k, most counters and gauges) is stored in lgtm's dense encoding (0x82:
+ * frame-of-reference packed integers), others stay XOR, and the index is lgtm's
+ * (about 40 % of version 2's bytes); Prometheus cannot read either. Either way every
+ * sample comes back bit for bit, and readers take every encoding and both index
+ * versions; a writer converts the chunks it is given to its own setting. */
 
 /* "prometheus" | "dense" (the --storage.tsdb.block-encoding values); 0 or -1. */
 int tsdb_block_parse_encoding(const char *s, enum tsdb_block_encoding *out);

@@ -32,6 +32,7 @@
 #include "tsdb/internal.h"
 #include "tsdb/wal_internal.h"
 
+#include <endian.h>
 #include <string.h>
 
 /* --- encoding --------------------------------------------------------------------- */
@@ -159,11 +160,12 @@ static unsigned char *put_refs_times(unsigned char *p, const struct tsdb_wal_sam
 	return p;
 }
 
-/* One value: its kind byte in *kind, its bytes at p. */
+/* One value: its kind byte in *kind, its bytes at p (8 bytes may be written: each
+ * entry has 8 reserved for its value). */
 static unsigned char *put_value(unsigned char *p, unsigned char *kind, double v)
 {
 	int64_t m;
-	int k, len = 0;
+	int k, len;
 	uint64_t z, bits;
 
 	if (!tsdb_decimal_split(v, &m, &k)) {
@@ -172,12 +174,13 @@ static unsigned char *put_value(unsigned char *p, unsigned char *kind, double v)
 		return raw_be64(p, bits);
 	}
 	z = ((uint64_t)m << 1) ^ (uint64_t)(m >> 63);
-	while (len < 8 && z >> (8 * len))
-		len++;
+	len = z ? (71 - __builtin_clzll(z)) / 8 : 0;
 	*kind = (unsigned char)(k * 9 + len);
-	for (int i = len - 1; i >= 0; i--)
-		*p++ = (unsigned char)(z >> (8 * i));
-	return p;
+	if (len) {
+		bits = htobe64(z << (64 - 8 * len)); /* the len low bytes, first */
+		memcpy(p, &bits, 8);
+	}
+	return p + len;
 }
 
 void tsdb_wal_encode_samples_dense(struct buf *out, const struct tsdb_wal_sample *s, size_t n)
