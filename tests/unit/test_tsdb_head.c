@@ -178,11 +178,13 @@ static void test_append_known(void **state)
 	uint64_t a = series(h, LS({ "__name__", "a" }));
 	struct tsdb_head_stats st;
 
-	for (int stage = 0; stage < 2; stage++) {
-		tsdb_head_prefetch(h, a, stage);
+	for (int stage = 0; stage < 4; stage++) {
+		tsdb_head_prefetch(h, a, stage); /* no chunk yet */
 		tsdb_head_prefetch(h, 12345, stage);
 	}
 	assert_int_equal(tsdb_head_append_known(h, a, 10 * HOUR, 1, err, sizeof(err)), 0);
+	for (int stage = 0; stage < 4; stage++)
+		tsdb_head_prefetch(h, a, stage); /* an open chunk */
 	assert_int_equal(tsdb_head_append_known(h, a, 10 * HOUR, 2, err, sizeof(err)),
 			 TSDB_EDUPLICATE);
 	/* Below the append window: out of bounds for a live ref, not found for a stale. */
@@ -552,6 +554,7 @@ struct writer {
 	int id;
 	char err[300];
 	uint64_t refs[DISTINCT];
+	uint64_t churned[8]; /* recent churn series: truncation removes them */
 };
 
 static void *writer_main(void *arg)
@@ -577,7 +580,13 @@ static void *writer_main(void *arg)
 		__atomic_store_n(&w->st->progress[w->id], t, __ATOMIC_RELEASE);
 		if (step % 50 == 49)
 			usleep(2000); /* let the reader in between (2 cores, 5 threads) */
+		/* Prefetch hints race with truncation removing the series they name. */
+		for (int stage = 0; stage < 4; stage++)
+			for (int k = 0; k < 8; k++)
+				tsdb_head_prefetch(h, w->churned[k], stage);
 		for (int i = 0; i < DISTINCT; i++) {
+			for (int stage = 0; stage < 4 && i + 4 < DISTINCT; stage++)
+				tsdb_head_prefetch(h, w->refs[i + 4], stage);
 			if (tsdb_head_append(h, w->refs[i], t, (double)t, e, sizeof(e)) != 0) {
 				snprintf(w->err, sizeof(w->err), "distinct append at step %d: %s",
 					 step, e);
@@ -606,6 +615,7 @@ static void *writer_main(void *arg)
 			if (tsdb_head_append_labels(h, &LS({ "__name__", name }), t, 1, &ref, &created,
 						    e, sizeof(e)) != 0)
 				return "churn";
+			w->churned[step / 10 % 8] = ref;
 		}
 	}
 	__atomic_add_fetch(&w->st->writers_done, 1, __ATOMIC_RELEASE);

@@ -1408,7 +1408,7 @@ static void cp_log(struct cp_model *m, struct tsdb_wal *w, uint64_t ref, int nse
 	struct tsdb_wal_series s[16] = { 0 };
 	struct tsdb_wal_sample sm[2048];
 	struct buf b[2] = { 0 };
-	char names[16][16];
+	char names[16][24];
 	struct label lbl[16];
 	enum layout l = L_PROMETHEUS;
 	size_t k = 0;
@@ -1582,6 +1582,40 @@ static void test_checkpoint_dense_v1_samples(void **state)
 	cp_dense = 2;
 	test_checkpoint(state);
 	cp_dense = 0;
+}
+
+static int keep_calls;
+
+static bool keep_small_counted(void *ctx, uint64_t ref)
+{
+	keep_calls++;
+	return ref < 1000;
+}
+
+/* keep() is asked once per ref through the checkpoint's memo; refs that share a memo
+ * slot (1 and 65537, ...) or do not fit one (top bit set) still get their own answer. */
+static void test_checkpoint_keep_memo(void **state)
+{
+	struct fx *f = *state;
+	struct cp_model *m = calloc(1, sizeof(*m));
+	struct tsdb_wal *w = open_wal(f->wal, &small);
+	int seg;
+
+	assert_non_null(m);
+	cp_log(m, w, 1, 16, 0, 100);
+	cp_log(m, w, 65537, 16, 0, 100);
+	cp_log(m, w, 1, 16, 10000, 20); /* again, after the colliding refs took the slots */
+	cp_log(m, w, (1ull << 63) + 1, 4, 0, 10);
+	assert_int_equal(tsdb_wal_cut(w, &seg, err, sizeof(err)), 0);
+	keep_calls = 0;
+	assert_int_equal(tsdb_wal_checkpoint(w, seg - 1, keep_small_counted, NULL, 0, NULL, err,
+					     sizeof(err)), 0);
+	/* 16 + 16 + 16 memoized refs, and 4 series plus their 40 samples asked each. */
+	assert_int_equal(keep_calls, 16 + 16 + 16 + 4 + 40);
+	cp_apply(m, seg - 1, keep_small_counted, 0);
+	close_wal(w);
+	cp_check(m, f->wal);
+	free(m);
 }
 
 static void test_checkpoint_progress(void **state)
@@ -2163,6 +2197,7 @@ int main(void)
 		IN_DIR(test_checkpoint_compressed),
 		IN_DIR(test_checkpoint_dense_samples),
 		IN_DIR(test_checkpoint_dense_v1_samples),
+		IN_DIR(test_checkpoint_keep_memo),
 		IN_DIR(test_checkpoint_progress),
 		IN_DIR(test_tail_reader),
 		IN_DIR(test_reader_corruption),

@@ -318,10 +318,12 @@ out:
 	return rc;
 }
 
-/* Series known by ref are prefetched in two stages, PREFETCH series apart. (Going on
- * to the series and its chunk needs the stripe and series locks: no gain measured.) */
-#define PREFETCH 8
-#define STAGES 2
+/* Series known by ref are prefetched in four stages, PREFETCH series apart: stripe,
+ * table slot, series, open chunk (tsdb_head_prefetch). Each stage needs what the one
+ * before loaded; four appends apart, the loads of one series overlap the appends of
+ * the ones before it instead of stalling them. */
+#define PREFETCH 4
+#define STAGES 4
 
 static void prefetch(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n, size_t i)
 {

@@ -406,11 +406,40 @@ int tsdb_head_append(struct tsdb_head *h, uint64_t ref, int64_t t, double v, cha
 void tsdb_head_prefetch(struct tsdb_head *h, uint64_t ref, int stage)
 {
 	struct tsdb_stripe *rs = ref_stripe(h, ref);
+	const uint8_t *chunk = NULL, *tail = NULL;
+	struct tsdb_series *s;
 
-	if (stage == 0)
+	if (stage == 0) {
 		__builtin_prefetch(rs, 1); /* its mutex will be taken */
-	else
+		return;
+	}
+	if (stage == 1) {
 		tsdb_ptab_prefetch(&rs->tab, ref);
+		return;
+	}
+	/* The later stages find the series as an append does (its stripe and slot are in
+	 * the cache by now), so nothing is read that could be freed meanwhile. */
+	pthread_mutex_lock(&rs->mu);
+	s = find_ref(rs, ref);
+	if (s && stage == 2) {
+		/* What an append touches: the lock, the open chunk's state, `dead`. */
+		for (const char *p = (const char *)s; p < (const char *)&s->dead; p += 64)
+			__builtin_prefetch(p, 1);
+		__builtin_prefetch(&s->dead, 1);
+	} else if (s) {
+		pthread_mutex_lock(&s->mu);
+		chunk = s->app.buf;
+		if (chunk)
+			tail = chunk + s->app.len - 1;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_mutex_unlock(&rs->mu);
+	/* An append rewrites the chunk's header (its sample count) and adds bits at its
+	 * end: two lines once the chunk is past 64 bytes. */
+	if (chunk) {
+		__builtin_prefetch(chunk, 1);
+		__builtin_prefetch(tail, 1);
+	}
 }
 
 int tsdb_head_append_known(struct tsdb_head *h, uint64_t ref, int64_t t, double v, char *err,

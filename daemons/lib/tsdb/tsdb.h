@@ -386,10 +386,13 @@ int tsdb_head_append(struct tsdb_head *h, uint64_t ref, int64_t t, double v, cha
  * t is and nothing is counted; otherwise exactly tsdb_head_append(). */
 int tsdb_head_append_known(struct tsdb_head *h, uint64_t ref, int64_t t, double v, char *err,
 			   size_t errlen);
-/* Hint that appends to ref follow soon: start loading what finding it touches. Two
- * steps, each a few appends ahead of the next (stage 0, then 1): this memory is
- * spread over the whole head, and a batch that asks ahead waits for it once instead
- * of once per series. Takes no lock. */
+/* Hint that appends to ref follow soon: start loading what the append touches. Four
+ * steps, each a few appends ahead of the next (stage 0, 1, 2, then 3): the ref's
+ * stripe, its table slot, the series, its open chunk. This memory is spread over the
+ * whole head, and a batch that asks ahead waits for it once instead of once per
+ * series. Stages 0 and 1 take no lock; 2 and 3 look the series up as an append does
+ * (stripe lock; 3 also the series lock, briefly), since each needs what the one
+ * before loaded. */
 void tsdb_head_prefetch(struct tsdb_head *h, uint64_t ref, int stage);
 /* get_or_create + append in one pass (remote-write has no refs): *ref and *created are
  * set even when the sample itself is refused, except for "out of bounds" without an

@@ -11,6 +11,13 @@
  * batches are gathered into output batches of about 256 KiB so a checkpoint costs a
  * few large writes. Merging batches keeps their atomicity (a merged batch is still
  * all-or-nothing), and the checkpoint is only visible once complete anyway.
+ *
+ * keep() is asked once per ref, not once per entry: every sample names its series, a
+ * head answers by looking the ref up in a table spread over its whole memory, and the
+ * same few thousand refs come back in every samples record. The answers go to a small
+ * direct-mapped memo indexed by the ref's low bits (refs are dense, so a head's
+ * series rarely collide); a checkpoint is a snapshot of which series the head has
+ * anyway, so an answer may be reused for the whole run.
  */
 #include "tsdb/wal_internal.h"
 
@@ -21,10 +28,13 @@
 /* Output batch size: large enough for few writes, small since reading, filtering,
  * compressing and framing a batch each hold a copy of it during a checkpoint. */
 #define FLUSH_BYTES (256 * 1024)
+/* keep() answers remembered: 512 KiB, allocated when a checkpoint starts. */
+#define MEMO_SLOTS (1u << 16)
 
 struct cp {
 	bool (*keep)(void *ctx, uint64_t ref);
 	void *keep_ctx;
+	uint64_t *memo; /* ref << 1 | kept (0: empty); NULL: ask keep() every time */
 	int64_t mint;
 	struct tsdb_wal *out;
 	struct arena *arena;
@@ -76,6 +86,24 @@ static int added(struct cp *c, size_t start, char *err, size_t errlen)
 	return 0;
 }
 
+/* keep(ref), through the memo. Refs with the top bit set do not fit an entry. */
+static bool keep_ref(struct cp *c, uint64_t ref)
+{
+	uint64_t *slot;
+	bool kept;
+
+	if (!c->keep)
+		return true;
+	if (!c->memo || ref >> 63)
+		return c->keep(c->keep_ctx, ref);
+	slot = &c->memo[ref & (MEMO_SLOTS - 1)];
+	if (*slot && *slot >> 1 == ref)
+		return *slot & 1;
+	kept = c->keep(c->keep_ctx, ref);
+	*slot = ref << 1 | kept;
+	return kept;
+}
+
 /* Filter one record into c->data (nothing when no entry survives). Records of types
  * this code does not know are kept as they are: not ours to judge. */
 static int filter(struct cp *c, const void *rec, size_t len, char *why, size_t whylen)
@@ -103,7 +131,7 @@ static int filter(struct cp *c, const void *rec, size_t len, char *why, size_t w
 		memcpy(&ref, e, sizeof(ref));
 		if (k->t_off >= 0)
 			memcpy(&t, e + k->t_off, sizeof(t));
-		if (t < c->mint || (c->keep && !c->keep(c->keep_ctx, ref)))
+		if (t < c->mint || !keep_ref(c, ref))
 			continue;
 		if (kept != i)
 			memcpy(v + kept * k->elem, e, k->elem);
@@ -286,6 +314,7 @@ int tsdb_wal_checkpoint(struct tsdb_wal *w, int upto, bool (*keep)(void *ctx, ui
 	c.arena = arena_new(0);
 	if (!c.arena)
 		return WAL_FAIL(err, errlen, -1, "checkpoint: out of memory");
+	c.memo = keep ? calloc(MEMO_SLOTS, sizeof(*c.memo)) : NULL; /* NULL: slower, still right */
 	rc = tsdb_wal_open(tmp, &o, &c.out, err, errlen);
 	if (rc == 0)
 		rc = write_checkpoint(&c, waldir, prev, from, upto, err, errlen);
@@ -304,6 +333,7 @@ int tsdb_wal_checkpoint(struct tsdb_wal *w, int upto, bool (*keep)(void *ctx, ui
 	else
 		wal_remove_dir(tmp, NULL, 0);
 	arena_free(c.arena);
+	free(c.memo);
 	buf_free(&c.data);
 	free(c.lens);
 	return rc;
