@@ -14,10 +14,11 @@
  *
  * keep() is asked once per ref, not once per entry: every sample names its series, a
  * head answers by looking the ref up in a table spread over its whole memory, and the
- * same few thousand refs come back in every samples record. The answers go to a small
- * direct-mapped memo indexed by the ref's low bits (refs are dense, so a head's
- * series rarely collide); a checkpoint is a snapshot of which series the head has
- * anyway, so an answer may be reused for the whole run.
+ * same refs come back in every samples record. The answers are remembered in two bits
+ * per ref (asked, kept), in an array indexed by ref: a head's refs are dense, so that
+ * is a quarter of a byte per series; refs too large for it are asked every time. A
+ * checkpoint is a snapshot of which series the head has anyway, so an answer may be
+ * reused for the whole run.
  */
 #include "tsdb/wal_internal.h"
 
@@ -28,13 +29,15 @@
 /* Output batch size: large enough for few writes, small since reading, filtering,
  * compressing and framing a batch each hold a copy of it during a checkpoint. */
 #define FLUSH_BYTES (256 * 1024)
-/* keep() answers remembered: 512 KiB, allocated when a checkpoint starts. */
-#define MEMO_SLOTS (1u << 16)
+/* Refs whose keep() answer is remembered: at most 16 MiB of memo. */
+#define MEMO_REFS (1ull << 26)
 
 struct cp {
 	bool (*keep)(void *ctx, uint64_t ref);
 	void *keep_ctx;
-	uint64_t *memo; /* ref << 1 | kept (0: empty); NULL: ask keep() every time */
+	uint64_t *memo;  /* 32 refs a word: bit 2k ref 32w + k was asked, 2k + 1 kept */
+	size_t nmemo;    /* words */
+	bool memo_full;  /* could not grow: ask keep() beyond nmemo */
 	int64_t mint;
 	struct tsdb_wal *out;
 	struct arena *arena;
@@ -86,21 +89,42 @@ static int added(struct cp *c, size_t start, char *err, size_t errlen)
 	return 0;
 }
 
-/* keep(ref), through the memo. Refs with the top bit set do not fit an entry. */
+/* Make the memo cover word w (zeroed); false when it cannot. */
+static bool memo_cover(struct cp *c, size_t w)
+{
+	size_t n = c->nmemo ? c->nmemo : 1024;
+	uint64_t *m;
+
+	if (c->memo_full)
+		return false;
+	while (n <= w)
+		n *= 2;
+	m = realloc(c->memo, n * sizeof(*m));
+	if (!m) {
+		c->memo_full = true;
+		return false;
+	}
+	memset(m + c->nmemo, 0, (n - c->nmemo) * sizeof(*m));
+	c->memo = m;
+	c->nmemo = n;
+	return true;
+}
+
+/* keep(ref), through the memo. */
 static bool keep_ref(struct cp *c, uint64_t ref)
 {
-	uint64_t *slot;
+	size_t w = (size_t)(ref / 32);
+	unsigned sh = (unsigned)(ref % 32) * 2;
 	bool kept;
 
 	if (!c->keep)
 		return true;
-	if (!c->memo || ref >> 63)
+	if (ref >= MEMO_REFS || (w >= c->nmemo && !memo_cover(c, w)))
 		return c->keep(c->keep_ctx, ref);
-	slot = &c->memo[ref & (MEMO_SLOTS - 1)];
-	if (*slot && *slot >> 1 == ref)
-		return *slot & 1;
+	if (c->memo[w] >> sh & 1)
+		return c->memo[w] >> sh & 2;
 	kept = c->keep(c->keep_ctx, ref);
-	*slot = ref << 1 | kept;
+	c->memo[w] |= (uint64_t)(1 | (kept ? 2 : 0)) << sh;
 	return kept;
 }
 
@@ -314,7 +338,6 @@ int tsdb_wal_checkpoint(struct tsdb_wal *w, int upto, bool (*keep)(void *ctx, ui
 	c.arena = arena_new(0);
 	if (!c.arena)
 		return WAL_FAIL(err, errlen, -1, "checkpoint: out of memory");
-	c.memo = keep ? calloc(MEMO_SLOTS, sizeof(*c.memo)) : NULL; /* NULL: slower, still right */
 	rc = tsdb_wal_open(tmp, &o, &c.out, err, errlen);
 	if (rc == 0)
 		rc = write_checkpoint(&c, waldir, prev, from, upto, err, errlen);
