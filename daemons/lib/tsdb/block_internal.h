@@ -72,6 +72,7 @@ struct tsdb_block {
 	uint64_t all_off;       /* the all-series postings list */
 	struct tsdb_block_seg *segs;
 	uint32_t nsegs;
+	size_t unreleased;      /* index bytes validation read since it last released them */
 };
 
 /* One decoded series: labels point at the block's symbols. Chunks have their time
