@@ -3,10 +3,10 @@
  * head chunks for the same reason): closed chunks, and the settled first bytes of open
  * ones (series.c). The bytes are written through one shared mapping of an unlinked
  * scratch file and read through it too: they sit in the page cache, counted in the
- * process's RSS only while a page of them is mapped. Every thread drops the whole
- * mapping from the process after every DROP_WRITES writes it made (and truncation
- * after a block write drops it too), so what the process keeps mapped is the few
- * pages written last, not the store. A reader of many chunks (the block writer) uses
+ * process's RSS only while a page of them is mapped. Every thread drops the pages it
+ * wrote from the process after every DROP_WRITES writes (and truncation after a block
+ * write drops the whole mapping), so what the process keeps mapped is the few pages
+ * written last, not the store. A reader of many chunks (the block writer) uses
  * tsdb_chunk_store_read() instead, since every fault in the mapping also maps the
  * pages around it. The file is not part of the durable state (the WAL is): it has no
  * name, so nothing is left behind by a crash.
@@ -15,8 +15,9 @@
  * is written in small steps (an open chunk every few dozen bytes), and in order of
  * arrival most steps land on a page that the previous one faulted in. A write fault
  * on a file hole the file system cannot fill (disk full) would be a SIGBUS, so every
- * segment's blocks are allocated (fallocate) before it is filled; where that fails or
- * is not supported, the store takes nothing and chunks stay on the heap.
+ * segment's blocks are allocated (fallocate) before it is filled; when that fails the
+ * store takes nothing and chunks stay on the heap. On a file system without fallocate
+ * the store writes closed chunks with pwrite(2) and takes no open chunks' bytes.
  *
  * The file is cut into segments filled in turn; each counts its live chunks. A
  * segment whose chunks were all released (head truncation, through the reclaim
@@ -61,6 +62,7 @@ struct tsdb_chunk_store {
 	pthread_mutex_t mu;
 	uint32_t cur;     /* the segment being filled */
 	uint32_t off;     /* fill position in it */
+	bool mapped;      /* under mu: written through the mapping (else with pwrite) */
 	struct seg *segs;
 };
 
@@ -121,7 +123,10 @@ int tsdb_chunk_store_open(const char *dir, uint64_t max_bytes, struct tsdb_chunk
 		goto fail;
 	}
 	cs->base = m;
+	/* No readahead: a fault then maps the page it needs, not a large folio of the
+	 * pages around it (2 MiB at a time were seen mapped by one small write). */
 	madvise(m, nseg * cs->seg, MADV_RANDOM);
+	cs->mapped = true;
 	pthread_mutex_init(&cs->mu, NULL);
 	cs->cur = cs->nseg - 1;
 	cs->off = cs->seg; /* the first reservation takes segment 0 */
@@ -180,8 +185,11 @@ static bool next_segment(struct tsdb_chunk_store *cs)
 
 		if (cs->segs[i].state != SEG_FREE)
 			continue;
-		if (fallocate(cs->fd, 0, (off_t)i * cs->seg, cs->seg) < 0)
-			return false; /* cs->off stays past the end: the next call tries again */
+		if (cs->mapped && fallocate(cs->fd, 0, (off_t)i * cs->seg, cs->seg) < 0) {
+			if (errno != EOPNOTSUPP)
+				return false; /* cs->off stays past the end: the next call retries */
+			cs->mapped = false;
+		}
 		cs->segs[i].state = SEG_FILLING;
 		cs->cur = i;
 		cs->off = 0;
@@ -190,7 +198,9 @@ static bool next_segment(struct tsdb_chunk_store *cs)
 	return false;
 }
 
-uint8_t *tsdb_chunk_store_reserve(struct tsdb_chunk_store *cs, size_t len)
+/* Room for len bytes; NULL when no segment has it, or when need_mapped and the store
+ * cannot be written through its mapping. *mapped: whether it can. */
+static uint8_t *take(struct tsdb_chunk_store *cs, size_t len, bool need_mapped, bool *mapped)
 {
 	uint64_t at;
 	uint32_t seg;
@@ -198,16 +208,24 @@ uint8_t *tsdb_chunk_store_reserve(struct tsdb_chunk_store *cs, size_t len)
 	if (!cs || len == 0 || len > cs->seg)
 		return NULL;
 	pthread_mutex_lock(&cs->mu);
-	if (cs->off + len > cs->seg && !next_segment(cs)) {
+	if ((cs->off + len > cs->seg && !next_segment(cs)) || (need_mapped && !cs->mapped)) {
 		pthread_mutex_unlock(&cs->mu);
 		return NULL;
 	}
+	*mapped = cs->mapped;
 	seg = cs->cur;
 	at = (uint64_t)seg * cs->seg + cs->off;
 	cs->off += (uint32_t)len;
 	__atomic_fetch_add(&cs->segs[seg].live, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&cs->mu);
 	return cs->base + at;
+}
+
+uint8_t *tsdb_chunk_store_reserve(struct tsdb_chunk_store *cs, size_t len)
+{
+	bool mapped;
+
+	return take(cs, len, true, &mapped);
 }
 
 /* What this thread wrote through a store's mapping since it last dropped it. */
@@ -221,7 +239,7 @@ static __thread struct written tw;
 
 void tsdb_chunk_store_wrote(struct tsdb_chunk_store *cs, const void *p, size_t len)
 {
-	uintptr_t a = (uintptr_t)p, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p, lo, hi;
 
 	if (tw.cs != cs || tw.n == 0) {
 		tw = (struct written){ cs, a, a + len, 0 };
@@ -231,20 +249,38 @@ void tsdb_chunk_store_wrote(struct tsdb_chunk_store *cs, const void *p, size_t l
 	}
 	if (++tw.n < DROP_WRITES)
 		return;
-	tw.lo &= ~(page - 1);
-	madvise((void *)tw.lo, tw.hi - tw.lo, MADV_DONTNEED);
 	tw.n = 0;
+	/* Within this store's mapping, whatever tw holds: a store closed since may have
+	 * left its address to this one. */
+	lo = tw.lo > (uintptr_t)cs->base ? tw.lo : (uintptr_t)cs->base;
+	hi = (uintptr_t)cs->base + (size_t)cs->nseg * cs->seg;
+	hi = tw.hi < hi ? tw.hi : hi;
+	lo &= ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+	if (lo < hi)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 const uint8_t *tsdb_chunk_store_put(struct tsdb_chunk_store *cs, const void *data, size_t len)
 {
-	uint8_t *p = tsdb_chunk_store_reserve(cs, len);
+	bool mapped;
+	uint8_t *p = take(cs, len, false, &mapped);
+	ssize_t n;
 
 	if (!p)
 		return NULL;
 	/* The range is ours alone; readers see it only once the caller publishes it. */
-	memcpy(p, data, len);
-	tsdb_chunk_store_wrote(cs, p, len);
+	if (mapped) {
+		memcpy(p, data, len);
+		tsdb_chunk_store_wrote(cs, p, len);
+		return p;
+	}
+	do
+		n = pwrite(cs->fd, data, len, (off_t)(p - cs->base));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		tsdb_chunk_store_release(cs, p);
+		return NULL;
+	}
 	return p;
 }
 
@@ -260,6 +296,15 @@ void tsdb_chunk_store_release(void *ctx, void *p)
 	    __atomic_load_n(&cs->segs[i].live, __ATOMIC_ACQUIRE) == 0)
 		recycle(cs, i);
 	pthread_mutex_unlock(&cs->mu);
+}
+
+size_t tsdb_chunk_store_live(const struct tsdb_chunk_store *cs)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; cs && i < cs->nseg; i++)
+		n += __atomic_load_n(&cs->segs[i].live, __ATOMIC_RELAXED);
+	return n;
 }
 
 int tsdb_chunk_store_read(const struct tsdb_chunk_store *cs, const void *p, size_t len,

@@ -301,6 +301,8 @@ bool tsdb_chunk_store_owns(const struct tsdb_chunk_store *cs, const void *p);
 /* Release a reservation or a chunk put earlier, once no reader can still read it (a
  * grave's fn_ctx, ctx = the store). */
 void tsdb_chunk_store_release(void *ctx, void *p);
+/* Chunks put and reservations taken, not yet released (tests, status). */
+size_t tsdb_chunk_store_live(const struct tsdb_chunk_store *cs);
 /* Copy a parked chunk (p as put returned it) with pread, not through the mapping;
  * 0, or -1 with errno. */
 int tsdb_chunk_store_read(const struct tsdb_chunk_store *cs, const void *p, size_t len,

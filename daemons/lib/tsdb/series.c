@@ -32,8 +32,8 @@
 #define SAMPLES_PER_CHUNK 120
 /* The open chunk's buffer does not grow past this when there is a store to spill to
  * (malloc's 64-byte size gives 72 usable bytes: a spill every ~45 bytes). */
-#define SPILL_BUFFER 128
-#define SPILL_EVERY 32
+#define SPILL_BUFFER 64
+#define SPILL_EVERY 16
 
 struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels)
 {
