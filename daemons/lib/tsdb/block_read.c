@@ -63,10 +63,10 @@ static bool section(const struct tsdb_block *b, uint64_t off, const uint8_t **bo
 	return !check || tsdb_wal_crc32c(0, *body, n) == tsdb_be32(*body + n);
 }
 
-/* Validation reads the whole index; its pages leave the process every MiB read, not
- * only at the end: a compacted block's index is several MiB, all of it resident at
- * once otherwise (the peak RSS of a compaction). */
-#define VALIDATE_RELEASE (1u << 20)
+/* Validation reads the whole index; its pages leave the process every 256 KiB read,
+ * not only at the end: a compacted block's index is several MiB, all of it resident
+ * at once otherwise (the peak RSS of a compaction). */
+#define VALIDATE_RELEASE (256u << 10)
 
 static void validated(struct tsdb_block *b, size_t n)
 {

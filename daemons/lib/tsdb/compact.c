@@ -20,8 +20,9 @@
 
 #define MAX_RANGES 10
 /* Source bytes read between two releases of the sources' mapped pages: small, since
- * every page read in between counts in the RSS (one madvise per MiB is cheap). */
-#define RELEASE_EVERY (1u << 20)
+ * every page read in between counts in the RSS, and more with the kernel's fault-around
+ * (one madvise per 256 KiB is cheap). */
+#define RELEASE_EVERY (256u << 10)
 /* What reading one series entry of a source's index costs in pages, about. */
 #define SERIES_ENTRY_BYTES 64
 
