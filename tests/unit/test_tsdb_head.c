@@ -1035,8 +1035,9 @@ static void test_memory_per_series(void **state)
 	tsdb_head_free(h);
 }
 
-/* Bytes of heap per series in test_heap_per_series (974 measured). */
-#define HEAP_PER_SERIES_MAX 1024
+/* Bytes of heap per series in test_heap_per_series (482 measured; 974 before open
+ * chunks spilled their settled bytes to the store and series lost their own lock). */
+#define HEAP_PER_SERIES_MAX 560
 
 static size_t heap_in_use(void)
 {
