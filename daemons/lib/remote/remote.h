@@ -83,6 +83,7 @@ struct remote_write_batch {
 	size_t invalid_samples;
 	struct buf errors;  /* "; "-separated descriptions of the first invalid series */
 	struct buf plain;   /* the body, when this module decompressed it (private) */
+	struct buf series_mem; /* series, when this module's decoder made them (private) */
 };
 
 struct remote_series_cache;
