@@ -6,6 +6,11 @@
  * a reply while a body is still arriving). Content-Encoding is decoded only
  * once the whole body is in, with the decoded size capped separately so a bomb
  * fails as a 400 instead of exhausting memory.
+ *
+ * Each thread keeps the buffer of the last body it decoded (up to SPARE_MAX) for the
+ * next: a remote-write body decodes to ~250 KiB, which malloc serves from fresh mmap'd
+ * pages, ~60 page faults a request (a few percent of the ingestion CPU) for a buffer
+ * that is in use again a moment later.
  */
 #include "http/http_internal.h"
 
@@ -14,6 +19,17 @@
 #include <string.h>
 
 #define PREALLOC_MAX (1024 * 1024)
+#define SPARE_MAX (1024 * 1024)
+
+static struct buf_spare decoded_spare = BUF_SPARE_INIT(SPARE_MAX);
+
+void http_body_release(struct http_req *r)
+{
+	if (r->decoded)
+		buf_spare_give(&decoded_spare, &r->body);
+	else
+		buf_free(&r->body);
+}
 
 static size_t max_body(const struct http_req *r)
 {
@@ -101,13 +117,14 @@ bool http_body_feed(struct http_req *r, const char *data, size_t len)
 
 int http_body_finish(struct http_req *r)
 {
-	struct buf dec = { 0 };
+	struct buf dec;
 	char err[160];
 	int ret;
 
 	/* An empty body stays empty whatever it claims to be encoded with. */
 	if (r->codec == COMPRESS_NONE || r->body.len == 0)
 		return 0;
+	dec = buf_spare_take(&decoded_spare);
 	ret = compress_decode(r->codec, r->body.data, r->body.len, r->srv->cfg.max_decoded_bytes,
 			      &dec, err, sizeof(err));
 	if (ret < 0) {
@@ -118,5 +135,6 @@ int http_body_finish(struct http_req *r)
 	}
 	buf_free(&r->body);
 	r->body = dec;
+	r->decoded = true;
 	return 0;
 }

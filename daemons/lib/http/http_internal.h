@@ -149,6 +149,7 @@ struct http_req {
 	size_t content_length;  /* declared, when has_length */
 	bool has_length;
 	bool discarding;
+	bool decoded;           /* body holds the decoded bytes (a buffer of ours) */
 	enum compress_codec codec;
 
 	/* refusal decided by the server before the handler runs */
@@ -175,6 +176,9 @@ size_t http_discard_cap(const struct http_req *r);
 bool http_body_feed(struct http_req *r, const char *data, size_t len);
 /* Decode Content-Encoding; 0 or a status to refuse with. */
 int http_body_finish(struct http_req *r);
+/* Free the body at the request's end (a decoded one may become the thread's spare
+ * buffer for the next decode). */
+void http_body_release(struct http_req *r);
 
 /* response.c: turn the recorded reply into an MHD response and queue it. */
 enum MHD_Result http_response_queue(struct http_req *r);

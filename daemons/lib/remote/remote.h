@@ -83,6 +83,7 @@ struct remote_write_batch {
 	size_t invalid_samples;
 	struct buf errors;  /* "; "-separated descriptions of the first invalid series */
 	struct buf plain;   /* the body, when this module decompressed it (private) */
+	struct buf series_mem; /* series, when this module's decoder made them (private) */
 };
 
 struct remote_series_cache;
@@ -111,8 +112,8 @@ void remote_series_cache_learn(struct remote_series_cache *c, const struct remot
 			       const uint64_t *refs);
 /* Entries held. */
 size_t remote_series_cache_size(struct remote_series_cache *c);
-/* Keep the cache near the storage's size: when it holds more than twice `live` (the
- * series the storage has) plus some slack, forget every entry whose ref alive() denies
+/* Keep the cache near the storage's size: when it holds an eighth more than `live`
+ * (the series the storage has) plus some slack, forget every entry whose ref alive() denies
  * (series the storage dropped). Cheap when there is nothing to do; one sweep runs at
  * a time (a call while another runs returns at once). */
 void remote_series_cache_trim(struct remote_series_cache *c, uint64_t live,

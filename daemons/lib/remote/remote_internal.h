@@ -17,6 +17,12 @@ void remote_limits_defaults(const struct remote_write_limits *in, struct remote_
 int remote_accept_series(struct remote_write_batch *b, size_t nbad,
 			 const struct remote_write_limits *lim);
 /* The "and N more" tail of the errors; -1 if building the errors ran out of memory. */
+/* Room for n series in b->series_mem (the thread's spare memory when it has some): a
+ * batch of 2000 series takes ~200 KiB, fresh pages of a new mmap on every request
+ * otherwise. NULL when out of memory. */
+struct remote_write_series *remote_batch_series(struct remote_write_batch *b, size_t n);
+/* Give b->series_mem back to the thread (b->series then points nowhere). */
+void remote_batch_release(struct remote_write_batch *b);
 int remote_batch_finish(struct remote_write_batch *b);
 /* The protobuf-c decoder (pb: the protobuf, already decompressed). */
 int remote_write_decode_pc(const void *pb, size_t len, const struct remote_write_limits *lim,

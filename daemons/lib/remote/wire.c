@@ -505,7 +505,7 @@ int remote_wire_decode(const void *pb, size_t len, const struct remote_write_lim
 		if (*q++ != TAG_TIMESERIES || !get_len(&q, end, &l))
 			return REMOTE_WIRE_OTHER;
 	w.mem = r16(sizeof(Prometheus__WriteRequest)) + pc_slabs(n) + pc_array(n);
-	out->series = arena_alloc(a, n * sizeof(*out->series));
+	out->series = remote_batch_series(out, n);
 	pd = arena_alloc(a, n * sizeof(*pd));
 	if (!out->series || !pd)
 		return REMOTE_WIRE_OOM;

@@ -92,6 +92,22 @@ int remote_accept_series(struct remote_write_batch *b, size_t nbad,
 	return 0;
 }
 
+static struct buf_spare series_spare = BUF_SPARE_INIT(1 << 20);
+
+struct remote_write_series *remote_batch_series(struct remote_write_batch *b, size_t n)
+{
+	b->series_mem = buf_spare_take(&series_spare);
+	if (buf_reserve(&b->series_mem, (n ? n : 1) * sizeof(*b->series)) < 0)
+		return NULL;
+	return (struct remote_write_series *)(void *)b->series_mem.data;
+}
+
+void remote_batch_release(struct remote_write_batch *b)
+{
+	buf_spare_give(&series_spare, &b->series_mem);
+	b->series = NULL;
+}
+
 int remote_batch_finish(struct remote_write_batch *b)
 {
 	if (b->invalid_series > MAX_REPORTED)
@@ -229,10 +245,12 @@ int remote_write_decode(const void *body, size_t len, const char *content_encodi
 					  : REMOTE_WIRE_OTHER;
 	if (rc == REMOTE_WIRE_OTHER) {
 		buf_free(&out->errors);
+		remote_batch_release(out);
 		rc = remote_write_decode_pc(body, len, &lim, a, out, err, errlen);
 	} else if (rc < 0) {
 		snprintf(err, errlen, "out of memory decoding remote write request");
 		buf_free(&out->errors);
+		remote_batch_release(out);
 	} else {
 		/* Cached series keep pointing into the body: it lives as long as the batch. */
 		out->plain = plain;
@@ -247,6 +265,7 @@ void remote_write_batch_free(struct remote_write_batch *b)
 {
 	buf_free(&b->errors);
 	buf_free(&b->plain);
+	remote_batch_release(b);
 }
 
 int remote_write_series_labels(const struct remote_write_batch *b, size_t i, struct arena *a,

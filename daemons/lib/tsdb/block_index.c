@@ -45,8 +45,9 @@
 #include "tsdb/block_internal.h"
 #include "tsdb/wal.h"
 
-/* The write buffer is flushed before it would reach this, so it never grows past it. */
-#define FLUSH_AT (256u << 10)
+/* The write buffer is flushed before it would reach this, so it never grows past it
+ * (small: it is in the RSS of every block write, see CHUNK_FLUSH). */
+#define FLUSH_AT (64u << 10)
 #define MAX_INDEX_BYTES (16ull * UINT32_MAX)
 #define MAX_DENSE_INDEX_BYTES ((uint64_t)UINT32_MAX) /* series ids are offsets */
 

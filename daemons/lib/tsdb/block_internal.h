@@ -72,6 +72,7 @@ struct tsdb_block {
 	uint64_t all_off;       /* the all-series postings list */
 	struct tsdb_block_seg *segs;
 	uint32_t nsegs;
+	size_t unreleased;      /* index bytes validation read since it last released them */
 };
 
 /* One decoded series: labels point at the block's symbols. Chunks have their time
@@ -102,6 +103,15 @@ int tsdb_block_series_chunk(const struct tsdb_block *b, struct tsdb_block_series
 			    char *err, size_t errlen);
 /* block_querier.c: the block's postings as a tsdb_postings_src (ctx = the block). */
 void tsdb_block_postings_src(const struct tsdb_block *b, struct tsdb_postings_src *src);
+/* The ids of every series, read in place from the mapped index (either version). */
+struct tsdb_block_ids {
+	struct tsdb_dec d;  /* a dense index's list: uvarint deltas */
+	const uint8_t *p;   /* version 2: big-endian uint32s */
+	uint64_t n, i, id;
+};
+
+void tsdb_block_ids_init(struct tsdb_block_ids *it, const struct tsdb_block *b);
+bool tsdb_block_ids_next(struct tsdb_block_ids *it, uint64_t *id);
 
 /* ---- block_write.c / block_index.c: the writer -------------------------------------- */
 

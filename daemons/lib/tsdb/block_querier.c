@@ -53,6 +53,32 @@ static int append_dense_list(const struct tsdb_block *b, uint64_t off, struct ts
 	return 0;
 }
 
+void tsdb_block_ids_init(struct tsdb_block_ids *it, const struct tsdb_block *b)
+{
+	memset(it, 0, sizeof(*it));
+	if (b->dense_ix) {
+		it->d = (struct tsdb_dec){ b->ix + b->all_off, b->ix + b->post_hi, false };
+		it->n = tsdb_dec_uvarint(&it->d);
+	} else {
+		it->p = b->ix + b->all_off + 4; /* checked at open */
+		it->n = tsdb_be32(it->p);
+		it->p += 4;
+	}
+}
+
+bool tsdb_block_ids_next(struct tsdb_block_ids *it, uint64_t *id)
+{
+	if (it->i == it->n)
+		return false;
+	if (it->p)
+		it->id = tsdb_be32(it->p + 4 * it->i);
+	else
+		it->id += tsdb_dec_uvarint(&it->d);
+	it->i++;
+	*id = it->id;
+	return true;
+}
+
 static int append_list(const struct tsdb_block *b, uint64_t off, struct tsdb_plist *out)
 {
 	const uint8_t *p = b->ix + off + 4; /* checked at open */

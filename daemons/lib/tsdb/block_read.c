@@ -63,6 +63,20 @@ static bool section(const struct tsdb_block *b, uint64_t off, const uint8_t **bo
 	return !check || tsdb_wal_crc32c(0, *body, n) == tsdb_be32(*body + n);
 }
 
+/* Validation reads the whole index; its pages leave the process every 256 KiB read,
+ * not only at the end: a compacted block's index is several MiB, all of it resident
+ * at once otherwise (the peak RSS of a compaction). */
+#define VALIDATE_RELEASE (256u << 10)
+
+static void validated(struct tsdb_block *b, size_t n)
+{
+	b->unreleased += n;
+	if (b->unreleased < VALIDATE_RELEASE)
+		return;
+	b->unreleased = 0;
+	madvise((void *)b->ix, b->ixlen, MADV_DONTNEED);
+}
+
 /* --- symbols ------------------------------------------------------------------------- */
 
 static int load_symbols(struct tsdb_block *b, uint64_t off, char *err, size_t errlen)
@@ -126,13 +140,14 @@ static const char *symbol(const struct tsdb_block *b, const char *s, size_t n)
 
 /* --- postings ------------------------------------------------------------------------ */
 
-static bool postings_ok(const struct tsdb_block *b, uint64_t off)
+static bool postings_ok(struct tsdb_block *b, uint64_t off)
 {
 	const uint8_t *body;
 	uint32_t len, n, prev = 0;
 
 	if (!section(b, off, &body, &len, true) || len < 4)
 		return false;
+	validated(b, len);
 	n = tsdb_be32(body);
 	if ((uint64_t)n * 4 + 4 != len)
 		return false;
@@ -479,6 +494,8 @@ static int check_series(struct tsdb_block *b, uint64_t *starts, char *err, size_
 	int rc = 0;
 
 	while (rc == 0) {
+		uint64_t at;
+
 		while (!b->dense_ix && off < b->series_hi && b->ix[off] == 0)
 			off++; /* version 2 pads entries to 16 bytes */
 		if (off >= b->series_hi)
@@ -487,8 +504,10 @@ static int check_series(struct tsdb_block *b, uint64_t *starts, char *err, size_
 			starts[(off - b->series_lo) / 64] |= 1ULL << ((off - b->series_lo) % 64);
 		else if (off % BLOCK_SERIES_ALIGN)
 			rc = -1;
+		at = off;
 		if (rc == 0)
 			rc = read_series_at(b, off, &s, &off, true);
+		validated(b, off - at);
 		n++;
 	}
 	tsdb_block_series_free(&s);

@@ -1,24 +1,35 @@
 /*
- * Closed head chunks parked in a file, so they leave the heap (Prometheus mmaps its
- * full head chunks for the same reason). A closed chunk never changes and is read
- * only by queries and by the block writer, so after it is closed its bytes are
- * written with pwrite(2) to an unlinked scratch file and read through one read-only
- * shared mapping: they sit in the page cache, counted in the process's RSS only while
- * a reader has touched them and until tsdb_chunk_store_drop_pages(). A reader of many
- * chunks (the block writer) uses tsdb_chunk_store_read() instead, since every fault
- * in the mapping also maps the pages around it. The file is not
- * part of the durable state (the WAL is): it has no name, so nothing is left behind
- * by a crash.
+ * Head chunks parked in a file, so they leave the heap (Prometheus mmaps its full
+ * head chunks for the same reason): closed chunks, and the settled first bytes of open
+ * ones (series.c). The bytes are written through one shared mapping of an unlinked
+ * scratch file and read through it too: they sit in the page cache, counted in the
+ * process's RSS only while a page of them is mapped. Every thread drops the pages it
+ * wrote from the process after every DROP_WRITES writes (and truncation after a block
+ * write drops the whole mapping), so what the process keeps mapped is the few pages
+ * written last, not the store. A reader of many chunks (the block writer) uses
+ * tsdb_chunk_store_read() instead, since every fault in the mapping also maps the
+ * pages around it. The file is not part of the durable state (the WAL is): it has no
+ * name, so nothing is left behind by a crash.
+ *
+ * Writing through a mapping rather than with pwrite(2) costs no system call: a chunk
+ * is written in small steps (an open chunk every few dozen bytes), and in order of
+ * arrival most steps land on a page that the previous one faulted in. A write fault
+ * on a file hole the file system cannot fill (disk full) would be a SIGBUS, so every
+ * segment's blocks are allocated (fallocate) before it is filled; when that fails the
+ * store takes nothing and chunks stay on the heap. On a file system without fallocate
+ * the store writes closed chunks with pwrite(2) and takes no open chunks' bytes.
  *
  * The file is cut into segments filled in turn; each counts its live chunks. A
  * segment whose chunks were all released (head truncation, through the reclaim
- * graves, so no reader can still see them) has its blocks punched out and is filled
- * again later. Chunks are released roughly in the order they were closed, so
- * segments empty in turn; when none is free the caller keeps the chunk on the heap,
- * as it does when the store cannot be created or a write fails.
+ * graves, so no reader can still see them; an open chunk's bytes, which readers copy
+ * under the series lock, at once) has its blocks punched out and is filled again
+ * later. Chunks are released roughly in the order they were closed, so segments empty
+ * in turn; when none is free the caller keeps the chunk on the heap, as it does when
+ * the store cannot be created.
  *
- * Thread-safety: put and release from any thread; a mutex (a leaf) guards the fill
- * position and segment states, live counts are atomic.
+ * Thread-safety: reserve, put and release from any thread; a mutex (a leaf) guards the
+ * fill position and segment states, live counts are atomic. The bytes of a reservation
+ * are its owner's to write (under its own lock) and nobody else's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +44,10 @@
 /* Segments of 4 MiB; a small store (tests) has 16 smaller ones. */
 #define SEG_MAX (4u << 20)
 #define SEG_MIN 4096u
+/* Writes a thread makes through the mapping before it drops the pages it wrote: a
+ * write touches one or two pages, and consecutive ones mostly the same. Every 256
+ * writes, ~40 % fewer page faults (~0.2 % of the ingestion CPU) for ~1 MiB more RSS. */
+#define DROP_WRITES 64
 
 enum seg_state { SEG_FREE, SEG_FILLING, SEG_FULL };
 
@@ -43,11 +58,12 @@ struct seg {
 
 struct tsdb_chunk_store {
 	int fd;
-	uint8_t *base;    /* nseg * seg bytes, read-only */
+	uint8_t *base;    /* nseg * seg bytes, shared, writable */
 	uint32_t nseg, seg;
 	pthread_mutex_t mu;
 	uint32_t cur;     /* the segment being filled */
 	uint32_t off;     /* fill position in it */
+	bool mapped;      /* under mu: written through the mapping (else with pwrite) */
 	struct seg *segs;
 };
 
@@ -101,14 +117,20 @@ int tsdb_chunk_store_open(const char *dir, uint64_t max_bytes, struct tsdb_chunk
 		snprintf(err, errlen, "head chunk store in %s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	m = mmap(NULL, nseg * cs->seg, PROT_READ, MAP_SHARED | MAP_NORESERVE, cs->fd, 0);
+	m = mmap(NULL, nseg * cs->seg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, cs->fd,
+		 0);
 	if (m == MAP_FAILED) {
 		snprintf(err, errlen, "head chunk store: mmap: %s", strerror(errno));
 		goto fail;
 	}
 	cs->base = m;
+	/* No readahead: a fault then maps the page it needs, not a large folio of the
+	 * pages around it (2 MiB at a time were seen mapped by one small write). */
+	madvise(m, nseg * cs->seg, MADV_RANDOM);
+	cs->mapped = true;
 	pthread_mutex_init(&cs->mu, NULL);
-	cs->segs[0].state = SEG_FILLING;
+	cs->cur = cs->nseg - 1;
+	cs->off = cs->seg; /* the first reservation takes segment 0 */
 	*out = cs;
 	return 0;
 fail:
@@ -148,7 +170,8 @@ static void recycle(struct tsdb_chunk_store *cs, uint32_t i)
 	cs->segs[i].state = SEG_FREE;
 }
 
-/* Move to the next free segment after the current one is full; false if none. */
+/* Move to the next free segment after the current one is full, its blocks allocated
+ * first; false if none (or the file system has no room for one). */
 static bool next_segment(struct tsdb_chunk_store *cs)
 {
 	struct seg *cur = &cs->segs[cs->cur];
@@ -161,43 +184,105 @@ static bool next_segment(struct tsdb_chunk_store *cs)
 	for (uint32_t k = 1; k <= cs->nseg; k++) {
 		uint32_t i = (cs->cur + k) % cs->nseg;
 
-		if (cs->segs[i].state == SEG_FREE) {
-			cs->segs[i].state = SEG_FILLING;
-			cs->cur = i;
-			cs->off = 0;
-			return true;
+		if (cs->segs[i].state != SEG_FREE)
+			continue;
+		if (cs->mapped && fallocate(cs->fd, 0, (off_t)i * cs->seg, cs->seg) < 0) {
+			if (errno != EOPNOTSUPP)
+				return false; /* cs->off stays past the end: the next call retries */
+			cs->mapped = false;
 		}
+		cs->segs[i].state = SEG_FILLING;
+		cs->cur = i;
+		cs->off = 0;
+		return true;
 	}
-	return false; /* cs->off stays past the end: the next put looks again */
+	return false;
 }
 
-const uint8_t *tsdb_chunk_store_put(struct tsdb_chunk_store *cs, const void *data, size_t len)
+/* Room for len bytes; NULL when no segment has it, or when need_mapped and the store
+ * cannot be written through its mapping. *mapped: whether it can. */
+static uint8_t *take(struct tsdb_chunk_store *cs, size_t len, bool need_mapped, bool *mapped)
 {
 	uint64_t at;
 	uint32_t seg;
-	ssize_t n;
 
 	if (!cs || len == 0 || len > cs->seg)
 		return NULL;
 	pthread_mutex_lock(&cs->mu);
-	if (cs->off + len > cs->seg && !next_segment(cs)) {
+	if ((cs->off + len > cs->seg && !next_segment(cs)) || (need_mapped && !cs->mapped)) {
 		pthread_mutex_unlock(&cs->mu);
 		return NULL;
 	}
+	*mapped = cs->mapped;
 	seg = cs->cur;
 	at = (uint64_t)seg * cs->seg + cs->off;
 	cs->off += (uint32_t)len;
 	__atomic_fetch_add(&cs->segs[seg].live, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&cs->mu);
+	return cs->base + at;
+}
+
+uint8_t *tsdb_chunk_store_reserve(struct tsdb_chunk_store *cs, size_t len)
+{
+	bool mapped;
+
+	return take(cs, len, true, &mapped);
+}
+
+/* What this thread wrote through a store's mapping since it last dropped it. */
+struct written {
+	const struct tsdb_chunk_store *cs;
+	uintptr_t lo, hi;
+	unsigned n;
+};
+
+static __thread struct written tw;
+
+void tsdb_chunk_store_wrote(struct tsdb_chunk_store *cs, const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p, base = (uintptr_t)cs->base, lo, hi;
+
+	if (tw.cs != cs || tw.n == 0) {
+		tw = (struct written){ cs, a, a + len, 0 };
+	} else {
+		tw.lo = a < tw.lo ? a : tw.lo;
+		tw.hi = a + len > tw.hi ? a + len : tw.hi;
+	}
+	if (++tw.n < DROP_WRITES)
+		return;
+	tw.n = 0;
+	/* Within this store's mapping, whatever tw holds: a store closed since may have
+	 * left its address to this one. */
+	lo = tw.lo > base ? tw.lo : base;
+	hi = base + (size_t)cs->nseg * cs->seg;
+	hi = tw.hi < hi ? tw.hi : hi;
+	lo &= ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+	if (lo < hi)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+const uint8_t *tsdb_chunk_store_put(struct tsdb_chunk_store *cs, const void *data, size_t len)
+{
+	bool mapped;
+	uint8_t *p = take(cs, len, false, &mapped);
+	ssize_t n;
+
+	if (!p)
+		return NULL;
 	/* The range is ours alone; readers see it only once the caller publishes it. */
+	if (mapped) {
+		memcpy(p, data, len);
+		tsdb_chunk_store_wrote(cs, p, len);
+		return p;
+	}
 	do
-		n = pwrite(cs->fd, data, len, (off_t)at);
+		n = pwrite(cs->fd, data, len, (off_t)(p - cs->base));
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)len) {
-		tsdb_chunk_store_release(cs, cs->base + at);
+		tsdb_chunk_store_release(cs, p);
 		return NULL;
 	}
-	return cs->base + at;
+	return p;
 }
 
 void tsdb_chunk_store_release(void *ctx, void *p)
@@ -212,6 +297,15 @@ void tsdb_chunk_store_release(void *ctx, void *p)
 	    __atomic_load_n(&cs->segs[i].live, __ATOMIC_ACQUIRE) == 0)
 		recycle(cs, i);
 	pthread_mutex_unlock(&cs->mu);
+}
+
+size_t tsdb_chunk_store_live(const struct tsdb_chunk_store *cs)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; cs && i < cs->nseg; i++)
+		n += __atomic_load_n(&cs->segs[i].live, __ATOMIC_RELAXED);
+	return n;
 }
 
 int tsdb_chunk_store_read(const struct tsdb_chunk_store *cs, const void *p, size_t len,

@@ -217,9 +217,49 @@ int tsdb_xor_append(struct tsdb_xor_appender *a, int64_t t, double v, char *err,
 	a->vbits = vb;
 	a->tdelta = tdelta;
 	a->n = ++n;
-	a->buf[0] = (uint8_t)(n >> 8);
-	a->buf[1] = (uint8_t)n;
+	if (a->base == 0)
+		tsdb_xor_put_header(a->buf, n);
 	return 0;
+}
+
+void tsdb_xor_put_header(uint8_t *chunk, uint16_t n)
+{
+	chunk[0] = (uint8_t)(n >> 8);
+	chunk[1] = (uint8_t)n;
+}
+
+void tsdb_xor_appender_restart(struct tsdb_xor_appender *a)
+{
+	uint8_t *b = a->buf;
+	uint32_t cap = a->cap;
+
+	tsdb_xor_appender_init(a);
+	if (!b)
+		return;
+	a->buf = b;
+	a->cap = cap;
+	tsdb_xor_put_header(b, 0);
+	a->len = HEADER;
+}
+
+bool tsdb_xor_appender_full(const struct tsdb_xor_appender *a)
+{
+	return !a->buf || a->len + MAX_SAMPLE_BYTES > a->cap;
+}
+
+uint32_t tsdb_xor_appender_settled(const struct tsdb_xor_appender *a)
+{
+	return a->bits_free ? a->len - 1 : a->len;
+}
+
+void tsdb_xor_appender_shed(struct tsdb_xor_appender *a, uint8_t *dst)
+{
+	uint32_t k = tsdb_xor_appender_settled(a);
+
+	memcpy(dst, a->buf, k);
+	memmove(a->buf, a->buf + k, a->len - k);
+	a->len -= k;
+	a->base = (uint16_t)(a->base + k);
 }
 
 uint8_t *tsdb_xor_appender_finish(struct tsdb_xor_appender *a, size_t *len)

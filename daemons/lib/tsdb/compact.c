@@ -20,8 +20,9 @@
 
 #define MAX_RANGES 10
 /* Source bytes read between two releases of the sources' mapped pages: small, since
- * every page read in between counts in the RSS (one madvise per MiB is cheap). */
-#define RELEASE_EVERY (1u << 20)
+ * every page read in between counts in the RSS, and more with the kernel's fault-around
+ * (one madvise per 256 KiB is cheap). */
+#define RELEASE_EVERY (256u << 10)
 /* What reading one series entry of a source's index costs in pages, about. */
 #define SERIES_ENTRY_BYTES 64
 
@@ -126,18 +127,19 @@ size_t tsdb_compact_plan(const struct tsdb_block_meta *const *metas, size_t n,
 
 struct cursor {
 	struct tsdb_block *b;
-	struct tsdb_plist ids;
-	size_t i;
+	struct tsdb_block_ids ids; /* in the source's mapped index, not copied */
 	struct tsdb_block_series s;
 	bool has, cur;
 };
 
 static int advance(struct cursor *c, char *err, size_t errlen)
 {
-	c->has = c->i < c->ids.n;
+	uint64_t id;
+
+	c->has = tsdb_block_ids_next(&c->ids, &id);
 	if (!c->has)
 		return 0;
-	return tsdb_block_read_series(c->b, c->ids.v[c->i++], &c->s, err, errlen);
+	return tsdb_block_read_series(c->b, id, &c->s, err, errlen);
 }
 
 struct merge_ctx {
@@ -301,14 +303,8 @@ static int compacted_meta(struct tsdb_block *const *blocks, size_t n, struct tsd
 static int open_cursors(struct merge_ctx *m, struct tsdb_block *const *blocks)
 {
 	for (size_t i = 0; i < m->n; i++) {
-		struct tsdb_postings_src src;
-
 		m->cs[i].b = blocks[i];
-		tsdb_block_postings_src(blocks[i], &src);
-		if (src.all(src.ctx, &m->cs[i].ids) < 0) {
-			snprintf(m->err, m->errlen, "out of memory compacting");
-			return TSDB_EFAIL;
-		}
+		tsdb_block_ids_init(&m->cs[i].ids, blocks[i]);
 		if (advance(&m->cs[i], m->err, m->errlen) < 0)
 			return TSDB_EFAIL;
 	}
@@ -358,10 +354,8 @@ out:
 	if (rc < 0)
 		tsdb_block_meta_free(meta);
 	tsdb_block_writer_free(m.w);
-	for (size_t i = 0; m.cs && i < n; i++) {
-		tsdb_plist_free(&m.cs[i].ids);
+	for (size_t i = 0; m.cs && i < n; i++)
 		tsdb_block_series_free(&m.cs[i].s);
-	}
 	free(m.cs);
 	free(m.chunks);
 	arena_free(m.a);

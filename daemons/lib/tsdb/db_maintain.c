@@ -321,6 +321,11 @@ int tsdb_db_maintain(struct tsdb_db *db, char *err, size_t errlen)
 
 	pthread_mutex_lock(&db->maint_mu);
 	before = work_done(db);
+	/* A cut is the process's peak of memory (the block writer, truncation, checkpoint
+	 * and often a compaction on top of the head): give malloc's free pages back first,
+	 * so what the round allocates does not come on top of them. */
+	if (needs_cut(db, tsdb_head_min_time(db->head)))
+		malloc_trim(0);
 	rc = cut_head(db, err, errlen);
 	if (rc == 0)
 		rc = compact_all(db, err, errlen);

@@ -83,6 +83,26 @@ static void stripes_free(struct tsdb_stripe *st, unsigned n)
 	free(st);
 }
 
+static struct tsdb_lock *locks_new(unsigned n)
+{
+	struct tsdb_lock *l;
+
+	if (posix_memalign((void **)&l, 64, n * sizeof(*l)) != 0)
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		pthread_mutex_init(&l[i].mu, NULL);
+	return l;
+}
+
+static void locks_free(struct tsdb_lock *l, unsigned n)
+{
+	if (!l)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		pthread_mutex_destroy(&l[i].mu);
+	free(l);
+}
+
 /* --- life cycle ----------------------------------------------------------------------- */
 
 int tsdb_head_new(const struct tsdb_head_options *opt, struct tsdb_head **out, char *err,
@@ -116,7 +136,8 @@ int tsdb_head_new(const struct tsdb_head_options *opt, struct tsdb_head **out, c
 	h->gc_watermark = 1;
 	h->by_hash = stripes_new(n);
 	h->by_ref = stripes_new(n);
-	if (!h->by_hash || !h->by_ref)
+	h->locks = locks_new(n);
+	if (!h->by_hash || !h->by_ref || !h->locks)
 		goto oom;
 	if (tsdb_ix_init(&h->ix) < 0)
 		goto oom;
@@ -138,6 +159,7 @@ oom:
 	if (h) {
 		stripes_free(h->by_hash, n);
 		stripes_free(h->by_ref, n);
+		locks_free(h->locks, n);
 		free(h);
 	}
 	snprintf(err, errlen, "out of memory");
@@ -156,6 +178,7 @@ void tsdb_head_free(struct tsdb_head *h)
 	}
 	stripes_free(h->by_hash, h->smask + 1);
 	stripes_free(h->by_ref, h->smask + 1);
+	locks_free(h->locks, h->smask + 1);
 	tsdb_ix_destroy(&h->ix);
 	tsdb_reclaim_destroy(&h->rc);
 	tsdb_chunk_store_close(h->store); /* after the graves, which release into it */
@@ -294,7 +317,7 @@ static int obtain_locked(struct tsdb_head *h, const struct lset *c, struct tsdb_
 		}
 		*created = true;
 	}
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(tsdb_series_mu(h, s));
 	pthread_mutex_unlock(&hs->mu);
 	*out = s;
 	return 0;
@@ -312,7 +335,7 @@ int tsdb_head_get_or_create(struct tsdb_head *h, const struct labels *ls, uint64
 	rc = obtain_locked(h, &c, &s, created, err, errlen);
 	if (rc == 0) {
 		*ref = s->ref;
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(tsdb_series_mu(h, s));
 	}
 	lset_free(&c);
 	return rc;
@@ -380,14 +403,14 @@ static int append_ref(struct tsdb_head *h, uint64_t ref, int64_t t, double v, in
 		pthread_mutex_unlock(&rs->mu);
 		return unknown_ref(ref, err, errlen);
 	}
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(tsdb_series_mu(h, s));
 	pthread_mutex_unlock(&rs->mu);
 	if (s->dead) {
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(tsdb_series_mu(h, s));
 		return unknown_ref(ref, err, errlen);
 	}
 	rc = tsdb_series_append(h, s, t, v, minv, any_order, err, errlen);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(tsdb_series_mu(h, s));
 	if (rc == 0)
 		__atomic_fetch_add(&rs->appended, 1, __ATOMIC_RELAXED);
 	return rc < 0 ? rc : 0;
@@ -422,20 +445,21 @@ void tsdb_head_prefetch(struct tsdb_head *h, uint64_t ref, int stage)
 	pthread_mutex_lock(&rs->mu);
 	s = find_ref(rs, ref);
 	if (s && stage == 2) {
-		/* What an append touches: the lock, the open chunk's state, `dead`. */
+		/* What an append touches: its pooled lock, the open chunk's state, `dead`. */
+		__builtin_prefetch(tsdb_series_mu(h, s), 1);
 		for (const char *p = (const char *)s; p < (const char *)&s->dead; p += 64)
 			__builtin_prefetch(p, 1);
 		__builtin_prefetch(&s->dead, 1);
 	} else if (s) {
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(tsdb_series_mu(h, s));
 		chunk = s->app.buf;
 		if (chunk)
 			tail = chunk + s->app.len - 1;
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(tsdb_series_mu(h, s));
 	}
 	pthread_mutex_unlock(&rs->mu);
-	/* An append rewrites the chunk's header (its sample count) and adds bits at its
-	 * end: two lines once the chunk is past 64 bytes. */
+	/* An append adds bits at the end of the chunk's unsettled part (its sample count
+	 * is mirrored in the appender): the first and the last line of the buffer. */
 	if (chunk) {
 		__builtin_prefetch(chunk, 1);
 		__builtin_prefetch(tail, 1);
@@ -470,7 +494,7 @@ int tsdb_head_append_labels(struct tsdb_head *h, const struct labels *ls, int64_
 		return rc;
 	*ref = s->ref;
 	rc = tsdb_series_append(h, s, t, v, minv, false, err, errlen);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(tsdb_series_mu(h, s));
 	if (rc == 0)
 		__atomic_fetch_add(&hash_stripe(h, s->hash)->appended, 1, __ATOMIC_RELAXED);
 	return rc < 0 ? rc : 0;
@@ -608,7 +632,7 @@ static int sweep_stripe(struct tsdb_head *h, struct tsdb_stripe *hs, int64_t min
 
 		if (!s)
 			continue;
-		pthread_mutex_lock(&s->mu);
+		pthread_mutex_lock(tsdb_series_mu(h, s));
 		/* Room for its chunks and for every doomed series so far plus this one (they
 		 * are buried last), so nothing below can fail. */
 		rc = tsdb_grave_reserve(g, s->nclosed + d->n + 1);
@@ -621,7 +645,7 @@ static int sweep_stripe(struct tsdb_head *h, struct tsdb_stripe *hs, int64_t min
 					s->dead = 1;
 			}
 		}
-		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_unlock(tsdb_series_mu(h, s));
 	}
 	for (size_t k = first; k < d->n; k++)
 		tsdb_ptab_remove(&hs->tab, d->v[k]->hash, d->v[k]);
@@ -689,9 +713,9 @@ int tsdb_head_truncate(struct tsdb_head *h, int64_t mint, uint64_t *removed, cha
 		tsdb_ptab_remove(&rs->tab, s->ref, s);
 		pthread_mutex_unlock(&rs->mu);
 		/* An appender that found it before it left the table is done after this. */
-		pthread_mutex_lock(&s->mu);
-		pthread_mutex_unlock(&s->mu);
-		tsdb_grave_add(g, tsdb_series_free, s);
+		pthread_mutex_lock(tsdb_series_mu(h, s));
+		pthread_mutex_unlock(tsdb_series_mu(h, s));
+		tsdb_grave_add_ctx(g, tsdb_series_free_in, h, s);
 	}
 	if (d.n && forget(h, &d, g) < 0)
 		rc = -1;

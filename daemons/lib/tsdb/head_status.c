@@ -100,9 +100,9 @@ static uint64_t count_chunks(struct tsdb_head *h)
 
 			if (!s)
 				continue;
-			pthread_mutex_lock(&s->mu);
-			n += s->nclosed + (s->app.buf != NULL);
-			pthread_mutex_unlock(&s->mu);
+			pthread_mutex_lock(tsdb_series_mu(h, s));
+			n += s->nclosed + (s->app.n > 0);
+			pthread_mutex_unlock(tsdb_series_mu(h, s));
 		}
 		pthread_mutex_unlock(&st->mu);
 	}

@@ -2,8 +2,8 @@
  * Shared between the tsdb files only; not part of the public API.
  *
  * Lock order (outer first): hash stripe -> ref stripe; hash stripe -> index names ->
- * index name; ref stripe -> series; hash stripe -> series. The series lock is never
- * held while another lock is taken, and the reclaim mutex is a leaf.
+ * index name; ref stripe -> series; hash stripe -> series. No other lock is taken
+ * while a series lock is held but the chunk store's, a leaf like the reclaim mutex.
  */
 #ifndef LGTM_TSDB_INTERNAL_H
 #define LGTM_TSDB_INTERNAL_H
@@ -278,22 +278,31 @@ enum tsdb_match_kind {
 bool tsdb_matcher_positive(const struct tsdb_matcher *m, const char *v, size_t n);
 bool tsdb_matcher_negated(const struct tsdb_matcher *m);
 
-/* ---- chunk_store.c: closed head chunks parked in a scratch file -------------------- */
+/* ---- chunk_store.c: head chunk bytes parked in a scratch file ---------------------- */
 
 struct tsdb_chunk_store;
 
-/* An unlinked file in dir of max_bytes (sparse), mapped read-only. */
+/* An unlinked file in dir of max_bytes (sparse), mapped shared. */
 int tsdb_chunk_store_open(const char *dir, uint64_t max_bytes, struct tsdb_chunk_store **out,
 			  char *err, size_t errlen);
 void tsdb_chunk_store_close(struct tsdb_chunk_store *cs);
-/* Copy a chunk into the store; its bytes are then readable at the pointer returned,
- * until released. NULL (keep it on the heap) when cs is NULL, no segment is free or
- * the write fails. Callable under a series lock. */
+/* Room for len bytes in the store, for the caller alone to write (through the pointer
+ * returned, calling tsdb_chunk_store_wrote() after each write) and released as a put
+ * chunk is. NULL (keep the bytes on the heap) when cs is NULL or no segment is free.
+ * Callable under a series lock. */
+uint8_t *tsdb_chunk_store_reserve(struct tsdb_chunk_store *cs, size_t len);
+/* Count a write of [p, p + len) through a reservation: every so many, the thread
+ * drops the pages it wrote from the process. */
+void tsdb_chunk_store_wrote(struct tsdb_chunk_store *cs, const void *p, size_t len);
+/* Copy a chunk into the store (reserve, copy, count); its bytes are then readable at
+ * the pointer returned, until released. NULL as for a reservation. */
 const uint8_t *tsdb_chunk_store_put(struct tsdb_chunk_store *cs, const void *data, size_t len);
 bool tsdb_chunk_store_owns(const struct tsdb_chunk_store *cs, const void *p);
-/* Release a chunk put earlier, once no reader can still read it (a grave's fn_ctx,
- * ctx = the store). */
+/* Release a reservation or a chunk put earlier, once no reader can still read it (a
+ * grave's fn_ctx, ctx = the store). */
 void tsdb_chunk_store_release(void *ctx, void *p);
+/* Chunks put and reservations taken, not yet released (tests, status). */
+size_t tsdb_chunk_store_live(const struct tsdb_chunk_store *cs);
 /* Copy a parked chunk (p as put returned it) with pread, not through the mapping;
  * 0, or -1 with errno. */
 int tsdb_chunk_store_read(const struct tsdb_chunk_store *cs, const void *p, size_t len,
@@ -457,22 +466,32 @@ struct tsdb_ooo {
 	struct tsdb_sample s[]; /* sorted by t */
 };
 
+/* A series is sized for the head's millions: no lock of its own (see tsdb_series_mu),
+ * 16-bit counts, the open chunk's appender packed. */
 struct tsdb_series {
 	uint64_t ref;
 	uint64_t hash;
-	pthread_mutex_t mu;
-	/* Under mu: */
-	struct tsdb_xor_appender app; /* the open chunk (buf NULL before the first sample) */
+	/* Under its lock: */
+	struct tsdb_xor_appender app; /* the open chunk's unsettled end (no samples: none) */
 	int64_t open_mint;
 	int64_t next_at;              /* cut the open chunk at this timestamp */
+	uint8_t *spill;               /* the open chunk's first app.base bytes (store), or NULL */
 	struct tsdb_closed_chunk *closed;
-	uint32_t nclosed, capclosed;
 	struct tsdb_ooo *ooo;
+	uint16_t spill_cap;           /* bytes reserved at spill */
+	uint16_t nclosed, capclosed;
 	uint8_t dead;                 /* removed by truncation */
 	/* Immutable: */
 	uint16_t nlabels;
 	struct label labels[];        /* point into the index */
 };
+
+/* Series locks are pooled: a series' lock is the head's lock for its ref. Sharing a
+ * lock only serializes (no path holds two series locks), and 40 bytes of mutex per
+ * series were a fifth of its size. */
+struct tsdb_lock {
+	pthread_mutex_t mu;
+} __attribute__((aligned(64)));
 
 struct tsdb_stripe {
 	pthread_mutex_t mu;
@@ -483,8 +502,9 @@ struct tsdb_stripe {
 struct tsdb_head {
 	int64_t chunk_range;
 	int64_t ooo_window;
-	uint32_t smask;
+	uint32_t smask;                 /* stripes - 1, also series locks - 1 */
 	struct tsdb_stripe *by_hash, *by_ref;
+	struct tsdb_lock *locks;
 	int64_t mint, maxt, min_valid; /* atomic */
 	int64_t floor;                  /* atomic: readers start here (the last truncation) */
 	uint64_t next_ref;              /* atomic */
@@ -499,6 +519,11 @@ struct tsdb_head {
 	uint64_t rej_order, rej_dup, rej_bounds, rej_old;
 };
 
+static inline pthread_mutex_t *tsdb_series_mu(struct tsdb_head *h, const struct tsdb_series *s)
+{
+	return &h->locks[s->ref & h->smask].mu;
+}
+
 static inline struct labels tsdb_series_labels(const struct tsdb_series *s)
 {
 	return (struct labels){ (struct label *)s->labels, s->nlabels };
@@ -507,12 +532,15 @@ static inline struct labels tsdb_series_labels(const struct tsdb_series *s)
 /* Series by ref, or NULL; only for readers (the pointer lives until they leave). */
 struct tsdb_series *tsdb_head_series_by_ref(struct tsdb_head *h, uint64_t ref);
 
-/* ---- series.c: one series' samples (callers hold s->mu) ------------------------------ */
+/* ---- series.c: one series' samples (callers hold its lock) ------------------------ */
 
 struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels);
 /* Frees the series and its heap chunks; parked chunks are the store's (a series is
  * freed with parked chunks only when the whole head goes, store included). */
 void tsdb_series_free(void *p);
+/* The same for a series leaving a head that lives on (a grave's fn_ctx, ctx = the
+ * head): the open chunk's parked bytes go back to the store. */
+void tsdb_series_free_in(void *h, void *p);
 /* 0: appended, 1: an identical duplicate (accepted, nothing stored), < 0: refused
  * (counted in h). minv is the lowest timestamp allowed in order. */
 int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
@@ -533,11 +561,14 @@ struct tsdb_snap {
 	size_t capopen;
 	struct tsdb_sample *ooo;
 	size_t nooo, capooo;
+	/* Copy an open chunk's parked bytes with pread, not through the store's mapping
+	 * (a reader of every series, whose faults would map the store around them). */
+	bool pread;
 };
 
 /* 1: data in range (copied unless labels_only), 0: none, -1: allocation failure. */
-int tsdb_series_snapshot(struct tsdb_series *s, int64_t mint, int64_t maxt, bool labels_only,
-			 struct tsdb_snap *snap);
+int tsdb_series_snapshot(struct tsdb_head *h, struct tsdb_series *s, int64_t mint, int64_t maxt,
+			 bool labels_only, struct tsdb_snap *snap);
 void tsdb_snap_free(struct tsdb_snap *snap);
 
 /* ---- series_iter.c -------------------------------------------------------------------- */

@@ -28,6 +28,7 @@ struct head_querier {
 struct head_set {
 	struct tsdb_snap_set s; /* first */
 	struct head_set *next;
+	struct tsdb_head *h;
 	struct tsdb_series **series;
 	size_t n, i;
 };
@@ -93,7 +94,7 @@ static bool set_next(struct tsdb_series_set *base)
 
 	while (hs->i < hs->n && !hs->s.failed) {
 		struct tsdb_series *s = hs->series[hs->i++];
-		int rc = tsdb_series_snapshot(s, hs->s.mint, hs->s.maxt, hs->s.labels_only,
+		int rc = tsdb_series_snapshot(hs->h, s, hs->s.mint, hs->s.maxt, hs->s.labels_only,
 					      &hs->s.snap);
 
 		if (rc < 0)
@@ -125,6 +126,7 @@ static int hq_select(struct tsdb_querier *q, const struct tsdb_matcher *ms, size
 	if (matching(hq, ms, n, &hs->series, &hs->n) < 0)
 		return oom(err, errlen);
 	qsort(hs->series, hs->n, sizeof(*hs->series), cmp_series);
+	hs->h = hq->h;
 	hs->next = hq->sets;
 	hq->sets = hs;
 	*out = &hs->s.ss;
@@ -263,7 +265,7 @@ static int walk(struct tsdb_head *h, int64_t mint, int64_t maxt, bool sorted,
 		struct arena *a, bool *failed)
 {
 	struct tsdb_plist all = { 0 };
-	struct tsdb_snap snap = { 0 };
+	struct tsdb_snap snap = { .pread = true };
 	struct tsdb_series **ser;
 	size_t n;
 	int rc = tsdb_ix_all(&h->ix, &all);
@@ -279,7 +281,7 @@ static int walk(struct tsdb_head *h, int64_t mint, int64_t maxt, bool sorted,
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct labels ls = tsdb_series_labels(ser[i]);
 		struct tsdb_head_series view;
-		int got = tsdb_series_snapshot(ser[i], mint, maxt, false, &snap);
+		int got = tsdb_series_snapshot(h, ser[i], mint, maxt, false, &snap);
 
 		if (got < 0) {
 			*failed = true;

@@ -8,6 +8,21 @@
  * cut at 240 samples in case the rate rises. A closed chunk goes to the head's chunk
  * store (chunk_store.c) when it has one, else its buffer is shrunk to size.
  *
+ * With a store, the open chunk does not grow on the heap either: every 16 samples (and
+ * whenever its buffer is full past 64 bytes) the bytes no append will change again (all
+ * but a last, partly filled one) are spilled to a reservation in the store, sized for
+ * the whole chunk as projected from its rate so far, and the buffer starts over from
+ * the last byte. The heap thus holds a small buffer per series instead of the chunk:
+ * every series of a head fills its chunk in step, so just before a cut the open chunks
+ * of a node_exporter head weighed ~300 bytes a series (6 MiB for 20k series). Spilling
+ * on a sample count rather than a byte count keeps the series of one scrape spilling
+ * together, in the order they arrive, so consecutive spills land on the same pages of
+ * the store: a write fault per page rather than per spill. The cut writes the rest
+ * after the spilled bytes and the header in front, so the closed chunk is whole in its
+ * reservation, and the buffer is kept for the next chunk. A reader copies the open
+ * chunk under the lock from both places. A chunk that outgrows its reservation moves to
+ * a bigger one; when the store has no room, the chunk grows on the heap as before.
+ *
  * Out-of-order samples (only with a window) go to a sorted array of raw samples; the
  * window is short, so the array stays small, and queries merge it with the chunks.
  */
@@ -18,6 +33,11 @@
 #include "tsdb/internal.h"
 
 #define SAMPLES_PER_CHUNK 120
+/* Spill every SPILL_EVERY samples, or when a buffer of SPILL_BUFFER bytes or more
+ * would have to grow (malloc's 64-byte size gives 72 usable bytes). Spills every 8
+ * samples measured no smaller peak; every 32 kept buffers of ~140 bytes. */
+#define SPILL_EVERY 16
+#define SPILL_BUFFER 64
 
 struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels)
 {
@@ -25,15 +45,21 @@ struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels)
 
 	if (!s)
 		return NULL;
-	if (pthread_mutex_init(&s->mu, NULL) != 0) {
-		free(s);
-		return NULL;
-	}
 	s->ref = ref;
 	s->hash = hash;
 	s->nlabels = (uint16_t)nlabels;
 	tsdb_xor_appender_init(&s->app);
 	return s;
+}
+
+void tsdb_series_free_in(void *h, void *p)
+{
+	struct tsdb_series *s = p;
+
+	if (s->spill)
+		tsdb_chunk_store_release(((struct tsdb_head *)h)->store, s->spill);
+	s->spill = NULL;
+	tsdb_series_free(s);
 }
 
 void tsdb_series_free(void *p)
@@ -48,7 +74,6 @@ void tsdb_series_free(void *p)
 	free(s->closed);
 	free(s->ooo);
 	tsdb_xor_appender_free(&s->app);
-	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
@@ -78,40 +103,136 @@ static int64_t chunk_end(int64_t start, int64_t cur, int64_t max)
 	return start + (max - start) / n;
 }
 
+/* The open chunk's length in all. */
+static uint32_t open_len(const struct tsdb_series *s)
+{
+	return s->app.base + s->app.len;
+}
+
+/* Bytes to reserve for the open chunk once `need` are spilled: as many more as the
+ * samples still expected before the cut take at the rate so far (the chunk ends at
+ * next_at, after 120 samples in the usual case and never past 240), plus an eighth. */
+static uint32_t projected(const struct tsdb_series *s, uint32_t need)
+{
+	uint64_t n = s->app.n ? s->app.n : 1, have = (uint64_t)(s->app.t - s->open_mint);
+	uint64_t more = SAMPLES_PER_CHUNK / 4, most;
+
+	if (n >= 2 && have > 0 && s->next_at > s->app.t)
+		more = (uint64_t)(s->next_at - s->app.t) * (n - 1) / have;
+	most = n < SAMPLES_PER_CHUNK * 2 ? SAMPLES_PER_CHUNK * 2 - n : 1;
+	if (more > most)
+		more = most;
+	if (more > SAMPLES_PER_CHUNK)
+		more = SAMPLES_PER_CHUNK;
+	more = need * more / n;
+	more = need + more + (need + more) / 8 + 8;
+	return more < UINT16_MAX ? (uint32_t)more : UINT16_MAX; /* head chunks stay far below */
+}
+
+/* Make the spill reservation hold at least `need` bytes, moving what it holds to a
+ * bigger one when it is too small; false when the store has no room. */
+static bool spill_room(struct tsdb_head *h, struct tsdb_series *s, uint32_t need)
+{
+	uint32_t cap;
+	uint8_t *p;
+
+	if (s->spill && need <= s->spill_cap)
+		return true;
+	cap = projected(s, need);
+	p = tsdb_chunk_store_reserve(h->store, cap);
+	if (!p)
+		return false;
+	if (s->spill) {
+		/* Readers copy open chunks under the lock: nobody reads the old place. */
+		memcpy(p, s->spill, s->app.base);
+		tsdb_chunk_store_wrote(h->store, p, s->app.base);
+		tsdb_chunk_store_release(h->store, s->spill);
+	}
+	s->spill = p;
+	s->spill_cap = (uint16_t)cap;
+	return true;
+}
+
+/* Move the open chunk's settled bytes from its buffer to the store. */
+static void spill(struct tsdb_head *h, struct tsdb_series *s)
+{
+	uint32_t k = tsdb_xor_appender_settled(&s->app);
+
+	if (k < 16 || !spill_room(h, s, s->app.base + k))
+		return; /* nothing worth it, or no room: the buffer grows */
+	tsdb_chunk_store_wrote(h->store, s->spill + s->app.base, k);
+	tsdb_xor_appender_shed(&s->app, s->spill + s->app.base);
+}
+
+/* The open chunk, whole, in its spill reservation; false when the store has no room
+ * for it there (then it is copied to the heap, into *heap). */
+static bool spill_all(struct tsdb_head *h, struct tsdb_series *s, uint8_t **heap)
+{
+	uint32_t len = open_len(s);
+
+	*heap = NULL;
+	if (!spill_room(h, s, len)) {
+		*heap = malloc(len);
+		if (!*heap)
+			return false;
+		memcpy(*heap, s->spill, s->app.base);
+		memcpy(*heap + s->app.base, s->app.buf, s->app.len);
+		tsdb_xor_put_header(*heap, s->app.n);
+		tsdb_chunk_store_release(h->store, s->spill);
+		s->spill = NULL;
+		return true;
+	}
+	memcpy(s->spill + s->app.base, s->app.buf, s->app.len);
+	tsdb_xor_put_header(s->spill, s->app.n);
+	tsdb_chunk_store_wrote(h->store, s->spill, s->app.base + s->app.len);
+	return true;
+}
+
 /* Close the open chunk: parked in the head's chunk store when there is one (its heap
- * buffer is freed), else shrunk to size on the heap. */
+ * buffer is kept for the next chunk), else shrunk to size on the heap. */
 static int cut(struct tsdb_head *h, struct tsdb_series *s)
 {
 	struct tsdb_closed_chunk *c;
-	const uint8_t *parked;
-	size_t len;
+	const uint8_t *parked = NULL;
+	uint8_t *heap = NULL;
+	size_t len = open_len(s);
 
 	/* Room for one first: a head of a 2 h range at a 60 s interval holds one closed
 	 * chunk per series most of the time, and an empty second slot costs 32 bytes a
 	 * series. */
 	if (s->nclosed == s->capclosed) {
-		uint32_t cap = s->capclosed ? s->capclosed * 2 : 1;
-		struct tsdb_closed_chunk *nc = realloc(s->closed, cap * sizeof(*nc));
+		uint32_t cap = s->capclosed ? s->capclosed * 2u : 1;
+		struct tsdb_closed_chunk *nc;
 
+		if (cap > UINT16_MAX)
+			return -1;
+		nc = realloc(s->closed, cap * sizeof(*nc));
 		if (!nc)
 			return -1;
 		s->closed = nc;
-		s->capclosed = cap;
+		s->capclosed = (uint16_t)cap;
+	}
+	if (s->spill) {
+		if (!spill_all(h, s, &heap))
+			return -1;
+		parked = s->spill;
+	} else {
+		parked = tsdb_chunk_store_put(h->store, s->app.buf, s->app.len);
 	}
 	c = &s->closed[s->nclosed];
 	c->mint = s->open_mint;
 	c->maxt = s->app.t;
-	parked = tsdb_chunk_store_put(h->store, s->app.buf, s->app.len);
+	c->len = (uint32_t)len;
 	if (parked) {
 		c->data = (uint8_t *)parked;
-		c->len = s->app.len;
 		c->parked = 1;
-		tsdb_xor_appender_free(&s->app);
 	} else {
-		c->data = tsdb_xor_appender_finish(&s->app, &len);
-		c->len = (uint32_t)len;
+		c->data = heap ? heap : tsdb_xor_appender_finish(&s->app, &len);
 		c->parked = 0;
 	}
+	s->spill = NULL;
+	if (parked || heap)
+		tsdb_xor_appender_restart(&s->app);
 	s->nclosed++;
 	return 0;
 }
@@ -121,7 +242,7 @@ static int append_in_order(struct tsdb_head *h, struct tsdb_series *s, int64_t t
 {
 	int rc;
 
-	if (s->app.buf) {
+	if (s->app.n) {
 		uint16_t n = tsdb_xor_appender_samples(&s->app);
 
 		if (n == SAMPLES_PER_CHUNK / 4)
@@ -131,10 +252,13 @@ static int append_in_order(struct tsdb_head *h, struct tsdb_series *s, int64_t t
 			return TSDB_EFAIL;
 		}
 	}
-	if (!s->app.buf) {
+	if (!s->app.n) {
 		s->open_mint = t;
 		s->next_at = range_end(t, h->chunk_range);
 		__atomic_fetch_add(&h->chunks_created, 1, __ATOMIC_RELAXED);
+	} else if (h->store && (s->app.n % SPILL_EVERY == 0 ||
+				(s->app.cap >= SPILL_BUFFER && tsdb_xor_appender_full(&s->app)))) {
+		spill(h, s);
 	}
 	rc = tsdb_xor_append(&s->app, t, v, err, errlen);
 	if (rc < 0)
@@ -200,7 +324,7 @@ int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, do
 	if (t < __atomic_load_n(&h->min_valid, __ATOMIC_ACQUIRE))
 		return refuse(&h->rej_bounds, TSDB_EOUT_OF_BOUNDS, "out of bounds", err, errlen);
 	if (t >= minv) {
-		if (!s->app.buf || t > s->app.t)
+		if (!s->app.n || t > s->app.t)
 			return append_in_order(h, s, t, v, err, errlen);
 		if (t == s->app.t) {
 			if (s->app.vbits == tsdb_f2b(v))
@@ -256,7 +380,7 @@ void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint,
 
 bool tsdb_series_empty_since(const struct tsdb_series *s, int64_t mint)
 {
-	if (s->app.buf && s->app.t >= mint)
+	if (s->app.n && s->app.t >= mint)
 		return false;
 	if (s->nclosed && s->closed[s->nclosed - 1].maxt >= mint)
 		return false;
@@ -265,7 +389,7 @@ bool tsdb_series_empty_since(const struct tsdb_series *s, int64_t mint)
 
 bool tsdb_series_never_sampled(const struct tsdb_series *s)
 {
-	return !s->app.buf && s->nclosed == 0 && (!s->ooo || s->ooo->n == 0);
+	return !s->app.n && s->nclosed == 0 && (!s->ooo || s->ooo->n == 0);
 }
 
 /* --- snapshots ------------------------------------------------------------------------ */
@@ -292,18 +416,28 @@ static int push_chunk(struct tsdb_snap *snap, int64_t mint, int64_t maxt, const 
 	return 0;
 }
 
-static int copy_open(struct tsdb_series *s, struct tsdb_snap *snap)
+static int copy_open(struct tsdb_head *h, struct tsdb_series *s, struct tsdb_snap *snap)
 {
-	if (snap->capopen < s->app.len) {
-		uint8_t *no = realloc(snap->open, s->app.len);
+	uint32_t len = open_len(s);
+
+	if (snap->capopen < len) {
+		uint8_t *no = realloc(snap->open, len);
 
 		if (!no)
 			return -1;
 		snap->open = no;
-		snap->capopen = s->app.len;
+		snap->capopen = len;
 	}
-	memcpy(snap->open, s->app.buf, s->app.len);
-	return push_chunk(snap, s->open_mint, s->app.t, snap->open, s->app.len);
+	if (s->app.base && snap->pread) {
+		if (tsdb_chunk_store_read(h->store, s->spill, s->app.base, snap->open) < 0)
+			return -1;
+	} else if (s->app.base) {
+		memcpy(snap->open, s->spill, s->app.base);
+	}
+	if (s->app.base)
+		tsdb_xor_put_header(snap->open, s->app.n);
+	memcpy(snap->open + s->app.base, s->app.buf, s->app.len);
+	return push_chunk(snap, s->open_mint, s->app.t, snap->open, len);
 }
 
 static int copy_ooo(const struct tsdb_ooo *o, int64_t mint, int64_t maxt, struct tsdb_snap *snap)
@@ -328,10 +462,10 @@ static int copy_ooo(const struct tsdb_ooo *o, int64_t mint, int64_t maxt, struct
 	return 0;
 }
 
-static int snapshot_locked(struct tsdb_series *s, int64_t mint, int64_t maxt, bool labels_only,
+static int snapshot_locked(struct tsdb_head *h, struct tsdb_series *s, int64_t mint, int64_t maxt, bool labels_only,
 			   struct tsdb_snap *snap)
 {
-	bool open = s->app.buf && overlaps(s->open_mint, s->app.t, mint, maxt);
+	bool open = s->app.n && overlaps(s->open_mint, s->app.t, mint, maxt);
 
 	for (uint32_t i = 0; i < s->nclosed; i++) {
 		const struct tsdb_closed_chunk *c = &s->closed[i];
@@ -345,7 +479,7 @@ static int snapshot_locked(struct tsdb_series *s, int64_t mint, int64_t maxt, bo
 	}
 	if (open && labels_only)
 		return 1;
-	if (open && copy_open(s, snap) < 0)
+	if (open && copy_open(h, s, snap) < 0)
 		return -1;
 	if (s->ooo && copy_ooo(s->ooo, mint, maxt, snap) < 0)
 		return -1;
@@ -354,16 +488,16 @@ static int snapshot_locked(struct tsdb_series *s, int64_t mint, int64_t maxt, bo
 	return snap->nchunks > 0 || snap->nooo > 0;
 }
 
-int tsdb_series_snapshot(struct tsdb_series *s, int64_t mint, int64_t maxt, bool labels_only,
-			 struct tsdb_snap *snap)
+int tsdb_series_snapshot(struct tsdb_head *h, struct tsdb_series *s, int64_t mint, int64_t maxt,
+			 bool labels_only, struct tsdb_snap *snap)
 {
 	int rc;
 
 	snap->nchunks = 0;
 	snap->nooo = 0;
-	pthread_mutex_lock(&s->mu);
-	rc = snapshot_locked(s, mint, maxt, labels_only, snap);
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(tsdb_series_mu(h, s));
+	rc = snapshot_locked(h, s, mint, maxt, labels_only, snap);
+	pthread_mutex_unlock(tsdb_series_mu(h, s));
 	return rc;
 }
 

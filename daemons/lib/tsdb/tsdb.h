@@ -88,13 +88,17 @@ struct tsdb_sample {
 #define TSDB_XOR_MAX_SAMPLES 65535 /* the header's uint16 */
 
 /* Builds one chunk in a malloc'd buffer that it grows; `buf[0..len)` is always a
- * complete, readable chunk. Zero it with tsdb_xor_appender_init(). */
+ * complete, readable chunk while `base` is 0. Zero it with tsdb_xor_appender_init().
+ * An owner may move the chunk's settled first bytes elsewhere (shed): buf then holds
+ * bytes [base, base + len) of the chunk and the header (the sample count, n) is the
+ * owner's to write where those first bytes went. */
 struct tsdb_xor_appender {
 	uint8_t *buf;
-	uint32_t len, cap;
 	int64_t t;       /* last timestamp */
 	uint64_t vbits;  /* last value's bits */
 	uint64_t tdelta; /* last timestamp delta */
+	uint32_t len, cap;
+	uint16_t base;             /* chunk bytes before buf[0], shed (head chunks only) */
 	uint16_t n;                /* samples (mirrors the header, read without touching buf) */
 	uint8_t leading, trailing; /* current XOR window; leading 0xff = none yet */
 	uint8_t bits_free;         /* unused low bits in buf[len - 1] */
@@ -110,9 +114,22 @@ int tsdb_xor_append(struct tsdb_xor_appender *a, int64_t t, double v, char *err,
 		    size_t errlen);
 uint16_t tsdb_xor_appender_samples(const struct tsdb_xor_appender *a);
 /* Give up the buffer (shrunk to its length) to the caller, who frees it; the appender
- * is reset to empty. NULL on allocation failure of a fresh empty chunk. */
+ * is reset to empty. NULL on allocation failure of a fresh empty chunk. Only for a
+ * chunk that shed nothing (base 0). */
 uint8_t *tsdb_xor_appender_finish(struct tsdb_xor_appender *a, size_t *len);
 void tsdb_xor_appender_free(struct tsdb_xor_appender *a);
+/* Start a new, empty chunk in the same buffer. */
+void tsdb_xor_appender_restart(struct tsdb_xor_appender *a);
+/* Whether the next append might have to grow the buffer. */
+bool tsdb_xor_appender_full(const struct tsdb_xor_appender *a);
+/* Bytes at the start of buf that no append changes any more (all but a last,
+ * partly filled byte). */
+uint32_t tsdb_xor_appender_settled(const struct tsdb_xor_appender *a);
+/* Copy the settled bytes to dst and drop them from buf (base grows by as many; the
+ * caller keeps base + len under 64 KiB). */
+void tsdb_xor_appender_shed(struct tsdb_xor_appender *a, uint8_t *dst);
+/* Write a chunk's header: its sample count. */
+void tsdb_xor_put_header(uint8_t *chunk, uint16_t n);
 
 /* Sample count from a chunk's header (0 for a chunk shorter than the header). */
 uint16_t tsdb_xor_samples(const uint8_t *chunk, size_t len);

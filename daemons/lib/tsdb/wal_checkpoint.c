@@ -8,7 +8,7 @@
  * checkpoint, and segments <= N surviving an interrupted deletion are skipped.
  *
  * Records are filtered and re-encoded one by one; records from consecutive source
- * batches are gathered into output batches of about 256 KiB so a checkpoint costs a
+ * batches are gathered into output batches of about 64 KiB so a checkpoint costs a
  * few large writes. Merging batches keeps their atomicity (a merged batch is still
  * all-or-nothing), and the checkpoint is only visible once complete anyway.
  *
@@ -27,8 +27,9 @@
 #include <string.h>
 
 /* Output batch size: large enough for few writes, small since reading, filtering,
- * compressing and framing a batch each hold a copy of it during a checkpoint. */
-#define FLUSH_BYTES (256 * 1024)
+ * compressing and framing a batch each hold a copy of it during a checkpoint (which
+ * runs right after a block write, at the RSS's peak). */
+#define FLUSH_BYTES (64 * 1024)
 /* Refs whose keep() answer is remembered: at most 16 MiB of memo. */
 #define MEMO_REFS (1ull << 26)
 
