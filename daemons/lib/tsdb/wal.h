@@ -18,6 +18,15 @@
  * batch ("batch continues"). Readers here deliver a batch only when its last record
  * is complete, so a batch logged by one tsdb_wal_log() call replays entirely or not
  * at all; Prometheus' reader ignores the bit. A batch never crosses segments either.
+ * While a segment is written under an fsync policy, the writer keeps up to 1 MiB
+ * past its data written as zeros, so that fsyncs overwrite blocks the file already
+ * has (no allocation or size change to write: on ext4 half the CPU and latency); a
+ * segment is cut to its data when closed, and a crash leaves the zeros, cut at the
+ * next open like a torn tail. A zero byte where a fragment header would still fit in
+ * the page is therefore the end of the data (Prometheus pads that much only at a
+ * segment's end): readers check that only zeros follow in a closed segment, and wait
+ * there in the one being written, whose batches are written first byte last so that
+ * a reader never sees half of one.
  *
  * Durability: tsdb_wal_log() returns 0 only once the batch is durable under the
  * policy: ALWAYS fsyncs inside every call; BATCH (group commit, the default) lets
@@ -200,6 +209,7 @@ struct tsdb_wal_stats {
 	double fsync_seconds;   /* time spent in them */
 	uint64_t writes_failed; /* tsdb_wal_log() calls that returned an error */
 	int segment;            /* segment being written */
+	int64_t offset;         /* end of its data (the file may be longer: zeros ahead) */
 };
 
 struct tsdb_wal;

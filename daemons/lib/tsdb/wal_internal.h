@@ -129,6 +129,9 @@ struct wal_rec_ref {
 struct wal_seg_reader {
 	int fd;
 	int seg;
+	/* A writer may still be appending: zeros where a fragment would start end the data
+	 * read so far, and are read again next time; otherwise they must run to the end. */
+	bool live;
 	unsigned char *page;
 	int64_t page_off; /* file offset of page[0], a multiple of WAL_PAGE */
 	size_t page_len;  /* bytes of page read from the file */

@@ -16,6 +16,14 @@
  * The type byte is not covered by the CRC (upstream's format), so the parser checks
  * the fragment sequence as strictly as the writer produces it: padding never inside a
  * record, middle and last fragments only after a first, flags equal within a record.
+ *
+ * Where the data ends. Writers pad a page with zeros only when a fragment header no
+ * longer fits in it, or (Prometheus') when a segment ends; so a zero byte where a
+ * header would still fit is the end of the data. After it come the zeros our writer
+ * keeps written ahead of its data (wal_writer.c), or a crash left, or a closed
+ * segment's last padding: in a segment no writer appends to any more they must run to
+ * the end of the file (anything else is damage); in a live one they are not checked,
+ * since the writer is filling them, and are read again on the next call.
  */
 #include "tsdb/wal_internal.h"
 
@@ -148,6 +156,37 @@ static enum wal_scan_rc skip_padding(struct wal_seg_reader *r, bool *more, char 
 	r->pos = WAL_PAGE;
 	*more = true;
 	return WAL_SCAN_END;
+}
+
+/* A zero byte where a fragment header fits: the end of the data (see the top). */
+static enum wal_scan_rc data_end(struct wal_seg_reader *r, char *err, size_t errlen)
+{
+	int64_t at = r->page_off + (int64_t)r->pos;
+	unsigned char b[4096];
+	ssize_t k;
+
+	if (r->in_rec)
+		return corrupt(r, at, "page padding inside a record");
+	if (r->live) {
+		r->page_len = r->pos; /* what follows may change: read it again next time */
+		return at_end(r, true);
+	}
+	for (;; at += k) {
+		k = pread(r->fd, b, sizeof(b), at);
+		if (k < 0 && errno == EINTR) {
+			k = 0;
+			continue;
+		}
+		if (k < 0)
+			return WAL_FAIL(err, errlen, WAL_SCAN_ERR, "read segment %08d: %s", r->seg,
+					strerror(errno));
+		if (k == 0)
+			return at_end(r, true);
+		for (ssize_t i = 0; i < k; i++)
+			if (b[i])
+				return corrupt(r, at + i,
+					       "non-zero byte 0x%02x after the end of the data", b[i]);
+	}
 }
 
 static int add_record(struct wal_seg_reader *r)
@@ -287,10 +326,12 @@ enum wal_scan_rc wal_seg_next(struct wal_seg_reader *r, char *err, size_t errlen
 			return WAL_SCAN_ERR;
 		if (f == 0)
 			return at_end(r, false);
-		if (r->page[r->pos] == WAL_FRAG_PAD)
+		if (r->page[r->pos] != WAL_FRAG_PAD)
+			rc = read_fragment(r, &more, err, errlen);
+		else if (WAL_PAGE - r->pos < WAL_HDR)
 			rc = skip_padding(r, &more, err, errlen);
 		else
-			rc = read_fragment(r, &more, err, errlen);
+			return data_end(r, err, errlen);
 		if (!more)
 			return rc;
 		if (rc == WAL_SCAN_BATCH)
@@ -317,9 +358,13 @@ int wal_seg_cut_tail(const char *dir, int seg, int64_t good, int64_t bad_off, co
 	snprintf(s_good, sizeof(s_good), "%lld", (long long)good);
 	snprintf(s_bad, sizeof(s_bad), "%lld", (long long)bad_off);
 	snprintf(s_size, sizeof(s_size), "%lld", (long long)st.st_size);
-	LOG_WARN(WAL_LOG_MODULE, "truncating torn or corrupt WAL tail", "dir", dir, "segment",
-		 s_seg, "offset", s_good, "damage_at", s_bad, "size", s_size, "reason",
-		 why && *why ? why : "zero-filled tail");
+	if (why && *why)
+		LOG_WARN(WAL_LOG_MODULE, "truncating torn or corrupt WAL tail", "dir", dir,
+			 "segment", s_seg, "offset", s_good, "damage_at", s_bad, "size", s_size,
+			 "reason", why);
+	else /* the zeros a writer keeps ahead of its data (wal_writer.c): nothing lost */
+		LOG_INFO(WAL_LOG_MODULE, "cutting the zeros after the end of the WAL", "dir", dir,
+			 "segment", s_seg, "offset", s_good, "size", s_size);
 	if (wal_truncate_segment(dir, seg, good, err, errlen) < 0)
 		return -1;
 	*cut = st.st_size - good;
@@ -531,6 +576,7 @@ int tsdb_wal_reader_next(struct tsdb_wal_reader *r, const void **rec, size_t *le
 			if (o <= 0)
 				return o;
 		}
+		r->sr.live = !r->next_seen;
 		rc = wal_seg_next(&r->sr, err, errlen);
 		if (rc == WAL_SCAN_BATCH) {
 			r->have_batch = true;

@@ -19,6 +19,18 @@
  * last good fsync covered and fails every waiter: nothing after that point was
  * acknowledged. Rollover fsyncs the finished segment before the next one exists, so
  * only the last segment can ever have a torn tail.
+ *
+ * Zeros ahead (fsync policies only). An fdatasync of writes that extend a file also
+ * writes what the extension changed (block allocation, the size in the inode), each
+ * its own I/O that the call waits for; on ext4 that is about half of its CPU and
+ * latency. So the writer keeps the segment's next ZERO_AHEAD / 2 to ZERO_AHEAD bytes
+ * written as zeros (one write every half MiB of data) and its fsyncs only overwrite
+ * blocks the file already has. Readers take zeros where a fragment would start as
+ * the end of the data (wal_reader.c); a segment is cut to its data when it is closed,
+ * and a crash leaves a zero tail that the next open cuts like any torn tail. Since a
+ * reader may then read pages while they are being written, a batch is written with
+ * its first byte last: until that byte is in, the batch reads as zeros, the end of
+ * the data.
  */
 #include "tsdb/wal_internal.h"
 
@@ -34,6 +46,7 @@
 #include "log/log.h"
 
 #define SCRATCH_KEEP (4 * 1024 * 1024)
+#define ZERO_AHEAD (1024 * 1024)
 
 struct waiter {
 	uint64_t seq;
@@ -53,6 +66,7 @@ struct tsdb_wal {
 	int64_t off;         /* end of the last good write */
 	int64_t durable_off; /* what the last good fsync of seg covered */
 	bool need_trunc;     /* the file may hold bytes past off from a failed write */
+	int64_t zeroed;      /* [off, zeroed) holds zeros written ahead */
 	uint64_t write_seq;  /* batches written */
 	bool syncing;        /* a leader's fsync is in flight */
 	struct waiter *waiters;
@@ -179,7 +193,8 @@ static void count_fsync(struct tsdb_wal *w, double secs)
 	w->st.fsync_seconds += secs;
 }
 
-/* Cut the file back to off when a failed write may have left bytes after it. */
+/* Cut the file back to off when a failed write may have left bytes after it (the
+ * zeros ahead go too). */
 static int fix_tail(struct tsdb_wal *w, char *err, size_t errlen)
 {
 	if (!w->need_trunc)
@@ -188,7 +203,43 @@ static int fix_tail(struct tsdb_wal *w, char *err, size_t errlen)
 		return WAL_FAIL(err, errlen, -1, "WAL segment %08d: cannot remove a failed write: %s",
 				w->seg, strerror(errno));
 	w->need_trunc = false;
+	w->zeroed = w->off;
 	return 0;
+}
+
+/* Before a segment is closed for good: remove what is not data. */
+static int cut_to_data(struct tsdb_wal *w, char *err, size_t errlen)
+{
+	if (fix_tail(w, err, errlen) < 0)
+		return -1;
+	if (w->zeroed <= w->off)
+		return 0;
+	if (ftruncate(w->fd, w->off) < 0)
+		return WAL_FAIL(err, errlen, -1, "WAL segment %08d: cannot cut it to its data: %s",
+				w->seg, strerror(errno));
+	w->zeroed = w->off;
+	return 0;
+}
+
+/* Keep zeros written ahead of the data (see the top). A failed write of zeros costs
+ * nothing but their benefit: the data is written beyond them as without. */
+static void zero_ahead(struct tsdb_wal *w)
+{
+	static const unsigned char zeros[ZERO_AHEAD / 4];
+	int64_t end = (w->off + ZERO_AHEAD) / WAL_PAGE * WAL_PAGE, at;
+
+	if (w->opts.fsync == TSDB_WAL_FSYNC_NEVER || w->zeroed - w->off >= ZERO_AHEAD / 2)
+		return;
+	if (end > (int64_t)w->opts.segment_size)
+		end = (int64_t)w->opts.segment_size;
+	at = w->zeroed > w->off ? w->zeroed : w->off;
+	for (; at < end; at += (int64_t)sizeof(zeros)) {
+		size_t n = end - at < (int64_t)sizeof(zeros) ? (size_t)(end - at) : sizeof(zeros);
+
+		if (write_all(w, zeros, n, at) < 0)
+			break;
+	}
+	w->zeroed = end > w->off ? end : w->off;
 }
 
 static void complete_waiters(struct tsdb_wal *w, uint64_t upto, int rc, const char *why)
@@ -254,7 +305,7 @@ static int roll(struct tsdb_wal *w, char *err, size_t errlen)
 	double secs;
 	int e, fd;
 
-	if (fix_tail(w, err, errlen) < 0)
+	if (cut_to_data(w, err, errlen) < 0)
 		return -1;
 	e = sync_fd(w, w->fd, &secs);
 	count_fsync(w, secs);
@@ -270,7 +321,7 @@ static int roll(struct tsdb_wal *w, char *err, size_t errlen)
 	w->fd = fd;
 	w->seg++;
 	w->st.segment = w->seg;
-	w->off = w->durable_off = 0;
+	w->off = w->durable_off = w->zeroed = 0;
 	return 0;
 }
 
@@ -302,7 +353,7 @@ static int open_last_segment(struct tsdb_wal *w, char *err, size_t errlen)
 	w->fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (w->fd < 0)
 		return WAL_FAIL(err, errlen, -1, "open WAL segment %s: %s", path, strerror(errno));
-	w->off = w->durable_off = good;
+	w->off = w->durable_off = w->zeroed = good;
 	return 0;
 }
 
@@ -353,7 +404,7 @@ int tsdb_wal_close(struct tsdb_wal *w, char *err, size_t errlen)
 	pthread_mutex_lock(&w->mu);
 	while (w->syncing)
 		pthread_cond_wait(&w->cv, &w->mu);
-	if (fix_tail(w, err, errlen) < 0)
+	if (cut_to_data(w, err, errlen) < 0)
 		rc = -1;
 	e = sync_fd(w, w->fd, &secs);
 	count_fsync(w, secs);
@@ -393,12 +444,27 @@ static int prepare(struct tsdb_wal *w, const struct wal_packed *p, size_t n, cha
 	}
 }
 
+/* Write the framed batch at off. Into zeros a reader may be reading, its first byte
+ * goes last (see the top). */
+static int write_batch(struct tsdb_wal *w)
+{
+	const unsigned char *b = (const unsigned char *)w->scratch.data;
+	size_t len = w->scratch.len;
+
+	if (w->off < w->zeroed && len > 1) {
+		if (write_all(w, b + 1, len - 1, w->off + 1) < 0)
+			return -1;
+		len = 1;
+	}
+	return write_all(w, b, len, w->off);
+}
+
 static int append(struct tsdb_wal *w, const struct wal_packed *p, size_t n, char *err,
 		  size_t errlen)
 {
 	if (prepare(w, p, n, err, errlen) < 0)
 		return -1;
-	if (write_all(w, w->scratch.data, w->scratch.len, w->off) < 0) {
+	if (write_batch(w) < 0) {
 		int e = errno;
 
 		w->need_trunc = true;
@@ -411,6 +477,7 @@ static int append(struct tsdb_wal *w, const struct wal_packed *p, size_t n, char
 	w->st.bytes += w->scratch.len;
 	if (w->scratch.cap > SCRATCH_KEEP) /* do not hold on to one huge batch's memory */
 		buf_free(&w->scratch);
+	zero_ahead(w);
 	return 0;
 }
 
@@ -533,5 +600,6 @@ void tsdb_wal_stats(struct tsdb_wal *w, struct tsdb_wal_stats *out)
 {
 	pthread_mutex_lock(&w->mu);
 	*out = w->st;
+	out->offset = w->off;
 	pthread_mutex_unlock(&w->mu);
 }
