@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tsdb/block_internal.h"
@@ -164,9 +165,18 @@ static void sec_end(struct fw *f, struct sec *s)
 }
 
 /* What the index writer accumulates between sections. */
+/* The writer's series records: its buffer, or its scratch file mapped. */
+struct records {
+	const uint8_t *p;
+	size_t len;
+	void *map;     /* to unmap, or NULL */
+	size_t dropped; /* bytes at p whose pages were dropped */
+};
+
 struct ixw {
 	const struct tsdb_block_writer *w;
 	bool dense;
+	struct records rec;
 	struct fw f;
 	struct buf body;
 	uint64_t toc[6]; /* symbols, series, label indices, label table, postings, postings table */
@@ -241,12 +251,47 @@ static int encode_series(struct ixw *x, struct tsdb_dec *d, uint32_t id)
 	return 0;
 }
 
+/* Records read between two drops of the mapping's pages: they are read once, in
+ * order, and the kernel's fault-around maps ahead of the reader. */
+#define RECORDS_RELEASE (256u << 10)
+
+static int records_open(const struct tsdb_block_writer *w, struct records *r)
+{
+	void *m;
+
+	*r = (struct records){ (const uint8_t *)w->series.data, w->series.len, NULL, 0 };
+	if (w->rfd < 0 || w->rlen == 0)
+		return 0;
+	m = mmap(NULL, w->rlen, PROT_READ, MAP_SHARED, w->rfd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	*r = (struct records){ m, w->rlen, m, 0 };
+	return 0;
+}
+
+/* The index writer has read the records up to `at`. */
+static void records_read(struct records *r, const uint8_t *at)
+{
+	size_t upto = (size_t)(at - r->p) & ~(size_t)4095;
+
+	if (!r->map || upto < r->dropped + RECORDS_RELEASE)
+		return;
+	madvise(r->map, upto, MADV_DONTNEED);
+	r->dropped = upto;
+}
+
+static void records_close(struct records *r)
+{
+	if (r->map)
+		munmap(r->map, r->len);
+	r->map = NULL;
+}
+
 /* Dense: one section, entries back to back, ids their offsets. */
 static int write_series_dense(struct ixw *x)
 {
 	const struct tsdb_block_writer *w = x->w;
-	struct tsdb_dec d = { (const uint8_t *)w->series.data,
-			      (const uint8_t *)w->series.data + w->series.len, false };
+	struct tsdb_dec d = { x->rec.p, x->rec.p + x->rec.len, false };
 	struct buf len = { 0 };
 	struct sec sec;
 	int rc = 0;
@@ -263,6 +308,7 @@ static int write_series_dense(struct ixw *x)
 		}
 		x->ids[i] = (uint32_t)x->f.pos;
 		rc = encode_series(x, &d, x->ids[i]);
+		records_read(&x->rec, d.p);
 		buf_reset(&len);
 		tsdb_put_uvarint(&len, x->body.len);
 		sec_put(&x->f, &sec, len.data, len.len);
@@ -277,8 +323,7 @@ static int write_series_dense(struct ixw *x)
 static int write_series(struct ixw *x)
 {
 	const struct tsdb_block_writer *w = x->w;
-	struct tsdb_dec d = { (const uint8_t *)w->series.data,
-			      (const uint8_t *)w->series.data + w->series.len, false };
+	struct tsdb_dec d = { x->rec.p, x->rec.p + x->rec.len, false };
 	struct buf len = { 0 };
 	int rc = 0;
 
@@ -291,6 +336,7 @@ static int write_series(struct ixw *x)
 		}
 		x->ids[i] = (uint32_t)(x->f.pos / BLOCK_SERIES_ALIGN);
 		rc = encode_series(x, &d, x->ids[i]);
+		records_read(&x->rec, d.p);
 		buf_reset(&len);
 		tsdb_put_uvarint(&len, x->body.len);
 		tsdb_put_be32(&x->body, tsdb_wal_crc32c(0, x->body.data, x->body.len));
@@ -495,6 +541,10 @@ int tsdb_block_index_write(const struct tsdb_block_writer *w, const char *path, 
 		snprintf(err, errlen, "out of memory writing %s", path);
 		goto out;
 	}
+	if (records_open(w, &x.rec) < 0) {
+		snprintf(err, errlen, "map the series records for %s: %s", path, strerror(errno));
+		goto out;
+	}
 	x.f.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (x.f.fd < 0) {
 		snprintf(err, errlen, "create %s: %s", path, strerror(errno));
@@ -515,6 +565,7 @@ int tsdb_block_index_write(const struct tsdb_block_writer *w, const char *path, 
 	}
 	rc = 0;
 out:
+	records_close(&x.rec);
 	if (x.f.fd >= 0)
 		close(x.f.fd);
 	buf_free(&x.f.b);

@@ -162,7 +162,9 @@ struct tsdb_block_writer {
 	struct tsdb_ptab pairs;       /* name id << 32 | value id -> tsdb_wpair */
 	struct tsdb_wpair **pairv;    /* by pair number */
 	size_t npair, cappair;
-	struct buf series;            /* the series records, in order */
+	struct buf series;            /* the series records, in order (after the rlen in rfd) */
+	int rfd;                      /* scratch file of the records written out, or -1 */
+	uint64_t rlen;
 	uint64_t nser, nchk, nlabels;
 	struct label *prev;           /* the last series' labels (interned strings) */
 	size_t nprev, capprev;

@@ -3,7 +3,10 @@
  * label order, so chunk references grow as Prometheus' index writer requires); what
  * the index needs stays in memory, compactly (block_internal.h): strings and label
  * pairs once per block (which also yields the symbol table and the postings lists),
- * and per series a short byte record of pair numbers and pre-encoded chunk metas.
+ * and per series a short byte record of pair numbers and pre-encoded chunk metas. The
+ * records go on to an unlinked scratch file in the block's directory past
+ * RECORDS_SPILL bytes, and the index writer reads them back through a mapping: an 18 h
+ * compaction of 50 000 series held ~3 MiB of them, most of its memory.
  * Chunks are converted to the writer's encoding (block.h) on the way. The commit
  * writes index, tombstones and meta.json, fsyncs every file and both directories,
  * then renames <ULID>.tmp-for-creation to <ULID>.
@@ -39,27 +42,68 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Write all of b to fd; 0, or -1 with errno. */
+static int write_buf(int fd, const struct buf *b)
+{
+	size_t off = 0;
+
+	while (off < b->len) {
+		ssize_t n = write(fd, b->data + off, b->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* --- chunk segments ------------------------------------------------------------------- */
 
 static int chunk_flush(struct tsdb_block_writer *w, char *err, size_t errlen)
 {
-	size_t off = 0;
-
 	if (w->cbuf.oom)
 		return oom(err, errlen);
-	while (off < w->cbuf.len) {
-		ssize_t n = write(w->cfd, w->cbuf.data + off, w->cbuf.len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "write chunk segment %06u in %s: %s", w->cseq + 1,
-				 w->tmpdir, strerror(errno));
-			return TSDB_EFAIL;
-		}
-		off += (size_t)n;
+	if (write_buf(w->cfd, &w->cbuf) < 0) {
+		snprintf(err, errlen, "write chunk segment %06u in %s: %s", w->cseq + 1, w->tmpdir,
+			 strerror(errno));
+		return TSDB_EFAIL;
 	}
 	buf_reset(&w->cbuf);
+	return 0;
+}
+
+/* --- series records ----------------------------------------------------------------- */
+
+/* Records kept in memory before they go to the scratch file. */
+#define RECORDS_SPILL (64u << 10)
+
+static int open_records(struct tsdb_block_writer *w)
+{
+	char path[4096];
+
+	w->rfd = open(w->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (w->rfd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return w->rfd;
+	/* No O_TMPFILE here: a named file, unlinked at once. */
+	snprintf(path, sizeof(path), "%s/series.tmp", w->tmpdir);
+	w->rfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->rfd >= 0)
+		unlink(path);
+	return w->rfd;
+}
+
+/* Move the records in memory to the scratch file. */
+static int spill_records(struct tsdb_block_writer *w, char *err, size_t errlen)
+{
+	if ((w->rfd < 0 && open_records(w) < 0) || write_buf(w->rfd, &w->series) < 0) {
+		snprintf(err, errlen, "write series records in %s: %s", w->tmpdir,
+			 strerror(errno));
+		return TSDB_EFAIL;
+	}
+	w->rlen += w->series.len;
+	buf_reset(&w->series);
 	return 0;
 }
 
@@ -501,7 +545,9 @@ int tsdb_block_writer_add(struct tsdb_block_writer *w, const struct labels *ls,
 	if (w->tmp[0].mint < w->data_mint)
 		w->data_mint = w->tmp[0].mint;
 	w->nchk += k;
-	return add_record(w, ls, k) < 0 ? oom(err, errlen) : 0;
+	if (add_record(w, ls, k) < 0)
+		return oom(err, errlen);
+	return w->series.len >= RECORDS_SPILL ? spill_records(w, err, errlen) : 0;
 }
 
 /* Chunks built from samples, freed by the caller. */
@@ -598,6 +644,7 @@ int tsdb_block_writer_new(const char *parent, int64_t mint, int64_t maxt,
 	if (!w)
 		return oom(err, errlen);
 	w->cfd = -1;
+	w->rfd = -1;
 	w->enc = enc;
 	w->data_mint = INT64_MAX;
 	w->mint = mint;
@@ -639,6 +686,8 @@ void tsdb_block_writer_free(struct tsdb_block_writer *w)
 		return;
 	if (w->cfd >= 0)
 		close(w->cfd);
+	if (w->rfd >= 0)
+		close(w->rfd);
 	if (!w->done && w->tmpdir)
 		tsdb_fs_remove_tree(w->tmpdir, err, sizeof(err));
 	buf_free(&w->cbuf);
@@ -710,6 +759,8 @@ static int finish_files(struct tsdb_block_writer *w, struct tsdb_block_meta *met
 	for (size_t i = 0; i < w->nstr; i++)
 		w->strv[i]->sym = (uint32_t)i;
 	snprintf(path, sizeof(path), "%s/index", w->tmpdir);
+	if (w->rfd >= 0 && w->series.len && spill_records(w, err, errlen) < 0)
+		return TSDB_EFAIL;
 	if (tsdb_block_index_write(w, path, err, errlen) < 0 ||
 	    write_tombstones(w->tmpdir, err, errlen) < 0)
 		return TSDB_EFAIL;
