@@ -427,7 +427,6 @@ static int read_series(struct wire *w, const unsigned char *p, const unsigned ch
 	struct shape sh;
 	int rc;
 
-	memset(s, 0, sizeof(*s));
 	if (!get_shape(p, end, &sh))
 		return REMOTE_WIRE_OTHER;
 	w->mem += r16(sizeof(Prometheus__TimeSeries)) +
@@ -441,10 +440,18 @@ static int read_series(struct wire *w, const unsigned char *p, const unsigned ch
 	rc = get_points(w, p, end, smp, ex);
 	if (rc != REMOTE_WIRE_OK)
 		return rc;
+	/* Field by field: zeroing the struct whole (a rep stos) was a tenth of this file's
+	 * time. The key is only read when keyed; a failed decode is dropped whole. */
+	s->labels = (struct labels){ NULL, 0 };
+	s->ref = 0;
 	s->samples = smp;
 	s->nsamples = sh.nsamples;
+	s->nhistograms = 0;
 	s->exemplars = ex;
 	s->nexemplars = sh.nexemplars;
+	s->wire = NULL;
+	s->wirelen = 0;
+	s->keyed = false;
 	if (sh.nlabels && !sh.split) {
 		s->wire = sh.lab;
 		s->wirelen = (size_t)(sh.lab_end - sh.lab);
