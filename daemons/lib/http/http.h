@@ -8,6 +8,9 @@
  * registered wins among equals. Unknown paths get 404 "404 page not found", a known
  * path with another method 405 with an Allow header. HEAD is served by GET routes.
  *
+ * The request line and headers together must fit in 64 KiB (longer: 414 or 431);
+ * each open keep-alive connection holds that much memory.
+ *
  * Before a handler runs the server has:
  * - refused a body over max_body_bytes with 413 (from Content-Length up front, or
  *   while reading a chunked body), and never buffered more than that. A refused
