@@ -23,12 +23,15 @@
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
-static const struct dynload_curl *global_cu;
 
-/* Runs once, after libcurl is bound (dynload), before any other curl call. */
+/* Runs once, after httpc_new() bound libcurl (dynload), before any other curl call. */
 static void global_init(void)
 {
-	global_rc = global_cu->global_init(CURL_GLOBAL_DEFAULT);
+	const struct dynload_curl *cu;
+	char unused[8];
+
+	if (dynload_curl(&cu, unused, sizeof(unused)) == 0)
+		global_rc = cu->global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
@@ -209,7 +212,6 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **out, char *err, siz
 		return rc;
 	if (dynload_curl(&cu, err, errlen) < 0)
 		return HTTPC_EINVAL;
-	global_cu = cu;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		snprintf(err, errlen, "httpclient: curl_global_init: %s",
