@@ -28,7 +28,10 @@ REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 BRANCH   := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 
 PKGS := libmicrohttpd libnghttp2 libprotobuf-c yaml-0.1 zlib libzstd libpcre2-8 \
-        libcurl openssl libsystemd libxxhash jansson
+        libxxhash jansson
+# libcurl and libcrypto are bound on first use (daemons/lib/dynload), never linked
+# into the daemons; unit tests, tools and benchmarks may call them directly.
+DIRECT_PKGS := libcurl openssl
 
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 ifeq ($(WERROR),1)
@@ -38,9 +41,16 @@ SAN     ?=
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=gnu17 $(CFLAGS) $(WARN) $(SAN) -D_GNU_SOURCE -pthread \
               -Idaemons/lib -I$(BUILD)/gen -MMD -MP
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -lpthread -lm
+# Shared-library footprint (docs/dependencies.md, "How the daemons link"): every page a
+# library maps and relocates at start counts in each daemon's RSS. --as-needed drops
+# a DT_NEEDED no object uses; snappy (C++) is linked statically with the part of
+# libstdc++ it needs, and libgcc's unwinder too (-static-libgcc), so libstdc++.so
+# and libgcc_s.so are not loaded.
+SNAPPY_LIBS := -Wl,-Bstatic -lsnappy -lstdc++ -Wl,-Bdynamic
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SNAPPY_LIBS) -lpthread -lm
+TEST_LDLIBS := $(shell pkg-config --libs $(DIRECT_PKGS) 2>/dev/null) $(LDLIBS)
 LDFLAGS ?=
-ALL_LDFLAGS := $(LDFLAGS) $(SAN) -pthread
+ALL_LDFLAGS := $(LDFLAGS) $(SAN) -pthread -Wl,--as-needed -static-libgcc
 
 PROTOS     := $(shell find daemons/lib/proto -name '*.proto' 2>/dev/null | sort)
 PROTO_C    := $(patsubst daemons/lib/proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -103,11 +113,11 @@ $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/liblgtm.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LDLIBS) -lcmocka
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/liblgtm.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
 # --- benchmarks (never part of `make test`) ------------------------------------------
 
@@ -120,7 +130,7 @@ bench: $(BENCH_BINS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/liblgtm.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
 
 # lgtm-metrics vs Prometheus vs VictoriaMetrics on one workload; writes
 # docs/benchmarks.md. QUICK=1 is a one-minute smoke run (docs untouched).

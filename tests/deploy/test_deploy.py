@@ -161,8 +161,29 @@ def needed_libraries(binary):
     r = run([need("readelf"), "-d", str(binary)])
     assert r.returncode == 0, r.stderr
     names = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
-    paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", run([need("ldd"), str(binary)]).stdout, re.M))
+    out = run([need("ldd"), str(binary)]).stdout
+    paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", out, re.M))
+    # The dynamic loader itself (named since the static unwinder calls its
+    # _dl_find_object) is listed by its path alone.
+    paths.update({os.path.basename(p): p for p in re.findall(r"^\s*(/\S+) \(0x", out, re.M)})
     return {n: paths.get(n) for n in names}
+
+
+# Libraries the daemons bind on first use (daemons/lib/dynload: dlopen by soname) rather
+# than through NEEDED; hosts need their packages all the same. The sonames are read from
+# dynload.h, and a binary counts as using one when the soname is in its text.
+DLOPEN_SONAMES = re.findall(r'#define DYNLOAD_\w+_SONAME "([^"]+)"',
+                            (REPO / "daemons/lib/dynload/dynload.h").read_text())
+
+
+def dlopened_libraries(binary):
+    """{soname: path} of the DLOPEN_SONAMES a binary names, resolved through the loader
+    cache (ldconfig -p) as dlopen resolves them; path is None when it finds none."""
+    data = binary.read_bytes()
+    r = run([need("ldconfig"), "-p"])
+    assert r.returncode == 0, r.stderr
+    cache = dict(re.findall(r"^\s*(\S+) \(libc6,x86-64[^)]*\) => (/\S+)", r.stdout, re.M))
+    return {n: cache.get(n) for n in DLOPEN_SONAMES if b"\0" + n.encode() + b"\0" in data}
 
 
 def owning_package(path):
@@ -184,12 +205,14 @@ def test_runtime_packages_are_exactly_the_libraries_the_daemons_link():
         binary = BIN / f"lgtm-{daemon}"
         if not binary.exists():
             pytest.fail(f"{binary} is missing: run make (or set LGTM_BIN)")
-        for soname, path in needed_libraries(binary).items():
+        linked = needed_libraries(binary) | dlopened_libraries(binary)
+        for soname, path in linked.items():
             assert path, f"lgtm-{daemon} needs {soname}, which this machine lacks"
             package = owning_package(path)
             assert package, f"no Debian package ships {path} (lgtm-{daemon} needs {soname})"
             needed.setdefault(package, []).append(f"lgtm-{daemon}: {soname}")
     assert "libmicrohttpd12" in needed  # the lookup works at all
+    assert "libcurl4" in needed, DLOPEN_SONAMES  # so does the dlopen one
     missing = {p: users for p, users in needed.items() if p not in RUNTIME_PACKAGES}
     assert not missing, f"_lgtm_common_runtime_packages (roles/lgtm_common/vars/main.yml) lacks {missing}"
     unused = set(RUNTIME_PACKAGES) - set(needed)

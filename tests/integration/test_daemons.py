@@ -1,11 +1,13 @@
 """The behaviour every daemon shares (DESIGN.md section 4), checked on the real binaries."""
 import gzip
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 
 import pytest
 
@@ -232,3 +234,66 @@ def test_body_limits(start_daemon):
     assert http("POST", d.url + "/-/reload", body=b"")[0] == 200
     assert d.get("/-/ready")[0] == 200
     assert d.stop() == 0
+
+
+def mapped_libraries(pid):
+    """The file names of the shared objects mapped into a process."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {line.split()[-1].rsplit("/", 1)[-1] for line in f if ".so" in line}
+
+
+def test_libcurl_and_libcrypto_load_on_first_use(start_daemon, tmp_path):
+    """docs/dependencies.md, "How the daemons link": a server that only receives maps
+    neither libcurl's tree nor libcrypto, nor libsystemd or the C++ runtime; the first
+    remote_write entry loads libcurl, and scraping and sending (with a basic-auth header,
+    base64 from libcrypto's table) work through the tables."""
+    from conftest import Daemon, default_config, free_port
+
+    idle = start_daemon("metrics")
+    libs = mapped_libraries(idle.proc.pid)
+    # (GnuTLS stays: libmicrohttpd needs it. A sanitizer runtime brings the C++ one.)
+    absent = ["libcurl", "libcrypto", "libssl", "libsystemd", "libgssapi", "libldap"]
+    if not any(lib.startswith("libasan") for lib in libs):
+        absent += ["libstdc++", "libgcc_s"]
+    for name in absent:
+        assert not [lib for lib in libs if lib.startswith(name)], (name, sorted(libs))
+    receiver = idle
+    config = (default_config("metrics") +
+              "remote_write:\n"
+              f"  - url: {receiver.url}/api/v1/write\n"
+              "    basic_auth: {username: u, password: p}\n"
+              "    queue_config: {batch_send_deadline: 100ms}\n"
+              "scrape_configs:\n"
+              "  - job_name: self\n"
+              "    scrape_interval: 1s\n"
+              f"    static_configs: [{{targets: ['127.0.0.1:{free_port()}']}}]\n")
+    sender = Daemon("metrics", tmp_path / "sender", config_text=config)
+    try:
+        sender.start()
+        libs = mapped_libraries(sender.proc.pid)
+        assert any(lib.startswith("libcurl.so.4") for lib in libs), sorted(libs)
+
+        def arrived():
+            query = urllib.parse.quote('up{job="self"}')
+            status, _, body = receiver.get(f"/api/v1/query?query={query}")
+            return status == 200 and b'"result":[{' in body
+        assert wait_for(arrived, timeout=20), sender.stderr()
+        assert any(lib.startswith("libcrypto.so.3") for lib in mapped_libraries(sender.proc.pid))
+    finally:
+        sender.stop()
+
+
+def test_unloadable_libcurl_is_a_clear_error(tmp_path):
+    """A remote_write entry needs libcurl; when the loader cannot load it the config
+    is refused with the soname and the loader's reason, not a crash."""
+    from conftest import BIN, default_config
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    (libdir / "libcurl.so.4").write_bytes(b"not an ELF file")
+    cfg = tmp_path / "m.yml"
+    cfg.write_text(default_config("metrics") + "remote_write:\n  - url: http://127.0.0.1:1/w\n")
+    r = subprocess.run([str(BIN / "lgtm-metrics"), "--check-config", f"--config.file={cfg}"],
+                       capture_output=True, text=True, timeout=10,
+                       env=dict(os.environ, LD_LIBRARY_PATH=str(libdir)))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "libcurl.so.4 not loadable: " in r.stderr, r.stderr

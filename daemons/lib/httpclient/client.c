@@ -24,9 +24,14 @@
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
+/* Runs once, after httpc_new() bound libcurl (dynload), before any other curl call. */
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	const struct dynload_curl *cu;
+	char unused[8];
+
+	if (dynload_curl(&cu, unused, sizeof(unused)) == 0)
+		global_rc = cu->global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
@@ -52,18 +57,18 @@ static int share_new(struct httpc *c)
 
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_mu[i], NULL);
-	c->share = curl_share_init();
+	c->share = c->cu->share_init();
 	if (!c->share)
 		return -1;
-	rc = curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	rc = c->cu->share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
 	if (!rc)
-		rc = curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+		rc = c->cu->share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	if (!rc)
-		rc = curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+		rc = c->cu->share_setopt(c->share, CURLSHOPT_USERDATA, c);
 	if (!rc)
-		rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+		rc = c->cu->share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	if (!rc)
-		rc = curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		rc = c->cu->share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return rc ? -1 : 0;
 }
 
@@ -193,6 +198,7 @@ static int copy_headers(struct httpc *c, const struct httpc_config *cfg)
 
 int httpc_new(const struct httpc_config *cfg, struct httpc **out, char *err, size_t errlen)
 {
+	const struct dynload_curl *cu;
 	struct httpc *c = NULL;
 	int rc;
 
@@ -204,17 +210,20 @@ int httpc_new(const struct httpc_config *cfg, struct httpc **out, char *err, siz
 	rc = validate(cfg, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (dynload_curl(&cu, err, errlen) < 0)
+		return HTTPC_EINVAL;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		snprintf(err, errlen, "httpclient: curl_global_init: %s",
-			 curl_easy_strerror(global_rc));
+			 cu->easy_strerror(global_rc));
 		return HTTPC_ENOMEM;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto fail;
+	c->cu = cu;
 	apply_numbers(c, cfg);
-	httpc_pool_init(&c->pool, cfg->max_idle_handles ? cfg->max_idle_handles :
+	httpc_pool_init(&c->pool, cu, cfg->max_idle_handles ? cfg->max_idle_handles :
 							  DEFAULT_MAX_IDLE);
 	if (share_new(c) < 0 || copy_strings(c, cfg) < 0 || copy_headers(c, cfg) < 0)
 		goto fail;
@@ -233,7 +242,7 @@ void httpc_free(struct httpc *c)
 	/* Handles first: they hold references into the share. */
 	httpc_pool_destroy(&c->pool);
 	if (c->share)
-		curl_share_cleanup(c->share);
+		c->cu->share_cleanup(c->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->share_mu[i]);
 	for (size_t i = 0; i < c->nheader_lines; i++)

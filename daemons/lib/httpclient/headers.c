@@ -50,9 +50,9 @@ int httpc_header_line(const struct httpc_header *h, char **out)
 	return 0;
 }
 
-static int add(struct curl_slist **list, const char *line)
+static int add(const struct dynload_curl *cu, struct curl_slist **list, const char *line)
 {
-	struct curl_slist *n = curl_slist_append(*list, line);
+	struct curl_slist *n = cu->slist_append(*list, line);
 
 	if (!n)
 		return -1;
@@ -60,7 +60,7 @@ static int add(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-static int add_header(struct curl_slist **list, const char *name, const char *value)
+static int add_header(const struct dynload_curl *cu, struct curl_slist **list, const char *name, const char *value)
 {
 	struct httpc_header h = { name, value };
 	char *line;
@@ -68,7 +68,7 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 
 	if (httpc_header_line(&h, &line) < 0)
 		return -1;
-	rc = add(list, line);
+	rc = add(cu, list, line);
 	free(line);
 	return rc;
 }
@@ -126,21 +126,21 @@ static int build_headers(const struct httpc *c, const struct httpc_req *req,
 			 struct curl_slist **list)
 {
 	for (size_t i = 0; i < c->nheader_lines; i++)
-		if (!req_sets(req, c->header_lines[i]) && add(list, c->header_lines[i]) < 0)
+		if (!req_sets(req, c->header_lines[i]) && add(c->cu, list, c->header_lines[i]) < 0)
 			return -1;
 	for (size_t i = 0; i < req->nheaders; i++)
-		if (add_header(list, req->headers[i].name, req->headers[i].value) < 0)
+		if (add_header(c->cu, list, req->headers[i].name, req->headers[i].value) < 0)
 			return -1;
 	if (req->content_type && *req->content_type) {
-		if (add_header(list, "Content-Type", req->content_type) < 0)
+		if (add_header(c->cu, list, "Content-Type", req->content_type) < 0)
 			return -1;
-	} else if (!req_sets_name(req, "Content-Type") && add(list, "Content-Type:") < 0) {
+	} else if (!req_sets_name(req, "Content-Type") && add(c->cu, list, "Content-Type:") < 0) {
 		return -1;
 	}
 	if (req->content_encoding && *req->content_encoding &&
-	    add_header(list, "Content-Encoding", req->content_encoding) < 0)
+	    add_header(c->cu, list, "Content-Encoding", req->content_encoding) < 0)
 		return -1;
-	return add(list, "Expect:");
+	return add(c->cu, list, "Expect:");
 }
 
 /* With server_name the URL names the TLS peer and CONNECT_TO the real address. */
@@ -150,7 +150,7 @@ static int prepare_sni(const struct httpc *c, struct httpc_prepared *p, char *er
 	char *connect_to = NULL, *host_line = NULL;
 	int rc;
 
-	rc = httpc_url_sni(p->req->url, c->server_name, &p->sni_url, &connect_to, &host_line);
+	rc = httpc_url_sni(c->cu, p->req->url, c->server_name, &p->sni_url, &connect_to, &host_line);
 	if (rc < 0) {
 		snprintf(err, errlen, rc == HTTPC_EINVAL ? "invalid URL or server_name" :
 							   "out of memory");
@@ -158,8 +158,8 @@ static int prepare_sni(const struct httpc *c, struct httpc_prepared *p, char *er
 	}
 	if (p->sni_url) {
 		p->url = p->sni_url;
-		if (add(&p->connect_to, connect_to) < 0 ||
-		    (!req_sets_name(p->req, "Host") && add(&p->headers, host_line) < 0)) {
+		if (add(c->cu, &p->connect_to, connect_to) < 0 ||
+		    (!req_sets_name(p->req, "Host") && add(c->cu, &p->headers, host_line) < 0)) {
 			snprintf(err, errlen, "out of memory");
 			rc = HTTPC_ENOMEM;
 		}
@@ -175,6 +175,7 @@ int httpc_prepare(const struct httpc *c, const struct httpc_req *req, struct htt
 	int rc;
 
 	memset(p, 0, sizeof(*p));
+	p->cu = c->cu;
 	p->req = req;
 	p->url = req->url;
 	rc = check_req(req, err, errlen);
@@ -191,9 +192,11 @@ int httpc_prepare(const struct httpc *c, const struct httpc_req *req, struct htt
 
 void httpc_prepared_free(struct httpc_prepared *p)
 {
-	curl_slist_free_all(p->headers);
-	curl_slist_free_all(p->connect_to);
-	curl_free(p->sni_url);
+	if (!p->cu)
+		return;
+	p->cu->slist_free_all(p->headers);
+	p->cu->slist_free_all(p->connect_to);
+	p->cu->free(p->sni_url);
 	p->headers = p->connect_to = NULL;
 	p->sni_url = NULL;
 }

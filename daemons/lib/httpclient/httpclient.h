@@ -39,7 +39,10 @@
  *
  * Threads: httpc_request() may be called from any number of threads at once on
  * one client. httpc_new()/httpc_free() are not concurrent with requests on the
- * same client. libcurl's global init runs exactly once per process, on first use.
+ * same client. libcurl itself is loaded by the first httpc_new() (daemons/lib/dynload,
+ * to keep it out of the RSS of daemons that never send); when it cannot be, httpc_new()
+ * fails with HTTPC_EINVAL and "libcurl.so.4 not loadable: <reason>". libcurl's global
+ * init runs exactly once per process, on first use.
  * curl does not install signal handlers here (CURLOPT_NOSIGNAL), so the process
  * should ignore SIGPIPE, as every daemon does.
  */

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <curl/curl.h>
+#include "dynload/dynload.h"
 
 #include "httpclient/httpclient.h"
 
@@ -21,6 +21,7 @@ struct httpc_slot {
 };
 
 struct httpc_pool {
+	const struct dynload_curl *cu;
 	pthread_mutex_t mu;
 	struct httpc_slot *idle;   /* LIFO, so the warmest connections are reused first */
 	unsigned nidle;
@@ -48,6 +49,7 @@ struct httpc {
 	char **header_lines;       /* "Name: value", including a bearer Authorization */
 	size_t nheader_lines;
 	_Atomic bool *cancel;
+	const struct dynload_curl *cu; /* libcurl, bound by httpc_new */
 	CURLSH *share;             /* DNS and TLS sessions, shared by all slots */
 	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
 	struct httpc_pool pool;
@@ -55,6 +57,7 @@ struct httpc {
 
 /* What one logical request needs on every attempt, prepared once per call. */
 struct httpc_prepared {
+	const struct dynload_curl *cu;
 	const struct httpc_req *req;
 	const char *url;                 /* req->url, or its server_name rewrite */
 	char *sni_url;                   /* owned rewrite, or NULL */
@@ -65,7 +68,7 @@ struct httpc_prepared {
 #define HTTPC_CANCEL_POLL_MS 20
 
 /* pool.c */
-void httpc_pool_init(struct httpc_pool *p, unsigned max_idle);
+void httpc_pool_init(struct httpc_pool *p, const struct dynload_curl *cu, unsigned max_idle);
 int httpc_pool_get(struct httpc_pool *p, struct httpc_slot **out);
 void httpc_pool_put(struct httpc_pool *p, struct httpc_slot *s);
 void httpc_pool_destroy(struct httpc_pool *p);
@@ -79,8 +82,8 @@ void httpc_prepared_free(struct httpc_prepared *p);
 
 /* url.c */
 void httpc_url_redact(const char *url, char *out, size_t outlen);
-int httpc_url_sni(const char *url, const char *server_name, char **new_url,
-		  char **connect_to, char **host_line);
+int httpc_url_sni(const struct dynload_curl *cu, const char *url, const char *server_name,
+		  char **new_url, char **connect_to, char **host_line);
 
 /* transfer.c: one attempt; *retryable says whether another attempt may help. */
 int httpc_transfer(struct httpc *c, struct httpc_slot *s, const struct httpc_prepared *p,

@@ -10,37 +10,38 @@
 
 #include <stdlib.h>
 
-static void slot_free(struct httpc_slot *s)
+static void slot_free(const struct dynload_curl *cu, struct httpc_slot *s)
 {
 	if (!s)
 		return;
 	/* The easy handle was removed from the multi after its last transfer. */
 	if (s->multi)
-		curl_multi_cleanup(s->multi);
+		cu->multi_cleanup(s->multi);
 	if (s->easy)
-		curl_easy_cleanup(s->easy);
+		cu->easy_cleanup(s->easy);
 	free(s);
 }
 
-static int slot_new(struct httpc_slot **out)
+static int slot_new(const struct dynload_curl *cu, struct httpc_slot **out)
 {
 	struct httpc_slot *s = calloc(1, sizeof(*s));
 
 	*out = NULL;
 	if (!s)
 		return HTTPC_ENOMEM;
-	s->easy = curl_easy_init();
-	s->multi = curl_multi_init();
+	s->easy = cu->easy_init();
+	s->multi = cu->multi_init();
 	if (!s->easy || !s->multi) {
-		slot_free(s);
+		slot_free(cu, s);
 		return HTTPC_ENOMEM;
 	}
 	*out = s;
 	return 0;
 }
 
-void httpc_pool_init(struct httpc_pool *p, unsigned max_idle)
+void httpc_pool_init(struct httpc_pool *p, const struct dynload_curl *cu, unsigned max_idle)
 {
+	p->cu = cu;
 	pthread_mutex_init(&p->mu, NULL);
 	p->idle = NULL;
 	p->nidle = 0;
@@ -59,7 +60,7 @@ int httpc_pool_get(struct httpc_pool *p, struct httpc_slot **out)
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (!s)
-		return slot_new(out);
+		return slot_new(p->cu, out);
 	s->next = NULL;
 	*out = s;
 	return 0;
@@ -75,7 +76,7 @@ void httpc_pool_put(struct httpc_pool *p, struct httpc_slot *s)
 		s = NULL;
 	}
 	pthread_mutex_unlock(&p->mu);
-	slot_free(s);
+	slot_free(p->cu, s);
 }
 
 void httpc_pool_destroy(struct httpc_pool *p)
@@ -84,7 +85,7 @@ void httpc_pool_destroy(struct httpc_pool *p)
 
 	for (s = p->idle; s; s = next) {
 		next = s->next;
-		slot_free(s);
+		slot_free(p->cu, s);
 	}
 	p->idle = NULL;
 	p->nidle = 0;

@@ -70,7 +70,9 @@ const char *httpc_response_header(const struct httpc_response *r, const char *na
 /* Seconds or an HTTP date (RFC 9110 section 10.2.3); -1 if neither. */
 static int parse_retry_after(const char *v)
 {
+	const struct dynload_curl *cu;
 	unsigned long long s;
+	char unused[8];
 	time_t t;
 	char *end;
 
@@ -80,7 +82,10 @@ static int parse_retry_after(const char *v)
 			return -1;
 		return s > INT_MAX ? INT_MAX : (int)s;
 	}
-	t = curl_getdate(v, NULL);
+	/* A response exists, so a client bound libcurl already: this cannot fail. */
+	if (dynload_curl(&cu, unused, sizeof(unused)) < 0)
+		return -1;
+	t = cu->getdate(v, NULL);
 	if (t < 0)
 		return -1;
 	t -= time(NULL);

@@ -20,7 +20,7 @@ struct xfer {
 };
 
 #define SET(e, opt, val) \
-	do { if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val); } while (0)
+	do { if (rc == CURLE_OK) rc = c->cu->easy_setopt(e, opt, val); } while (0)
 
 static size_t body_cb(char *data, size_t size, size_t n, void *arg)
 {
@@ -127,9 +127,9 @@ static int run(const struct httpc *c, struct httpc_slot *s, const struct httpc_r
 	int running = 1, left, rc = 0;
 
 	*result = CURLE_GOT_NOTHING;
-	mc = curl_multi_add_handle(s->multi, s->easy);
+	mc = c->cu->multi_add_handle(s->multi, s->easy);
 	while (!mc) {
-		mc = curl_multi_perform(s->multi, &running);
+		mc = c->cu->multi_perform(s->multi, &running);
 		if (mc || !running)
 			break;
 		if (httpc_canceled(c, req)) {
@@ -137,15 +137,15 @@ static int run(const struct httpc *c, struct httpc_slot *s, const struct httpc_r
 			rc = HTTPC_ECANCELED;
 			break;
 		}
-		mc = curl_multi_poll(s->multi, NULL, 0, HTTPC_CANCEL_POLL_MS, NULL);
+		mc = c->cu->multi_poll(s->multi, NULL, 0, HTTPC_CANCEL_POLL_MS, NULL);
 	}
-	while ((msg = curl_multi_info_read(s->multi, &left)))
+	while ((msg = c->cu->multi_info_read(s->multi, &left)))
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == s->easy)
 			*result = msg->data.result;
 	/* Removing a handle mid-transfer closes its connection, as a cancel should. */
-	curl_multi_remove_handle(s->multi, s->easy);
+	c->cu->multi_remove_handle(s->multi, s->easy);
 	if (mc && !rc) {
-		snprintf(err, errlen, "curl multi: %s", curl_multi_strerror(mc));
+		snprintf(err, errlen, "curl multi: %s", c->cu->multi_strerror(mc));
 		rc = mc == CURLM_OUT_OF_MEMORY ? HTTPC_ENOMEM : HTTPC_ETRANSPORT;
 	}
 	return rc;
@@ -190,8 +190,8 @@ static void status_reason(const struct httpc_response *r, char *err, size_t errl
 	err[n] = '\0';
 }
 
-static int classify(struct httpc_slot *s, const struct xfer *x, CURLcode result,
-		    bool *retryable, char *err, size_t errlen)
+static int classify(const struct httpc *c, struct httpc_slot *s, const struct xfer *x,
+		    CURLcode result, bool *retryable, char *err, size_t errlen)
 {
 	struct httpc_response *r = x->resp;
 
@@ -211,7 +211,7 @@ static int classify(struct httpc_slot *s, const struct xfer *x, CURLcode result,
 		status_reason(r, err, errlen);
 		return HTTPC_ESTATUS;
 	}
-	snprintf(err, errlen, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(result));
+	snprintf(err, errlen, "%s", s->errbuf[0] ? s->errbuf : c->cu->easy_strerror(result));
 	if (result == CURLE_URL_MALFORMAT || result == CURLE_UNSUPPORTED_PROTOCOL)
 		return HTTPC_EINVAL;
 	*retryable = retryable_code(result);
@@ -228,7 +228,7 @@ int httpc_transfer(struct httpc *c, struct httpc_slot *s, const struct httpc_pre
 
 	*retryable = false;
 	httpc_response_begin(resp);
-	curl_easy_reset(s->easy);
+	c->cu->easy_reset(s->easy);
 	s->errbuf[0] = '\0';
 	result = set_common(c, s, &x);
 	if (result == CURLE_OK)
@@ -236,14 +236,14 @@ int httpc_transfer(struct httpc *c, struct httpc_slot *s, const struct httpc_pre
 	if (result == CURLE_OK)
 		result = set_request(c, p, s->easy);
 	if (result != CURLE_OK) {
-		snprintf(err, errlen, "curl_easy_setopt: %s", curl_easy_strerror(result));
+		snprintf(err, errlen, "curl_easy_setopt: %s", c->cu->easy_strerror(result));
 		return result == CURLE_OUT_OF_MEMORY ? HTTPC_ENOMEM : HTTPC_EINVAL;
 	}
 	rc = run(c, s, p->req, &result, err, errlen);
-	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	c->cu->easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 	resp->status = (int)status;
 	httpc_response_finish(resp);
 	if (rc < 0)
 		return rc;
-	return classify(s, &x, result, retryable, err, errlen);
+	return classify(c, s, &x, result, retryable, err, errlen);
 }

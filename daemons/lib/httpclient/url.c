@@ -36,31 +36,31 @@ void httpc_url_redact(const char *url, char *out, size_t outlen)
  * For https URLs: new_url has server_name as its host (curl sends it as SNI and
  * verifies the certificate against it), connect_to sends the TCP connection to the
  * original host, and host_line keeps the original authority in the Host header.
- * Other schemes leave all three NULL. new_url is released with curl_free().
+ * Other schemes leave all three NULL. new_url is released with cu->free().
  */
-int httpc_url_sni(const char *url, const char *server_name, char **new_url,
-		  char **connect_to, char **host_line)
+int httpc_url_sni(const struct dynload_curl *cu, const char *url, const char *server_name,
+		  char **new_url, char **connect_to, char **host_line)
 {
 	char *scheme = NULL, *host = NULL, *port = NULL, *explicit_port = NULL;
-	CURLU *u = curl_url();
+	CURLU *u = cu->url();
 	int rc = HTTPC_EINVAL;
 
 	*new_url = *connect_to = *host_line = NULL;
 	if (!u)
 		return HTTPC_ENOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0))
+	if (cu->url_set(u, CURLUPART_URL, url, 0) ||
+	    cu->url_get(u, CURLUPART_SCHEME, &scheme, 0))
 		goto fail;
 	if (strcasecmp(scheme, "https")) {
 		rc = 0;
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
+	if (cu->url_get(u, CURLUPART_HOST, &host, 0) ||
+	    cu->url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
 		goto fail;
-	curl_url_get(u, CURLUPART_PORT, &explicit_port, 0);
-	if (curl_url_set(u, CURLUPART_HOST, server_name, 0) ||
-	    curl_url_get(u, CURLUPART_URL, new_url, 0))
+	cu->url_get(u, CURLUPART_PORT, &explicit_port, 0);
+	if (cu->url_set(u, CURLUPART_HOST, server_name, 0) ||
+	    cu->url_get(u, CURLUPART_URL, new_url, 0))
 		goto fail;
 	rc = HTTPC_ENOMEM;
 	if (asprintf(connect_to, "%s:%s:%s:%s", server_name, port, host, port) < 0) {
@@ -75,14 +75,14 @@ int httpc_url_sni(const char *url, const char *server_name, char **new_url,
 	rc = 0;
 	goto out;
 fail:
-	curl_free(*new_url);
+	cu->free(*new_url);
 	free(*connect_to);
 	*new_url = *connect_to = NULL;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(explicit_port);
-	curl_url_cleanup(u);
+	cu->free(scheme);
+	cu->free(host);
+	cu->free(port);
+	cu->free(explicit_port);
+	cu->url_cleanup(u);
 	return rc;
 }

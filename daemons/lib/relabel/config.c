@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dynload/dynload.h"
 #include "relabel/relabel.h"
 
 static const char *const action_names[] = {
@@ -139,9 +140,13 @@ static int check_fields(const struct relabel_config *c, enum relabel_action a, c
 	bool default_repl = strcmp(repl, RELABEL_DEFAULT_REPLACEMENT) == 0;
 	bool default_sep = strcmp(str(c->separator), RELABEL_DEFAULT_SEPARATOR) == 0;
 	bool templ = strchr(target, '$') != NULL;
+	const struct dynload_crypto *cr;
 
 	if (c->modulus == 0 && a == RELABEL_HASHMOD)
 		return snprintf(err, errlen, "relabel configuration for hashmod requires non-zero modulus"), -1;
+	/* hashmod's MD5 is libcrypto's, bound here so a missing library fails the config. */
+	if (a == RELABEL_HASHMOD && dynload_crypto(&cr, err, errlen) < 0)
+		return -1;
 	if (needs_target(a) && !*target)
 		return snprintf(err, errlen, "relabel configuration for %s action requires 'target_label' value", name), -1;
 	if ((a == RELABEL_REPLACE && !(templ ? valid_template_name(target) : valid_name(target))) ||

@@ -5,9 +5,10 @@
  * walk a snapshot taken before the rule, as Builder.Range does, so labels a rule
  * adds are not seen by that same rule.
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "dynload/dynload.h"
 
 #include "relabel/internal.h"
 
@@ -152,12 +153,16 @@ static int replace(struct builder *b, const struct relabel_config *c, const char
 
 static int hashmod(struct builder *b, const struct relabel_config *c, const char *val, size_t len)
 {
+	const struct dynload_crypto *cr;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	uint64_t h = 0;
+	char unused[8];
 	char *s;
 
-	if (!EVP_Digest(val, len, md, &mdlen, EVP_md5(), NULL) || mdlen != 16)
+	/* Compiling the rule bound libcrypto already (config.c), so this cannot fail. */
+	if (dynload_crypto(&cr, unused, sizeof(unused)) < 0 ||
+	    !cr->digest(val, len, md, &mdlen, cr->md5(), NULL) || mdlen != 16)
 		return -1;
 	/* The last 8 bytes, big-endian, as upstream has always done. */
 	for (int i = 8; i < 16; i++)

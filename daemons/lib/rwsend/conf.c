@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include "dynload/dynload.h"
 
 #include "rwsend/internal.h"
 
@@ -98,21 +98,28 @@ static int copy_ext(struct arena *a, const struct labels *src, struct labels *ds
 }
 
 /* The url without user:password, for the url label and logs; as configured when it
- * has none (curl would normalise it, and dashboards match the configured string). */
+ * has none (curl would normalise it, and dashboards match the configured string).
+ * The config was validated, which bound libcurl (dynload), so only OOM is left. */
 static char *redact(struct arena *a, const char *url)
 {
+	const struct dynload_curl *cu;
 	char *user = NULL, *out = NULL, *r = NULL;
-	CURLU *u = curl_url();
+	char unused[8];
+	CURLU *u;
 
-	if (u && !curl_url_set(u, CURLUPART_URL, url, 0) &&
-	    curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER)
+	if (dynload_curl(&cu, unused, sizeof(unused)) < 0)
+		return NULL;
+	u = cu->url();
+	if (u && !cu->url_set(u, CURLUPART_URL, url, 0) &&
+	    cu->url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER)
 		r = arena_strdup(a, url);
-	else if (u && !curl_url_set(u, CURLUPART_USER, NULL, 0) &&
-		 !curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) && !curl_url_get(u, CURLUPART_URL, &out, 0))
+	else if (u && !cu->url_set(u, CURLUPART_USER, NULL, 0) &&
+		 !cu->url_set(u, CURLUPART_PASSWORD, NULL, 0) &&
+		 !cu->url_get(u, CURLUPART_URL, &out, 0))
 		r = arena_strdup(a, out);
-	curl_free(user);
-	curl_free(out);
-	curl_url_cleanup(u);
+	cu->free(user);
+	cu->free(out);
+	cu->url_cleanup(u);
 	return r;
 }
 

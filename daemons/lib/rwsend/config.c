@@ -11,8 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
+#include "dynload/dynload.h"
 #include "relabel/relabel.h"
 #include "rwsend/internal.h"
 
@@ -53,6 +52,7 @@ static bool set(const char *s)
 
 static int check_url(const char *url, char *err, size_t errlen)
 {
+	const struct dynload_curl *cu;
 	char *scheme = NULL, *host = NULL;
 	CURLU *u;
 	CURLUcode uc;
@@ -62,17 +62,20 @@ static int check_url(const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "url for remote_write is empty");
 		return -1;
 	}
-	u = curl_url();
+	/* The first remote_write entry is where a sender first needs libcurl. */
+	if (dynload_curl(&cu, err, errlen) < 0)
+		return -1;
+	u = cu->url();
 	if (!u) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+	uc = cu->url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
 	if (uc) {
-		snprintf(err, errlen, "invalid remote_write url \"%s\": %s", url, curl_url_strerror(uc));
+		snprintf(err, errlen, "invalid remote_write url \"%s\": %s", url, cu->url_strerror(uc));
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) || curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	if (cu->url_get(u, CURLUPART_SCHEME, &scheme, 0) || cu->url_get(u, CURLUPART_HOST, &host, 0) ||
 	    !set(host)) {
 		snprintf(err, errlen, "invalid remote_write url \"%s\": no host", url);
 		goto out;
@@ -84,9 +87,9 @@ static int check_url(const char *url, char *err, size_t errlen)
 	}
 	rc = 0;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	cu->free(scheme);
+	cu->free(host);
+	cu->url_cleanup(u);
 	return rc;
 }
 

@@ -19,9 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "compress/compress.h"
+#include "dynload/dynload.h"
 #include "log/log.h"
 #include "prometheus/remote.pb-c.h"
 #include "proto/proto.h"
@@ -187,6 +186,7 @@ static int auth_header(const struct rwsend_config *c, char *out, size_t cap, cha
 	const struct rwsend_basic_auth *b = &c->basic_auth;
 	const struct rwsend_authorization *az = &c->authorization;
 	char secret[SECRET_MAX], plain[2 * SECRET_MAX];
+	const struct dynload_crypto *cr;
 	int len;
 
 	out[0] = '\0';
@@ -201,8 +201,10 @@ static int auth_header(const struct rwsend_config *c, char *out, size_t cap, cha
 		len = snprintf(plain, sizeof(plain), "%s:%s", b->username ? b->username : "", secret);
 		if (len < 0 || (size_t)len >= sizeof(plain) || 6 + 4 * ((size_t)len / 3 + 1) >= cap)
 			return snprintf(err, errlen, "basic_auth credentials too long"), -1;
+		if (dynload_crypto(&cr, err, errlen) < 0)
+			return -1;
 		memcpy(out, "Basic ", 6);
-		EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)plain, len);
+		cr->encode_block((unsigned char *)out + 6, (const unsigned char *)plain, len);
 	} else if (az->type || az->credentials || az->credentials_file) {
 		if (az->credentials_file && *az->credentials_file) {
 			if (read_secret(az->credentials_file, secret, sizeof(secret), err, errlen))

@@ -12,8 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "dynload/dynload.h"
 #include "log/log.h"
 #include "scrape/mgr_internal.h"
 
@@ -79,6 +78,7 @@ static int authorization(const struct sm_pool *p, char *out, size_t cap, char *e
 	const struct scrape_basic_auth *b = &c->basic_auth;
 	const struct scrape_authorization *a = &c->authorization;
 	char secret[MAX_SECRET], plain[2 * MAX_SECRET + 2];
+	const struct dynload_crypto *cr;
 	int n;
 
 	out[0] = '\0';
@@ -92,8 +92,10 @@ static int authorization(const struct sm_pool *p, char *out, size_t cap, char *e
 			snprintf(err, errlen, "basic auth credentials too long");
 			return -1;
 		}
+		if (dynload_crypto(&cr, err, errlen) < 0)
+			return -1;
 		memcpy(out, "Basic ", 6);
-		EVP_EncodeBlock((unsigned char *)out + 6, (unsigned char *)plain, n);
+		cr->encode_block((unsigned char *)out + 6, (unsigned char *)plain, n);
 	} else if (a->pos.line) {
 		if (p->files.credentials &&
 		    read_secret(p->files.credentials, "authorization credentials file", secret,
