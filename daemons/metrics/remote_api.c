@@ -40,7 +40,6 @@ static void handle_write(struct http_req *req, void *ctx)
 	struct remote_write_batch batch;
 	struct tsdb_db_append_opts opts = { .labels = lazy_labels, .arg = &batch };
 	struct tsdb_head *head = tsdb_db_head(api->db);
-	struct tsdb_db_series *in;
 	struct tsdb_db_result res;
 	const void *body;
 	size_t len;
@@ -53,21 +52,14 @@ static void handle_write(struct http_req *req, void *ctx)
 		http_reply_text(req, 400, "%s", err);
 		return;
 	}
-	in = arena_alloc(a, (batch.nseries ? batch.nseries : 1) * sizeof(*in));
 	opts.refs = arena_alloc(a, (batch.nseries ? batch.nseries : 1) * sizeof(*opts.refs));
-	if (!in || !opts.refs) {
+	if (!opts.refs) {
 		remote_write_batch_free(&batch);
 		http_reply_text(req, 500, "out of memory");
 		return;
 	}
-	for (size_t i = 0; i < batch.nseries; i++)
-		in[i] = (struct tsdb_db_series){
-			.labels = batch.series[i].labels.v ? &batch.series[i].labels : NULL,
-			.ref = batch.series[i].ref, .samples = batch.series[i].samples,
-			.n = batch.series[i].nsamples, .exemplars = batch.series[i].exemplars,
-			.nexemplars = batch.series[i].nexemplars,
-		};
-	if (tsdb_db_append_ex(api->db, in, batch.nseries, &opts, a, &res, err, sizeof(err)) < 0) {
+	if (tsdb_db_append_ex(api->db, batch.series, batch.nseries, &opts, a, &res, err,
+			      sizeof(err)) < 0) {
 		LOG_ERROR("remote_write", "Error while remote writing the request", "err", err);
 		http_reply_text(req, 500, "%s", err);
 		goto out;
