@@ -94,7 +94,10 @@ struct remote_series_cache;
 int remote_write_decode(const void *body, size_t len, const char *content_encoding,
 			const struct remote_write_limits *lim, struct remote_series_cache *cache,
 			struct arena *a, struct remote_write_batch *out, char *err, size_t errlen);
-/* Frees what the batch holds outside the arena. */
+/* Let go of the series (and the body this module decompressed) once the storage has
+ * taken them (before waiting for durability, say); counts and errors stay. */
+void remote_write_batch_done(struct remote_write_batch *b);
+/* Frees what the batch holds outside the arena (after remote_write_batch_done() too). */
 void remote_write_batch_free(struct remote_write_batch *b);
 /* The labels of batch series i (sorted, empty values dropped) in `a`: its own when it
  * has them, else decoded again from the bytes sent. -1 on allocation failure. */

@@ -16,11 +16,11 @@ void remote_limits_defaults(const struct remote_write_limits *in, struct remote_
  * `nbad` samples lost. -1 only on allocation failure. */
 int remote_accept_series(struct remote_write_batch *b, struct labels *ls, size_t nbad,
 			 const struct remote_write_limits *lim);
-/* Room for n series and their wire spans in b->series_mem (the thread's spare memory
- * when it has some): fresh pages of a new mmap on every request otherwise. Sets
+/* Room for n series and their wire spans in b->series_mem (pooled memory when there
+ * is some): fresh pages of a new mmap on every request otherwise. Sets
  * b->series and b->wire; -1 when out of memory. */
 int remote_batch_series(struct remote_write_batch *b, size_t n);
-/* Give b->series_mem back to the thread (b->series and b->wire then point nowhere). */
+/* Give b->series_mem back to the pool (b->series and b->wire then point nowhere). */
 void remote_batch_release(struct remote_write_batch *b);
 /* The "and N more" tail of the errors; -1 if building the errors ran out of memory. */
 int remote_batch_finish(struct remote_write_batch *b);

@@ -94,14 +94,16 @@ int remote_accept_series(struct remote_write_batch *b, struct labels *ls, size_t
 	return 0;
 }
 
-/* A batch of 2000 series takes ~110 KiB (series and spans). */
-static struct buf_spare series_spare = BUF_SPARE_INIT(1 << 20);
+/* A batch of 2000 series takes ~110 KiB (series and spans). Shared by the threads and
+ * given back before a request waits for its fsync (remote_write_batch_done()), as the
+ * HTTP layer does with decoded bodies. */
+static struct buf_pool series_pool = BUF_POOL_INIT(2, 1 << 20);
 
 int remote_batch_series(struct remote_write_batch *b, size_t n)
 {
 	size_t one = sizeof(*b->series) + sizeof(*b->wire);
 
-	b->series_mem = buf_spare_take(&series_spare);
+	b->series_mem = buf_pool_take(&series_pool);
 	if (!n)
 		n = 1;
 	if (n > SIZE_MAX / one || buf_reserve(&b->series_mem, n * one) < 0)
@@ -113,7 +115,7 @@ int remote_batch_series(struct remote_write_batch *b, size_t n)
 
 void remote_batch_release(struct remote_write_batch *b)
 {
-	buf_spare_give(&series_spare, &b->series_mem);
+	buf_pool_give(&series_pool, &b->series_mem);
 	b->series = NULL;
 	b->wire = NULL;
 }
@@ -275,11 +277,17 @@ out:
 	return rc;
 }
 
+void remote_write_batch_done(struct remote_write_batch *b)
+{
+	buf_free(&b->plain);
+	remote_batch_release(b);
+	b->wire_base = NULL;
+}
+
 void remote_write_batch_free(struct remote_write_batch *b)
 {
 	buf_free(&b->errors);
-	buf_free(&b->plain);
-	remote_batch_release(b);
+	remote_write_batch_done(b);
 }
 
 int remote_write_series_labels(const struct remote_write_batch *b, size_t i, struct arena *a,
