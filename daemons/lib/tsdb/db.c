@@ -280,10 +280,13 @@ static int apply_series(const struct call *c, const struct tsdb_db_series *in, s
 				       err, errlen);
 }
 
-/* The encoded records, freed as soon as the WAL has written them. */
+/* The encoded records, freed as soon as the WAL has written them, and the refs of the
+ * series records, copied out of the call's arena then (the caller may free it). */
 struct encoded {
 	struct buf sr, smp, ex;
 	const struct tsdb_db_append_opts *o;
+	const struct pending *p;
+	uint64_t *refs;
 };
 
 static void encoded_written(void *arg)
@@ -293,14 +296,21 @@ static void encoded_written(void *arg)
 	buf_free(&e->sr);
 	buf_free(&e->smp);
 	buf_free(&e->ex);
-	if (e->o && e->o->written)
-		e->o->written(e->o->arg);
+	if (!e->o || !e->o->written)
+		return;
+	/* Without memory for the copy the series are not marked logged: their records
+	 * are simply logged again with a later batch. */
+	if (e->p->nseries && (e->refs = malloc(e->p->nseries * sizeof(*e->refs))))
+		for (size_t i = 0; i < e->p->nseries; i++)
+			e->refs[i] = e->p->series[i].ref;
+	e->p = NULL;
+	e->o->written(e->o->arg);
 }
 
 static int log_pending(struct tsdb_db *db, const struct pending *p,
 		       const struct tsdb_db_append_opts *o, char *err, size_t errlen)
 {
-	struct encoded e = { .o = o };
+	struct encoded e = { .o = o, .p = p };
 	struct tsdb_wal_rec recs[3];
 	size_t n = 0;
 	int rc = -1;
@@ -325,14 +335,17 @@ static int log_pending(struct tsdb_db *db, const struct pending *p,
 		goto out;
 	}
 	rc = tsdb_wal_log_ex(db->wal, recs, n, encoded_written, &e, err, errlen);
-	if (rc == 0) {
-		for (size_t i = 0; i < p->nseries; i++)
+	for (size_t i = 0; rc == 0 && i < p->nseries; i++) {
+		if (e.p)
 			tsdb_logged_mark(db->logged, p->series[i].ref);
+		else if (e.refs)
+			tsdb_logged_mark(db->logged, e.refs[i]);
 	}
 out:
 	buf_free(&e.sr);
 	buf_free(&e.smp);
 	buf_free(&e.ex);
+	free(e.refs);
 	return rc;
 }
 

@@ -142,8 +142,9 @@ int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size
  * entries) gets the ref each series was appended under, 0 for none (its labels were
  * refused). written (optional) is called at most once, with arg, when the batch has
  * been applied and written to the WAL but before the call waits for it to be durable:
- * refs are filled by then, and the input series and labels are not used after it, so
- * the caller may free them then (a request's buffers need not wait out the fsync). Everything else is
+ * refs are filled by then, and neither the input series and labels nor `a` are used
+ * after it, so the caller may free them then (a request's buffers need not wait out
+ * the fsync). Everything else is
  * tsdb_db_append(), which is this with no options.
  */
 struct tsdb_db_append_opts {
