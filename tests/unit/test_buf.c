@@ -1,4 +1,4 @@
-/* buf: appends, printf, NUL termination, steal, reset, per-thread spares. */
+/* buf: appends, printf, NUL termination, steal, reset, per-thread spares, shared pools. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +117,63 @@ static void test_spare(void **state)
 	buf_free(&b);
 }
 
+static struct buf_pool pool = BUF_POOL_INIT(2, 64 * 1024);
+
+static void *pool_thread(void *arg)
+{
+	struct buf b = buf_pool_take(&pool);
+
+	/* The pool is shared: what the main thread gave is here. */
+	*(size_t *)arg = b.cap;
+	buf_pool_give(&pool, &b);
+	return NULL;
+}
+
+/* A pool hands memory back emptied, keeps up to its count (the larger buffers when
+ * full), refuses buffers over its limit or out of memory, and is shared by threads. */
+static void test_pool(void **state)
+{
+	struct buf a = buf_pool_take(&pool), b, c;
+	char *big;
+	pthread_t t;
+	size_t cap = 0;
+
+	assert_null(a.data);
+	buf_reserve(&a, 1000);
+	buf_puts(&a, "abc");
+	b = buf_pool_take(&pool);
+	buf_reserve(&b, 40000);
+	big = b.data;
+	c = buf_pool_take(&pool);
+	buf_reserve(&c, 4000);
+	buf_pool_give(&pool, &a);
+	buf_pool_give(&pool, &b);
+	assert_null(a.data);
+	buf_pool_give(&pool, &c); /* full: replaces the smallest (a's) */
+	a = buf_pool_take(&pool);
+	b = buf_pool_take(&pool);
+	c = buf_pool_take(&pool);
+	assert_null(c.data); /* two kept */
+	assert_true(a.data == big || b.data == big);
+	assert_true(a.cap >= 4000 && b.cap >= 4000);
+	assert_int_equal(a.len, 0);
+	buf_reserve(&c, 100000); /* over the limit: freed */
+	buf_pool_give(&pool, &c);
+	c = buf_pool_take(&pool);
+	assert_null(c.data);
+	buf_pool_give(&pool, &b);
+	a.oom = true;
+	buf_pool_give(&pool, &a); /* a failed buffer is not kept */
+	assert_int_equal(pthread_create(&t, NULL, pool_thread, &cap), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(cap >= 4000);
+	b = buf_pool_take(&pool);
+	assert_true(b.cap >= 4000);
+	c = buf_pool_take(&pool);
+	assert_null(c.data);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_steal_and_reset),
 		cmocka_unit_test(test_overflow_sets_oom),
 		cmocka_unit_test(test_spare),
+		cmocka_unit_test(test_pool),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }

@@ -48,14 +48,14 @@ static void test_golden_body(void **state)
 	assert_int_equal(b.nseries, 2);
 	assert_int_equal(b.nsamples, 3);
 	assert_int_equal(b.invalid_series, 0);
-	assert_string_equal(labels_get(&b.series[0].labels, "__name__"), "http_requests_total");
-	assert_string_equal(labels_get(&b.series[0].labels, "env"), "test");
+	assert_string_equal(labels_get(b.series[0].labels, "__name__"), "http_requests_total");
+	assert_string_equal(labels_get(b.series[0].labels, "env"), "test");
 	/* sorted */
-	for (size_t i = 1; i < b.series[0].labels.n; i++)
-		assert_true(strcmp(b.series[0].labels.v[i - 1].name, b.series[0].labels.v[i].name) < 0);
+	for (size_t i = 1; i < b.series[0].labels->n; i++)
+		assert_true(strcmp(b.series[0].labels->v[i - 1].name, b.series[0].labels->v[i].name) < 0);
 	assert_int_equal(b.series[0].samples[1].t, 1700000015000);
 	assert_true(b.series[0].samples[1].v == 1042.5);
-	assert_string_equal(labels_get(&b.series[1].labels, "room"), "k\xc3\xbc" "che");
+	assert_string_equal(labels_get(b.series[1].labels, "room"), "k\xc3\xbc" "che");
 	assert_true(b.series[1].samples[0].v == -3.25);
 	remote_write_batch_free(&b);
 	free(body);
@@ -122,8 +122,8 @@ static void test_partially_bad_request(void **state)
 	assert_int_equal(b.nseries, 2);
 	assert_int_equal(b.invalid_series, 4);
 	assert_int_equal(b.invalid_samples, 4);
-	assert_string_equal(labels_get(&b.series[1].labels, "__name__"), "also_good");
-	assert_null(labels_get(&b.series[1].labels, "empty")); /* empty value = no label */
+	assert_string_equal(labels_get(b.series[1].labels, "__name__"), "also_good");
+	assert_null(labels_get(b.series[1].labels, "empty")); /* empty value = no label */
 	assert_non_null(strstr(b.errors.data, "duplicate label name: job"));
 	assert_non_null(strstr(b.errors.data, "invalid label name: bad-label"));
 	assert_non_null(strstr(b.errors.data, "no metric name"));

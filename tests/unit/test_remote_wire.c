@@ -55,21 +55,21 @@ static void same_batch(const struct remote_write_batch *a, const struct remote_w
 	assert_int_equal(a->nseries, b->nseries);
 	assert_int_equal(a->nsamples, b->nsamples);
 	assert_int_equal(a->nexemplars, b->nexemplars);
+	assert_int_equal(a->nhistograms, b->nhistograms);
 	assert_int_equal(a->invalid_series, b->invalid_series);
 	assert_int_equal(a->invalid_samples, b->invalid_samples);
 	assert_int_equal(a->errors.len, b->errors.len);
 	if (a->errors.len)
 		assert_memory_equal(a->errors.data, b->errors.data, a->errors.len);
 	for (size_t i = 0; i < a->nseries; i++) {
-		const struct remote_write_series *x = &a->series[i], *y = &b->series[i];
+		const struct tsdb_db_series *x = &a->series[i], *y = &b->series[i];
 		struct labels lx, ly;
 
 		assert_int_equal(remote_write_series_labels(a, i, ar, &lx), 0);
 		assert_int_equal(remote_write_series_labels(b, i, ar, &ly), 0);
 		same_labels(&lx, &ly);
-		assert_int_equal(x->nsamples, y->nsamples);
-		assert_int_equal(x->nhistograms, y->nhistograms);
-		for (size_t k = 0; k < x->nsamples; k++) {
+		assert_int_equal(x->n, y->n);
+		for (size_t k = 0; k < x->n; k++) {
 			assert_int_equal(x->samples[k].t, y->samples[k].t);
 			same_bits(x->samples[k].v, y->samples[k].v);
 		}
@@ -381,7 +381,7 @@ static size_t cache_rounds(struct remote_series_cache *c, int rounds, bool own_b
 		same_batch(&b1, &b2, a);
 		for (size_t i = 0; i < b2.nseries; i++) {
 			assert_true(b2.series[i].ref >= 1000);
-			assert_null(b2.series[i].labels.v);
+			assert_null(b2.series[i].labels);
 		}
 		hits += b2.nseries;
 		remote_write_batch_free(&b1);
@@ -420,6 +420,22 @@ static void test_cache_own_body(void **state)
 	remote_series_cache_free(c);
 }
 
+/* A body of n distinct single-label series. */
+static void distinct_series(struct buf *pb, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char v[16], lab[64];
+		int vl = snprintf(v, sizeof(v), "m%d", i), ll;
+
+		ll = snprintf(lab, sizeof(lab), "\x0a\x08__name__\x12%c%s", vl, v);
+		buf_putc(pb, 0x0a);
+		buf_putc(pb, (char)(ll + 2));
+		buf_putc(pb, 0x0a);
+		buf_putc(pb, (char)ll);
+		buf_append(pb, lab, (size_t)ll);
+	}
+}
+
 /* Trim sweeps once the cache outgrows the storage, and keeps the live refs. */
 static void test_cache_trim(void **state)
 {
@@ -430,18 +446,7 @@ static void test_cache_trim(void **state)
 	uint64_t *refs = calloc(10000, sizeof(*refs));
 	char err[256];
 
-	/* 10000 distinct single-label series in one body. */
-	for (int i = 0; i < 10000; i++) {
-		char v[16], lab[64];
-		int vl = snprintf(v, sizeof(v), "m%d", i), ll;
-
-		ll = snprintf(lab, sizeof(lab), "\x0a\x08__name__\x12%c%s", vl, v);
-		buf_putc(&pb, 0x0a);
-		buf_putc(&pb, (char)(ll + 2));
-		buf_putc(&pb, 0x0a);
-		buf_putc(&pb, (char)ll);
-		buf_append(&pb, lab, (size_t)ll);
-	}
+	distinct_series(&pb, 10000);
 	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, c, a, &b, err,
 					     sizeof(err)), 0);
 	assert_int_equal(b.nseries, 10000);
@@ -463,6 +468,36 @@ static void test_cache_trim(void **state)
 	remote_series_cache_free(c);
 }
 
+/* Entries keep 32-bit refs: a larger ref is not remembered (never truncated), the
+ * largest that fits is. */
+static void test_cache_large_refs(void **state)
+{
+	struct remote_series_cache *c = remote_series_cache_new();
+	struct remote_write_batch b;
+	struct arena *a = arena_new(0);
+	struct buf pb = { 0 };
+	uint64_t refs[2] = { (1ull << 32) + 1, UINT32_MAX };
+	char err[256];
+
+	distinct_series(&pb, 2);
+	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, c, a, &b, err,
+					     sizeof(err)), 0);
+	remote_series_cache_learn(c, &b, refs);
+	remote_write_batch_free(&b);
+	assert_int_equal(remote_series_cache_size(c), 1);
+	assert_int_equal(remote_write_decode(pb.data, pb.len, "snappy", NULL, c, a, &b, err,
+					     sizeof(err)), 0);
+	assert_int_equal(b.nseries, 2);
+	assert_int_equal(b.series[0].ref, 0);
+	assert_non_null(b.series[0].labels);
+	assert_int_equal(b.series[1].ref, UINT32_MAX);
+	assert_null(b.series[1].labels);
+	remote_write_batch_free(&b);
+	buf_free(&pb);
+	arena_free(a);
+	remote_series_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_cache_own_body),
 		cmocka_unit_test(test_cache_trim),
+		cmocka_unit_test(test_cache_large_refs),
 	};
 	return cmocka_run_group_tests_name("remote_wire", tests, NULL, NULL);
 }

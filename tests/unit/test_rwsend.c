@@ -151,9 +151,9 @@ static void handle_write(struct http_req *req, void *ctx)
 	}
 	pthread_mutex_lock(&r->mu);
 	for (size_t i = 0; i < b.nseries; i++) {
-		struct rseries *s = find_series(r, &b.series[i].labels);
+		struct rseries *s = find_series(r, b.series[i].labels);
 
-		for (size_t j = 0; s && j < b.series[i].nsamples && s->n < MAX_ROUNDS; j++)
+		for (size_t j = 0; s && j < b.series[i].n && s->n < MAX_ROUNDS; j++)
 			s->t[s->n++] = b.series[i].samples[j].t;
 		for (size_t j = 0; s && j < b.series[i].nexemplars && s->nex < MAX_EX; j++) {
 			struct buf lb = { 0 };
@@ -163,7 +163,7 @@ static void handle_write(struct http_req *req, void *ctx)
 			snprintf(s->ex_labels[s->nex++], sizeof(s->ex_labels[0]), "%s", lb.data ? lb.data : "");
 			buf_free(&lb);
 		}
-		n += b.series[i].nsamples;
+		n += b.series[i].n;
 		r->exemplars += b.series[i].nexemplars;
 	}
 	r->samples += n;

@@ -1372,6 +1372,60 @@ static void test_fsync_policies(void **state)
 	assert_int_equal(tsdb_wal_parse_fsync("sometimes", &p), -1);
 }
 
+/* tsdb_wal_log_ex()'s callback: called once per written batch, before the fsync that
+ * makes it durable under "batch" (after it under "always"), not when the write fails,
+ * and an fsync failing after it still fails the call. */
+struct written_probe {
+	struct hooks *h;
+	int calls;
+	int fsyncs_at_call;
+};
+
+static void probe_written(void *arg)
+{
+	struct written_probe *p = arg;
+
+	p->calls++;
+	pthread_mutex_lock(&p->h->mu);
+	p->fsyncs_at_call = p->h->fsyncs;
+	pthread_mutex_unlock(&p->h->mu);
+}
+
+static void test_log_written_callback(void **state)
+{
+	struct fx *f = *state;
+	struct hooks h = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct tsdb_wal_opts o = { .fsync = TSDB_WAL_FSYNC_BATCH, .pwrite_hook = hook_pwrite,
+				   .fsync_hook = hook_fsync, .hook_ctx = &h };
+	struct tsdb_wal_rec r = { "\x7f" "x", 2 };
+	struct written_probe p = { .h = &h };
+	struct tsdb_wal *w = open_wal(f->wal, &o);
+
+	assert_int_equal(tsdb_wal_log_ex(w, &r, 1, probe_written, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.calls, 1);
+	assert_int_equal(p.fsyncs_at_call, 0); /* before its fsync */
+	assert_int_equal(h.fsyncs, 1);
+	h.fail_fsync_at = 2;
+	assert_int_equal(tsdb_wal_log_ex(w, &r, 1, probe_written, &p, err, sizeof(err)), -1);
+	assert_int_equal(p.calls, 2); /* written, then the fsync failed */
+	assert_int_equal(p.fsyncs_at_call, 1);
+	assert_int_equal(tsdb_wal_log_ex(w, &r, 0, probe_written, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.calls, 2); /* nothing to write */
+	close_wal(w);
+
+	h = (struct hooks){ .mu = PTHREAD_MUTEX_INITIALIZER };
+	o.fsync = TSDB_WAL_FSYNC_ALWAYS;
+	w = open_wal(f->wal, &o);
+	h.fail_write_at = h.writes + 1;
+	p = (struct written_probe){ .h = &h };
+	assert_int_equal(tsdb_wal_log_ex(w, &r, 1, probe_written, &p, err, sizeof(err)), -1);
+	assert_int_equal(p.calls, 0); /* the write failed */
+	assert_int_equal(tsdb_wal_log_ex(w, &r, 1, probe_written, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.calls, 1);
+	assert_int_equal(p.fsyncs_at_call, h.fsyncs); /* after its fsync */
+	close_wal(w);
+}
+
 /* --- write failures -------------------------------------------------------------- */
 
 /* Log a batch that must fail with `want` in the message and leave the segment as it
@@ -2411,6 +2465,7 @@ int main(void)
 		IN_DIR(test_corrupt_last_segment),
 		IN_DIR(test_group_commit),
 		IN_DIR(test_fsync_policies),
+		IN_DIR(test_log_written_callback),
 		IN_DIR(test_write_failures),
 		IN_DIR(test_checkpoint),
 		IN_DIR(test_checkpoint_compressed),

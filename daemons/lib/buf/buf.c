@@ -162,3 +162,46 @@ void buf_spare_give(struct buf_spare *sp, struct buf *b)
 	*keep = *b;
 	*b = (struct buf){ 0 };
 }
+
+/* --- pools shared by threads ------------------------------------------------------------- */
+
+struct buf buf_pool_take(struct buf_pool *p)
+{
+	struct buf out = { 0 };
+
+	pthread_mutex_lock(&p->mu);
+	if (p->n)
+		out = p->idle[--p->n];
+	pthread_mutex_unlock(&p->mu);
+	buf_reset(&out);
+	return out;
+}
+
+void buf_pool_give(struct buf_pool *p, struct buf *b)
+{
+	unsigned keep = p->keep < BUF_POOL_MAX ? p->keep : BUF_POOL_MAX, small = 0;
+	struct buf drop = *b;
+
+	*b = (struct buf){ 0 };
+	if (drop.oom || !drop.data || drop.cap > p->max)
+		goto out;
+	pthread_mutex_lock(&p->mu);
+	if (p->n < keep) {
+		p->idle[p->n++] = drop;
+		drop = (struct buf){ 0 };
+	} else if (p->n) {
+		/* Full: keep the larger, so the pool settles on buffers that fit. */
+		for (unsigned i = 1; i < p->n; i++)
+			if (p->idle[i].cap < p->idle[small].cap)
+				small = i;
+		if (p->idle[small].cap < drop.cap) {
+			struct buf t = p->idle[small];
+
+			p->idle[small] = drop;
+			drop = t;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+out:
+	buf_free(&drop);
+}

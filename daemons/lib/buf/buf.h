@@ -12,6 +12,9 @@
  * - Spares (struct buf_spare): a thread may keep the memory of one buffer per spare
  *   for its next use instead of freeing it. Each thread has its own; a spare is freed
  *   when its thread exits.
+ * - Pools (struct buf_pool): the same for buffers that all threads share, a few at
+ *   most, so memory a thread is done with serves the next thread that needs it
+ *   (thread-safe; what a pool keeps lives as long as the process).
  */
 #ifndef LGTM_BUF_H
 #define LGTM_BUF_H
@@ -58,5 +61,30 @@ struct buf buf_spare_take(struct buf_spare *sp);
 /* Keep b's memory as the thread's spare if it is larger than what the thread keeps and
  * at most the spare's max, else free it; b becomes empty either way. */
 void buf_spare_give(struct buf_spare *sp, struct buf *b);
+
+/* Up to `keep` idle buffers (at most BUF_POOL_MAX) of at most max bytes each, shared by
+ * all threads: for big buffers of requests that give them back before the request
+ * ends, so that fewer of them are resident than requests in flight. Define one
+ * statically per use:
+ *   static struct buf_pool pool = BUF_POOL_INIT(2, 1 << 20);
+ */
+#define BUF_POOL_MAX 8
+
+struct buf_pool {
+	pthread_mutex_t mu;
+	unsigned keep, n;
+	size_t max;
+	struct buf idle[BUF_POOL_MAX];
+};
+
+#define BUF_POOL_INIT(keep_n, max_bytes) \
+	{ PTHREAD_MUTEX_INITIALIZER, (keep_n), 0, (max_bytes), { { 0 } } }
+
+/* An idle buffer of the pool, emptied (a zeroed one when it has none). */
+struct buf buf_pool_take(struct buf_pool *p);
+/* Keep b's memory in the pool if it is at most the pool's max and the pool has room
+ * or keeps a smaller one (which is freed instead), else free it; b becomes empty
+ * either way. */
+void buf_pool_give(struct buf_pool *p, struct buf *b);
 
 #endif

@@ -2,9 +2,12 @@
  * The series cache: keyed hash of a series' label bytes -> storage ref. Striped by the
  * key's low bits, each stripe an open-addressing table of (key, ref) with linear
  * probing under its own mutex, so concurrent requests rarely meet and nothing is
- * process-wide. An entry is 24 bytes and the key is its own hash: a probe touches one
- * or two cache lines and never the storage. A slot with ref 0 is empty (refs start at
- * 1). Entries are never wrong for long: a ref the storage dropped is noticed by the
+ * process-wide. An entry is 16 bytes (24 before): 96 bits of the 128-bit key (the
+ * first word, whose low bits also choose the stripe, and the high half of the second,
+ * whose low bits choose the slot) and a 32-bit ref; a series whose ref does not fit
+ * (after four billion series created) is simply not remembered. A probe touches one cache
+ * line or two and never the storage. A slot with ref 0 is empty (refs start at 1).
+ * Entries are never wrong for long: a ref the storage dropped is noticed by the
  * append (the series' labels are then decoded and looked up as for a new series, and
  * the new ref replaces the old), and trim sweeps such entries out once the cache has
  * grown an eighth past the storage's series count (it held up to twice as many, a
@@ -27,7 +30,9 @@
 #define TRIM_SLACK 1024
 
 struct entry {
-	uint64_t k0, k1, ref;
+	uint64_t k0;
+	uint32_t k1; /* the second key word's high half */
+	uint32_t ref;
 };
 
 struct stripe {
@@ -88,28 +93,38 @@ static struct stripe *stripe_of(struct remote_series_cache *c, const uint64_t ke
 	return &c->st[key[0] & (STRIPES - 1)];
 }
 
-/* The key's slot in st: its entry, or the empty slot ending its probe run. */
-static struct entry *probe(struct stripe *st, uint64_t k0, uint64_t k1)
+/* The slot an entry's probe run starts from: bits of the key the entry keeps, so that
+ * a rebuild, which has only the entry, finds it again. */
+static uint32_t home(uint32_t k1, uint32_t mask)
 {
-	uint32_t i = (uint32_t)(k1 & st->mask);
+	return k1 & mask;
+}
+
+/* The key's slot in st: its entry, or the empty slot ending its probe run. */
+static struct entry *probe(struct stripe *st, uint64_t k0, uint32_t k1)
+{
+	uint32_t i = home(k1, st->mask);
 
 	while (st->slot[i].ref && (st->slot[i].k0 != k0 || st->slot[i].k1 != k1))
 		i = (i + 1) & st->mask;
 	return &st->slot[i];
 }
 
-/* Start loading the key's home slot. Lookups miss the CPU caches (the entries of a
- * request's series are spread over the whole table), so a batch issues these ahead of
- * its lookups. Without the lock: slot and mask are read atomically (rebuild stores
- * them so) and may not match, but a prefetch of a stale address is harmless. */
-static void prefetch(struct remote_series_cache *c, const uint64_t key[2])
+static uint32_t k1_of(const uint64_t key[2])
+{
+	return (uint32_t)(key[1] >> 32);
+}
+
+/* Without the lock: slot and mask are read atomically (rebuild stores them so) and may
+ * not match, but a prefetch of a stale address is harmless. */
+void remote_series_cache_prefetch(struct remote_series_cache *c, const uint64_t key[2])
 {
 	struct stripe *st = stripe_of(c, key);
 	struct entry *slot = __atomic_load_n(&st->slot, __ATOMIC_RELAXED);
 	uint32_t mask = __atomic_load_n(&st->mask, __ATOMIC_RELAXED);
 
 	if (slot)
-		__builtin_prefetch(&slot[key[1] & mask]);
+		__builtin_prefetch(&slot[home(k1_of(key), mask)]);
 }
 
 uint64_t remote_series_cache_find(struct remote_series_cache *c, const uint64_t key[2])
@@ -119,7 +134,7 @@ uint64_t remote_series_cache_find(struct remote_series_cache *c, const uint64_t 
 
 	pthread_mutex_lock(&st->mu);
 	if (st->slot)
-		ref = probe(st, key[0], key[1])->ref;
+		ref = probe(st, key[0], k1_of(key))->ref;
 	pthread_mutex_unlock(&st->mu);
 	return ref;
 }
@@ -156,44 +171,38 @@ static void put(struct remote_series_cache *c, const uint64_t key[2], uint64_t r
 	struct stripe *st = stripe_of(c, key);
 	struct entry *e;
 
+	if (ref > UINT32_MAX)
+		return; /* not remembered: the series takes the slower path */
 	pthread_mutex_lock(&st->mu);
 	if ((!st->slot || (uint64_t)(st->n + 1) * 8 > (uint64_t)(st->mask + 1) * 7) &&
 	    rebuild(c, st, st->slot ? (st->mask + 1) * 2 : MIN_CAP, NULL, NULL) < 0)
 		goto out; /* not remembered: the series just takes the slower path */
-	e = probe(st, key[0], key[1]);
+	e = probe(st, key[0], k1_of(key));
 	if (!e->ref) {
 		st->n++;
 		atomic_fetch_add_explicit(&c->n, 1, memory_order_relaxed);
 	}
-	*e = (struct entry){ key[0], key[1], ref };
+	*e = (struct entry){ key[0], k1_of(key), (uint32_t)ref };
 out:
 	pthread_mutex_unlock(&st->mu);
-}
-
-void remote_series_cache_lookup(struct remote_series_cache *c, struct remote_write_series *s,
-				size_t n)
-{
-	enum { AHEAD = 8 };
-
-	for (size_t i = 0; i < n && i < AHEAD; i++)
-		if (s[i].keyed)
-			prefetch(c, s[i].key);
-	for (size_t i = 0; i < n; i++) {
-		if (i + AHEAD < n && s[i + AHEAD].keyed)
-			prefetch(c, s[i + AHEAD].key);
-		if (s[i].keyed)
-			s[i].ref = remote_series_cache_find(c, s[i].key);
-	}
 }
 
 void remote_series_cache_learn(struct remote_series_cache *c, const struct remote_write_batch *b,
 			       const uint64_t *refs)
 {
-	for (size_t i = 0; i < b->nseries; i++) {
-		const struct remote_write_series *s = &b->series[i];
+	uint64_t key[2];
 
-		if (s->keyed && refs[i] && refs[i] != s->ref)
-			put(c, s->key, refs[i]);
+	if (!b->wire)
+		return;
+	/* Only series new to the cache get here, few once senders are known: hashing
+	 * their bytes again costs less than keeping every series' key until now. */
+	for (size_t i = 0; i < b->nseries; i++) {
+		const struct remote_wire_span *sp = &b->wire[i];
+
+		if (!sp->len || !refs[i] || refs[i] == b->series[i].ref)
+			continue;
+		remote_series_cache_key(c, b->wire_base + sp->off, sp->len, key);
+		put(c, key, refs[i]);
 	}
 }
 

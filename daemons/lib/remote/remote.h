@@ -18,7 +18,8 @@
  *   succeed. Labels with empty values are dropped first (an empty value means "no
  *   such label" in Prometheus).
  * - Labels of a batch series are sorted; strings point into the decoded message, which
- *   lives in the caller's arena.
+ *   lives in the caller's arena. The batch's series are what the storage's append
+ *   takes (struct tsdb_db_series), so a request's series are not copied again.
  *
  * Decoding. The messages real senders produce are read by a zero-copy decoder of our
  * own; a body it does not fully recognise (metadata, native histograms, unknown
@@ -29,12 +30,13 @@
  * request after request. A remote_series_cache maps a keyed 128-bit hash of a series'
  * label fields as sent to the storage ref they were appended under, so a known series
  * is neither decoded, sorted nor validated again, nor looked up by its labels: its
- * batch entry carries the ref and no labels (labels.v NULL), and
+ * batch entry carries the ref and no labels (labels NULL), and
  * remote_write_series_labels() decodes them when the storage needs them (a stale ref,
  * an error message, a WAL series record). Only series that passed validation are
  * cached, so a cache must only be used with one set of limits. The hash is XXH3-128
- * with a random per-cache seed: a collision (two label sets, one key) is about as
- * likely as 2^-128 per pair and cannot be constructed without the seed.
+ * with a random per-cache seed, of which the cache keeps and compares 96 bits: a
+ * collision (two label sets, one key) is about as likely as 2^-96 per pair (2^-57
+ * among a million series) and cannot be constructed without the seed.
  * Thread-safe: decoding has no shared state; a cache is striped and safe to share.
  */
 #ifndef LGTM_REMOTE_H
@@ -44,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsdb/db.h"
 #include "tsdb/tsdb.h"
 
 #include "arena/arena.h"
@@ -57,33 +60,30 @@ struct remote_write_limits {
 	size_t max_decoded_bytes;  /* protobuf size after snappy; 0: 256 MiB */
 };
 
-struct remote_write_series {
-	struct labels labels;      /* labels.v NULL: a cached series, see ref */
-	uint64_t ref;              /* the cache's ref for these label bytes, 0: none */
-	const struct tsdb_sample *samples;
-	size_t nsamples;
-	size_t nhistograms; /* native histograms are not stored yet: counted, reported */
-	/* Exemplars as sent (labels sorted, empty values dropped); the storage layer
-	 * applies the exemplar rules (tsdb.h), never a reason for a 400 here. */
-	const struct tsdb_exemplar *exemplars;
-	size_t nexemplars;
-	/* The label fields as sent, and their cache key (private to this module). */
-	const unsigned char *wire;
-	size_t wirelen;
-	uint64_t key[2];
-	bool keyed;
+/* Where a series' label fields are in the decoded body (private to this module). */
+struct remote_wire_span {
+	uint32_t off, len; /* len 0: none (labels split by other fields, or protobuf-c's) */
 };
 
 struct remote_write_batch {
-	struct remote_write_series *series;
+	/* The series as the storage's append takes them (tsdb_db_append_ex()): labels
+	 * sorted, empty values dropped, or labels NULL and ref set for a series the
+	 * cache knows (remote_write_series_labels() gives its labels). */
+	struct tsdb_db_series *series;
 	size_t nseries;
 	size_t nsamples;
 	size_t nexemplars;
+	size_t nhistograms; /* in the valid series: not stored yet, counted */
 	size_t invalid_series;
 	size_t invalid_samples;
 	struct buf errors;  /* "; "-separated descriptions of the first invalid series */
-	struct buf plain;   /* the body, when this module decompressed it (private) */
-	struct buf series_mem; /* series, when this module's decoder made them (private) */
+	/* Private: the label fields as sent (per series, NULL when none were kept), the
+	 * body they are in, the body when this module decompressed it, and the memory of
+	 * series and wire when this module's decoder made them. */
+	struct remote_wire_span *wire;
+	const unsigned char *wire_base;
+	struct buf plain;
+	struct buf series_mem;
 };
 
 struct remote_series_cache;
@@ -94,7 +94,10 @@ struct remote_series_cache;
 int remote_write_decode(const void *body, size_t len, const char *content_encoding,
 			const struct remote_write_limits *lim, struct remote_series_cache *cache,
 			struct arena *a, struct remote_write_batch *out, char *err, size_t errlen);
-/* Frees what the batch holds outside the arena. */
+/* Let go of the series (and the body this module decompressed) once the storage has
+ * taken them (before waiting for durability, say); counts and errors stay. */
+void remote_write_batch_done(struct remote_write_batch *b);
+/* Frees what the batch holds outside the arena (after remote_write_batch_done() too). */
 void remote_write_batch_free(struct remote_write_batch *b);
 /* The labels of batch series i (sorted, empty values dropped) in `a`: its own when it
  * has them, else decoded again from the bytes sent. -1 on allocation failure. */

@@ -10,19 +10,19 @@
 /* --- write.c: validation shared by both decoders ------------------------------------- */
 
 void remote_limits_defaults(const struct remote_write_limits *in, struct remote_write_limits *out);
-/* Series b->series[b->nseries] has its labels (empty values already dropped, any
- * order), samples and exemplars: sort and check the labels; a valid series is kept
- * (b->nseries++), an invalid one counted and described with `nbad` samples lost.
- * -1 only on allocation failure. */
-int remote_accept_series(struct remote_write_batch *b, size_t nbad,
+/* Series b->series[b->nseries] has its samples and exemplars, and `ls` its labels
+ * (empty values already dropped, any order): sort and check the labels; a valid series
+ * is kept (its labels set, b->nseries++), an invalid one counted and described with
+ * `nbad` samples lost. -1 only on allocation failure. */
+int remote_accept_series(struct remote_write_batch *b, struct labels *ls, size_t nbad,
 			 const struct remote_write_limits *lim);
-/* The "and N more" tail of the errors; -1 if building the errors ran out of memory. */
-/* Room for n series in b->series_mem (the thread's spare memory when it has some): a
- * batch of 2000 series takes ~200 KiB, fresh pages of a new mmap on every request
- * otherwise. NULL when out of memory. */
-struct remote_write_series *remote_batch_series(struct remote_write_batch *b, size_t n);
-/* Give b->series_mem back to the thread (b->series then points nowhere). */
+/* Room for n series and their wire spans in b->series_mem (pooled memory when there
+ * is some): fresh pages of a new mmap on every request otherwise. Sets
+ * b->series and b->wire; -1 when out of memory. */
+int remote_batch_series(struct remote_write_batch *b, size_t n);
+/* Give b->series_mem back to the pool (b->series and b->wire then point nowhere). */
 void remote_batch_release(struct remote_write_batch *b);
+/* The "and N more" tail of the errors; -1 if building the errors ran out of memory. */
 int remote_batch_finish(struct remote_write_batch *b);
 /* The protobuf-c decoder (pb: the protobuf, already decompressed). */
 int remote_write_decode_pc(const void *pb, size_t len, const struct remote_write_limits *lim,
@@ -50,8 +50,8 @@ void remote_series_cache_key(const struct remote_series_cache *c, const void *wi
 			     uint64_t key[2]);
 /* The ref remembered under key, or 0. */
 uint64_t remote_series_cache_find(struct remote_series_cache *c, const uint64_t key[2]);
-/* remote_series_cache_find() for every keyed series of s[0..n), into s[i].ref. */
-void remote_series_cache_lookup(struct remote_series_cache *c, struct remote_write_series *s,
-				size_t n);
+/* Start loading the key's entry: lookups miss the CPU caches (a request's series are
+ * spread over the whole table), so a decoder issues these a few series ahead. */
+void remote_series_cache_prefetch(struct remote_series_cache *c, const uint64_t key[2]);
 
 #endif

@@ -21,6 +21,7 @@
  */
 #include "remote/remote_internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "prometheus/remote.pb-c.h"
@@ -412,16 +413,24 @@ static int get_points(struct wire *w, const unsigned char *p, const unsigned cha
 	return REMOTE_WIRE_OK;
 }
 
-/* A series between the two passes: where it is, and its labels' shape. */
+/* A series read but not yet judged: where it is, its labels' shape and cache key. The
+ * decoder keeps the last AHEAD of them, so each cache lookup was prefetched AHEAD
+ * series before it is made. */
+#define AHEAD 8
+
 struct pending {
 	const unsigned char *p, *end;
 	size_t nlabels, label_bytes;
+	uint64_t key[2];
+	bool keyed;
 };
 
-/* First pass over one series: everything but the labels, and the cache key. */
+/* First pass over series i: everything but the labels, and the cache key. */
 static int read_series(struct wire *w, const unsigned char *p, const unsigned char *end,
-		       struct remote_write_series *s, struct pending *pd)
+		       struct remote_write_batch *b, size_t i, struct pending *pd)
 {
+	struct tsdb_db_series *s = &b->series[i];
+	struct remote_wire_span *sp = &b->wire[i];
 	struct tsdb_sample *smp;
 	struct tsdb_exemplar *ex = NULL;
 	struct shape sh;
@@ -441,52 +450,60 @@ static int read_series(struct wire *w, const unsigned char *p, const unsigned ch
 	if (rc != REMOTE_WIRE_OK)
 		return rc;
 	/* Field by field: zeroing the struct whole (a rep stos) was a tenth of this file's
-	 * time. The key is only read when keyed; a failed decode is dropped whole. */
-	s->labels = (struct labels){ NULL, 0 };
+	 * time. */
+	s->labels = NULL;
 	s->ref = 0;
 	s->samples = smp;
-	s->nsamples = sh.nsamples;
-	s->nhistograms = 0;
+	s->n = sh.nsamples;
 	s->exemplars = ex;
 	s->nexemplars = sh.nexemplars;
-	s->wire = NULL;
-	s->wirelen = 0;
-	s->keyed = false;
-	if (sh.nlabels && !sh.split) {
-		s->wire = sh.lab;
-		s->wirelen = (size_t)(sh.lab_end - sh.lab);
-		s->keyed = w->cache != NULL;
-		if (s->keyed)
-			remote_series_cache_key(w->cache, s->wire, s->wirelen, s->key);
+	*pd = (struct pending){ p, end, sh.nlabels, sh.label_bytes, { 0, 0 }, false };
+	if (!sh.nlabels || sh.split) {
+		*sp = (struct remote_wire_span){ 0, 0 };
+		return REMOTE_WIRE_OK;
 	}
-	*pd = (struct pending){ p, end, sh.nlabels, sh.label_bytes };
+	/* The body is at most 4 GiB (remote_wire_decode), so are offsets into it. */
+	*sp = (struct remote_wire_span){ (uint32_t)(sh.lab - b->wire_base),
+					 (uint32_t)(sh.lab_end - sh.lab) };
+	if (w->cache) {
+		remote_series_cache_key(w->cache, sh.lab, sp->len, pd->key);
+		remote_series_cache_prefetch(w->cache, pd->key);
+		pd->keyed = true;
+	}
 	return REMOTE_WIRE_OK;
 }
 
-/* Second pass: series the cache knows are kept as they are (they were validated when
- * cached, from these very bytes; their labels' share of protobuf-c's memory is bounded
- * from their sizes: two strings cost at most their bytes plus 32); the others have
- * their labels decoded and judged. Kept series move down to b->nseries. */
+/* Second pass over series i: one the cache knows is kept as it is (it was validated
+ * when cached, from these very bytes; its labels' share of protobuf-c's memory is
+ * bounded from their sizes: two strings cost at most their bytes plus 32); the others
+ * have their labels decoded and judged. Kept series move down to b->nseries. */
 static int judge_series(struct wire *w, struct remote_write_batch *b, size_t i,
 			const struct pending *pd)
 {
-	struct remote_write_series *s = &b->series[b->nseries];
+	struct tsdb_db_series *s = &b->series[b->nseries];
+	struct labels *ls;
 	int rc;
 
-	if (b->nseries != i)
+	if (b->nseries != i) {
 		*s = b->series[i];
+		b->wire[b->nseries] = b->wire[i];
+	}
+	if (pd->keyed)
+		s->ref = remote_series_cache_find(w->cache, pd->key);
 	if (s->ref) {
 		w->mem += pd->nlabels * (r16(sizeof(Prometheus__Label)) + 32) + pd->label_bytes;
-		b->nsamples += s->nsamples;
+		b->nsamples += s->n;
 		b->nexemplars += s->nexemplars;
 		b->nseries++;
 		return REMOTE_WIRE_OK;
 	}
-	rc = decode_labels(w, w->a, pd->p, pd->end, TAG_TS_LABEL, pd->nlabels, pd->label_bytes,
-			   &s->labels);
+	ls = arena_alloc(w->a, sizeof(*ls));
+	if (!ls)
+		return REMOTE_WIRE_OOM;
+	rc = decode_labels(w, w->a, pd->p, pd->end, TAG_TS_LABEL, pd->nlabels, pd->label_bytes, ls);
 	if (rc != REMOTE_WIRE_OK)
 		return rc;
-	return remote_accept_series(b, s->nsamples, w->lim) < 0 ? REMOTE_WIRE_OOM : REMOTE_WIRE_OK;
+	return remote_accept_series(b, ls, s->n, w->lim) < 0 ? REMOTE_WIRE_OOM : REMOTE_WIRE_OK;
 }
 
 /* proto_decode()'s default budget (no max_mem is set for remote write). */
@@ -503,36 +520,38 @@ int remote_wire_decode(const void *pb, size_t len, const struct remote_write_lim
 {
 	const unsigned char *p = pb, *end = p + len, *q;
 	struct wire w = { .a = a, .lim = lim, .cache = cache, .budget = pc_budget(len) };
-	struct pending *pd;
+	struct pending ring[AHEAD];
 	size_t n = 0, l = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (len > UINT32_MAX)
+		return REMOTE_WIRE_OTHER;
 	for (q = p; q < end; q += l, n++)
 		if (*q++ != TAG_TIMESERIES || !get_len(&q, end, &l))
 			return REMOTE_WIRE_OTHER;
 	w.mem = r16(sizeof(Prometheus__WriteRequest)) + pc_slabs(n) + pc_array(n);
-	out->series = remote_batch_series(out, n);
-	pd = arena_alloc(a, n * sizeof(*pd));
-	if (!out->series || !pd)
+	out->wire_base = p;
+	if (remote_batch_series(out, n) < 0)
 		return REMOTE_WIRE_OOM;
-	for (size_t i = 0; i < n; i++) {
+	/* Series i is read while series i - AHEAD, whose cache entry is being loaded
+	 * since it was read, is judged. */
+	for (size_t i = 0; i < n + AHEAD; i++) {
+		if (i >= AHEAD) {
+			rc = judge_series(&w, out, i - AHEAD, &ring[(i - AHEAD) % AHEAD]);
+			if (rc != REMOTE_WIRE_OK)
+				return rc;
+		}
+		if (i >= n)
+			continue;
 		p++;
 		get_len(&p, end, &l);
-		rc = read_series(&w, p, p + l, &out->series[i], &pd[i]);
+		rc = read_series(&w, p, p + l, out, i, &ring[i % AHEAD]);
 		if (rc != REMOTE_WIRE_OK)
 			return rc;
 		if (w.mem > w.budget)
 			return REMOTE_WIRE_OTHER;
 		p += l;
-	}
-	/* All lookups in one go: the cache prefetches ahead of them. */
-	if (cache)
-		remote_series_cache_lookup(cache, out->series, n);
-	for (size_t i = 0; i < n; i++) {
-		rc = judge_series(&w, out, i, &pd[i]);
-		if (rc != REMOTE_WIRE_OK)
-			return rc;
 	}
 	if (w.mem > w.budget)
 		return REMOTE_WIRE_OTHER;

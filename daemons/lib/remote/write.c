@@ -8,6 +8,7 @@
  */
 #include "remote/remote_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,41 +72,52 @@ static const char *check_series(const struct labels *ls, const struct remote_wri
 	return NULL;
 }
 
-int remote_accept_series(struct remote_write_batch *b, size_t nbad,
+int remote_accept_series(struct remote_write_batch *b, struct labels *ls, size_t nbad,
 			 const struct remote_write_limits *lim)
 {
-	struct remote_write_series *s = &b->series[b->nseries];
+	struct tsdb_db_series *s = &b->series[b->nseries];
 	char why[512];
 	const char *bad;
 
-	labels_sort(&s->labels);
-	bad = check_series(&s->labels, lim, why, sizeof(why));
+	labels_sort(ls);
+	bad = check_series(ls, lim, why, sizeof(why));
 	if (bad) {
 		/* Describe the series only when its labels are small enough to print. */
-		report(b, s->labels.n <= 64 ? &s->labels : NULL, bad);
+		report(b, ls->n <= 64 ? ls : NULL, bad);
 		b->invalid_samples += nbad;
 		return 0;
 	}
-	b->nsamples += s->nsamples;
+	s->labels = ls;
+	b->nsamples += s->n;
 	b->nexemplars += s->nexemplars;
 	b->nseries++;
 	return 0;
 }
 
-static struct buf_spare series_spare = BUF_SPARE_INIT(1 << 20);
+/* A batch of 2000 series takes ~110 KiB (series and spans). Shared by the threads and
+ * given back before a request waits for its fsync (remote_write_batch_done()), as the
+ * HTTP layer does with decoded bodies. */
+static struct buf_pool series_pool = BUF_POOL_INIT(2, 1 << 20);
 
-struct remote_write_series *remote_batch_series(struct remote_write_batch *b, size_t n)
+int remote_batch_series(struct remote_write_batch *b, size_t n)
 {
-	b->series_mem = buf_spare_take(&series_spare);
-	if (buf_reserve(&b->series_mem, (n ? n : 1) * sizeof(*b->series)) < 0)
-		return NULL;
-	return (struct remote_write_series *)(void *)b->series_mem.data;
+	size_t one = sizeof(*b->series) + sizeof(*b->wire);
+
+	b->series_mem = buf_pool_take(&series_pool);
+	if (!n)
+		n = 1;
+	if (n > SIZE_MAX / one || buf_reserve(&b->series_mem, n * one) < 0)
+		return -1;
+	b->series = (struct tsdb_db_series *)(void *)b->series_mem.data;
+	b->wire = (struct remote_wire_span *)(void *)(b->series + n);
+	return 0;
 }
 
 void remote_batch_release(struct remote_write_batch *b)
 {
-	buf_spare_give(&series_spare, &b->series_mem);
+	buf_pool_give(&series_pool, &b->series_mem);
 	b->series = NULL;
+	b->wire = NULL;
 }
 
 int remote_batch_finish(struct remote_write_batch *b)
@@ -140,7 +152,7 @@ static struct label *series_labels(struct arena *a, Prometheus__Label *const *la
 
 /* The series' exemplars, labels sorted; the exemplar store judges them. */
 static int add_exemplars(struct arena *a, const Prometheus__TimeSeries *ts,
-			 struct remote_write_series *s)
+			 struct tsdb_db_series *s)
 {
 	struct tsdb_exemplar *ex;
 
@@ -167,13 +179,14 @@ static int add_exemplars(struct arena *a, const Prometheus__TimeSeries *ts,
 static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const struct remote_write_limits *lim,
 		      struct remote_write_batch *b)
 {
-	struct remote_write_series *s = &b->series[b->nseries];
+	struct tsdb_db_series *s = &b->series[b->nseries];
+	struct labels *ls = arena_alloc(a, sizeof(*ls));
 	struct tsdb_sample *smp;
+	size_t kept = b->nseries;
 
 	/* The slot may hold an invalid series' leftovers. */
 	memset(s, 0, sizeof(*s));
-	s->labels.v = series_labels(a, ts->labels, ts->n_labels, &s->labels.n);
-	if (!s->labels.v)
+	if (!ls || !(ls->v = series_labels(a, ts->labels, ts->n_labels, &ls->n)))
 		return -1;
 	smp = arena_alloc(a, (ts->n_samples ? ts->n_samples : 1) * sizeof(*smp));
 	if (!smp)
@@ -183,11 +196,14 @@ static int add_series(struct arena *a, const Prometheus__TimeSeries *ts, const s
 		smp[i].v = ts->samples[i]->value;
 	}
 	s->samples = smp;
-	s->nsamples = ts->n_samples;
-	s->nhistograms = ts->n_histograms;
+	s->n = ts->n_samples;
 	if (add_exemplars(a, ts, s) < 0)
 		return -1;
-	return remote_accept_series(b, ts->n_samples + ts->n_histograms, lim);
+	if (remote_accept_series(b, ls, ts->n_samples + ts->n_histograms, lim) < 0)
+		return -1;
+	if (b->nseries > kept)
+		b->nhistograms += ts->n_histograms;
+	return 0;
 }
 
 int remote_write_decode_pc(const void *pb, size_t len, const struct remote_write_limits *lim,
@@ -261,23 +277,30 @@ out:
 	return rc;
 }
 
+void remote_write_batch_done(struct remote_write_batch *b)
+{
+	buf_free(&b->plain);
+	remote_batch_release(b);
+	b->wire_base = NULL;
+}
+
 void remote_write_batch_free(struct remote_write_batch *b)
 {
 	buf_free(&b->errors);
-	buf_free(&b->plain);
-	remote_batch_release(b);
+	remote_write_batch_done(b);
 }
 
 int remote_write_series_labels(const struct remote_write_batch *b, size_t i, struct arena *a,
 			       struct labels *out)
 {
-	const struct remote_write_series *s = &b->series[i];
+	const struct tsdb_db_series *s = &b->series[i];
 
-	if (s->labels.v) {
-		*out = s->labels;
+	if (s->labels) {
+		*out = *s->labels;
 		return 0;
 	}
-	if (remote_wire_labels(s->wire, s->wirelen, a, out) < 0)
+	if (!b->wire || !b->wire[i].len ||
+	    remote_wire_labels(b->wire_base + b->wire[i].off, b->wire[i].len, a, out) < 0)
 		return -1;
 	labels_sort(out);
 	return 0;

@@ -280,41 +280,72 @@ static int apply_series(const struct call *c, const struct tsdb_db_series *in, s
 				       err, errlen);
 }
 
-static int log_pending(struct tsdb_db *db, const struct pending *p, char *err, size_t errlen)
+/* The encoded records, freed as soon as the WAL has written them, and the refs of the
+ * series records, copied out of the call's arena then (the caller may free it). */
+struct encoded {
+	struct buf sr, smp, ex;
+	const struct tsdb_db_append_opts *o;
+	const struct pending *p;
+	uint64_t *refs;
+};
+
+static void encoded_written(void *arg)
 {
-	struct buf sr = { 0 }, smp = { 0 }, ex = { 0 };
+	struct encoded *e = arg;
+
+	buf_free(&e->sr);
+	buf_free(&e->smp);
+	buf_free(&e->ex);
+	if (!e->o || !e->o->written)
+		return;
+	/* Without memory for the copy the series are not marked logged: their records
+	 * are simply logged again with a later batch. */
+	if (e->p->nseries && (e->refs = malloc(e->p->nseries * sizeof(*e->refs))))
+		for (size_t i = 0; i < e->p->nseries; i++)
+			e->refs[i] = e->p->series[i].ref;
+	e->p = NULL;
+	e->o->written(e->o->arg);
+}
+
+static int log_pending(struct tsdb_db *db, const struct pending *p,
+		       const struct tsdb_db_append_opts *o, char *err, size_t errlen)
+{
+	struct encoded e = { .o = o, .p = p };
 	struct tsdb_wal_rec recs[3];
 	size_t n = 0;
 	int rc = -1;
 
 	if (p->nseries) {
-		tsdb_wal_encode_series(&sr, p->series, p->nseries);
-		recs[n++] = (struct tsdb_wal_rec){ sr.data, sr.len };
+		tsdb_wal_encode_series(&e.sr, p->series, p->nseries);
+		recs[n++] = (struct tsdb_wal_rec){ e.sr.data, e.sr.len };
 	}
 	if (p->nsamples) {
 		if (db->wal_enc == TSDB_WAL_ENC_DENSE)
-			tsdb_wal_encode_samples_dense(&smp, p->samples, p->nsamples);
+			tsdb_wal_encode_samples_dense(&e.smp, p->samples, p->nsamples);
 		else
-			tsdb_wal_encode_samples(&smp, p->samples, p->nsamples);
-		recs[n++] = (struct tsdb_wal_rec){ smp.data, smp.len };
+			tsdb_wal_encode_samples(&e.smp, p->samples, p->nsamples);
+		recs[n++] = (struct tsdb_wal_rec){ e.smp.data, e.smp.len };
 	}
 	if (p->nexemplars) {
-		tsdb_wal_encode_exemplars(&ex, p->exemplars, p->nexemplars);
-		recs[n++] = (struct tsdb_wal_rec){ ex.data, ex.len };
+		tsdb_wal_encode_exemplars(&e.ex, p->exemplars, p->nexemplars);
+		recs[n++] = (struct tsdb_wal_rec){ e.ex.data, e.ex.len };
 	}
-	if (sr.oom || smp.oom || ex.oom) {
+	if (e.sr.oom || e.smp.oom || e.ex.oom) {
 		snprintf(err, errlen, "out of memory encoding WAL records");
 		goto out;
 	}
-	rc = tsdb_wal_log(db->wal, recs, n, err, errlen);
-	if (rc == 0) {
-		for (size_t i = 0; i < p->nseries; i++)
+	rc = tsdb_wal_log_ex(db->wal, recs, n, encoded_written, &e, err, errlen);
+	for (size_t i = 0; rc == 0 && i < p->nseries; i++) {
+		if (e.p)
 			tsdb_logged_mark(db->logged, p->series[i].ref);
+		else if (e.refs)
+			tsdb_logged_mark(db->logged, e.refs[i]);
 	}
 out:
-	buf_free(&sr);
-	buf_free(&smp);
-	buf_free(&ex);
+	buf_free(&e.sr);
+	buf_free(&e.smp);
+	buf_free(&e.ex);
+	free(e.refs);
 	return rc;
 }
 
@@ -366,7 +397,7 @@ int tsdb_db_append_ex(struct tsdb_db *db, const struct tsdb_db_series *series, s
 	if (res->rejected > MAX_REPORTED)
 		buf_printf(&res->errors, "; and %llu more refused samples",
 			   (unsigned long long)(res->rejected - MAX_REPORTED));
-	rc = log_pending(db, &p, err, errlen);
+	rc = log_pending(db, &p, opts, err, errlen);
 	if (rc == 0)
 		tsdb_db_bg_poke(db);
 	return rc;

@@ -140,12 +140,18 @@ int tsdb_db_append(struct tsdb_db *db, const struct tsdb_db_series *series, size
  * must give the set the series was created with (sorted, no empty values), in `a`,
  * or -1 (the append then fails as for an allocation failure). refs (optional, n
  * entries) gets the ref each series was appended under, 0 for none (its labels were
- * refused). Everything else is tsdb_db_append(), which is this with no options.
+ * refused). written (optional) is called at most once, with arg, when the batch has
+ * been applied and written to the WAL but before the call waits for it to be durable:
+ * refs are filled by then, and neither the input series and labels nor `a` are used
+ * after it, so the caller may free them then (a request's buffers need not wait out
+ * the fsync). Everything else is
+ * tsdb_db_append(), which is this with no options.
  */
 struct tsdb_db_append_opts {
 	int (*labels)(void *arg, size_t i, struct arena *a, struct labels *out);
 	void *arg;
 	uint64_t *refs;
+	void (*written)(void *arg);
 };
 int tsdb_db_append_ex(struct tsdb_db *db, const struct tsdb_db_series *series, size_t n,
 		      const struct tsdb_db_append_opts *opts, struct arena *a,

@@ -232,6 +232,12 @@ int tsdb_wal_open(const char *waldir, const struct tsdb_wal_opts *opts, struct t
  * acknowledged; the log stays consistent and later calls may succeed. */
 int tsdb_wal_log(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, char *err,
 		 size_t errlen);
+/* tsdb_wal_log() that calls written(arg) once the batch is written and recs are no
+ * longer needed, before it waits for the batch to be durable (so a caller can free
+ * what only the append needed while its fsync is in flight); still returns only once
+ * the batch is durable or has failed. Not called when the write itself fails. */
+int tsdb_wal_log_ex(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n,
+		    void (*written)(void *arg), void *arg, char *err, size_t errlen);
 
 /* Close the current segment (fsynced) and start the next one; *seg (may be NULL) gets
  * the new segment's number (an empty current segment stays current). Everything

@@ -503,11 +503,20 @@ static void lead(struct tsdb_wal *w)
 	complete_waiters(w, target, 0, NULL);
 }
 
-static int wait_durable(struct tsdb_wal *w, char *err, size_t errlen)
+/* Wait for the batch just written (written_cb, if any, runs first, without the mutex).
+ * The waiter goes on the list before the mutex is let go, so an fsync that fails
+ * meanwhile fails it too. */
+static int wait_durable(struct tsdb_wal *w, void (*written_cb)(void *arg), void *arg,
+			char *err, size_t errlen)
 {
 	struct waiter me = { .seq = w->write_seq, .next = w->waiters };
 
 	w->waiters = &me;
+	if (written_cb) {
+		pthread_mutex_unlock(&w->mu);
+		written_cb(arg);
+		pthread_mutex_lock(&w->mu);
+	}
 	while (!me.done) {
 		if (!w->syncing)
 			lead(w);
@@ -519,8 +528,8 @@ static int wait_durable(struct tsdb_wal *w, char *err, size_t errlen)
 	return 0;
 }
 
-int tsdb_wal_log(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, char *err,
-		 size_t errlen)
+int tsdb_wal_log_ex(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n,
+		    void (*written)(void *arg), void *arg, char *err, size_t errlen)
 {
 	struct wal_packed p = { 0 };
 	double secs;
@@ -534,7 +543,9 @@ int tsdb_wal_log(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, 
 	if (rc == 0)
 		rc = append(w, &p, n, err, errlen);
 	if (rc == 0 && w->opts.fsync == TSDB_WAL_FSYNC_BATCH) {
-		rc = wait_durable(w, err, errlen);
+		wal_packed_free(&p); /* framed into the scratch, which was written */
+		rc = wait_durable(w, written, arg, err, errlen);
+		written = NULL;
 	} else if (rc == 0 && w->opts.fsync == TSDB_WAL_FSYNC_ALWAYS) {
 		e = sync_fd(w, w->fd, &secs);
 		count_fsync(w, secs);
@@ -553,7 +564,15 @@ int tsdb_wal_log(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, 
 	}
 	pthread_mutex_unlock(&w->mu);
 	wal_packed_free(&p);
+	if (written && rc == 0)
+		written(arg);
 	return rc;
+}
+
+int tsdb_wal_log(struct tsdb_wal *w, const struct tsdb_wal_rec *recs, size_t n, char *err,
+		 size_t errlen)
+{
+	return tsdb_wal_log_ex(w, recs, n, NULL, NULL, err, errlen);
 }
 
 int tsdb_wal_cut(struct tsdb_wal *w, int *seg, char *err, size_t errlen)
