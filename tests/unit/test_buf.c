@@ -1,4 +1,4 @@
-/* buf: appends, printf, NUL termination, steal, reset, per-thread spares, shared pools. */
+/* buf: appends, printf, NUL termination, steal, reset, shared pools. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,65 +55,6 @@ static void test_overflow_sets_oom(void **state)
 	assert_true(b.oom);
 	buf_puts(&b, "ignored");
 	assert_int_equal(b.len, 1);
-	buf_free(&b);
-}
-
-static struct buf_spare spare = BUF_SPARE_INIT(64 * 1024);
-
-static void *other_thread(void *arg)
-{
-	struct buf b = buf_spare_take(&spare);
-
-	/* Another thread has spares of its own: none yet. */
-	*(size_t *)arg = b.cap;
-	buf_reserve(&b, 100);
-	buf_spare_give(&spare, &b);
-	return NULL;
-}
-
-/* A spare hands its memory back emptied, keeps the larger of two buffers, refuses one
- * over its limit or out of memory, and is per thread. */
-static void test_spare(void **state)
-{
-	struct buf b = buf_spare_take(&spare), c;
-	char *kept;
-	pthread_t t;
-	size_t cap = 1;
-
-	assert_null(b.data); /* nothing kept yet */
-	buf_reserve(&b, 40000);
-	buf_puts(&b, "abc");
-	kept = b.data;
-	buf_spare_give(&spare, &b);
-	assert_null(b.data);
-	b = buf_spare_take(&spare);
-	assert_ptr_equal(b.data, kept);
-	assert_int_equal(b.len, 0);
-	assert_true(b.cap >= 40000);
-	c = buf_spare_take(&spare); /* taken already: nothing left */
-	assert_null(c.data);
-	buf_reserve(&c, 100);
-	buf_spare_give(&spare, &b);
-	buf_spare_give(&spare, &c); /* smaller than what is kept: freed */
-	assert_null(c.data);
-	b = buf_spare_take(&spare);
-	assert_ptr_equal(b.data, kept);
-	buf_reserve(&b, 100000); /* over the limit: freed, not kept */
-	buf_spare_give(&spare, &b);
-	b = buf_spare_take(&spare);
-	assert_null(b.data);
-	buf_puts(&b, "x");
-	b.oom = true;
-	buf_spare_give(&spare, &b); /* a failed buffer is not kept */
-	b = buf_spare_take(&spare);
-	assert_null(b.data);
-	buf_reserve(&b, 1000);
-	buf_spare_give(&spare, &b);
-	assert_int_equal(pthread_create(&t, NULL, other_thread, &cap), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_int_equal(cap, 0);
-	b = buf_spare_take(&spare); /* ours is still here */
-	assert_true(b.cap >= 1000);
 	buf_free(&b);
 }
 
@@ -180,7 +121,6 @@ int main(void)
 		cmocka_unit_test(test_append_and_printf),
 		cmocka_unit_test(test_steal_and_reset),
 		cmocka_unit_test(test_overflow_sets_oom),
-		cmocka_unit_test(test_spare),
 		cmocka_unit_test(test_pool),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);

@@ -105,64 +105,6 @@ char *buf_steal(struct buf *b, size_t *len)
 	return p;
 }
 
-/* --- per-thread spares ------------------------------------------------------------------ */
-
-static void spare_free(void *p)
-{
-	struct buf *b = p;
-
-	buf_free(b);
-	free(b);
-}
-
-/* A spare's key is made on its first use (pthread_once() takes no argument), under
- * one lock for all spares. */
-static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static bool spare_ready(struct buf_spare *sp)
-{
-	if (__atomic_load_n(&sp->ok, __ATOMIC_ACQUIRE))
-		return true;
-	pthread_mutex_lock(&spare_mu);
-	if (!sp->ok && pthread_key_create(&sp->key, spare_free) == 0)
-		__atomic_store_n(&sp->ok, true, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&spare_mu);
-	return sp->ok;
-}
-
-struct buf buf_spare_take(struct buf_spare *sp)
-{
-	struct buf *b, out = { 0 };
-
-	if (!spare_ready(sp) || !(b = pthread_getspecific(sp->key)))
-		return out;
-	out = *b;
-	*b = (struct buf){ 0 };
-	buf_reset(&out);
-	return out;
-}
-
-void buf_spare_give(struct buf_spare *sp, struct buf *b)
-{
-	struct buf *keep = NULL;
-
-	if (!b->oom && b->cap <= sp->max && spare_ready(sp)) {
-		keep = pthread_getspecific(sp->key);
-		if (!keep && (keep = calloc(1, sizeof(*keep))) &&
-		    pthread_setspecific(sp->key, keep) != 0) {
-			free(keep);
-			keep = NULL;
-		}
-	}
-	if (!keep || keep->cap >= b->cap) {
-		buf_free(b);
-		return;
-	}
-	buf_free(keep);
-	*keep = *b;
-	*b = (struct buf){ 0 };
-}
-
 /* --- pools shared by threads ------------------------------------------------------------- */
 
 struct buf buf_pool_take(struct buf_pool *p)

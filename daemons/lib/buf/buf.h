@@ -9,12 +9,9 @@
  * - data is always NUL-terminated after a successful append (not counted in len),
  *   so text can be used as a C string.
  * - Not thread-safe.
- * - Spares (struct buf_spare): a thread may keep the memory of one buffer per spare
- *   for its next use instead of freeing it. Each thread has its own; a spare is freed
- *   when its thread exits.
- * - Pools (struct buf_pool): the same for buffers that all threads share, a few at
- *   most, so memory a thread is done with serves the next thread that needs it
- *   (thread-safe; what a pool keeps lives as long as the process).
+ * - Pools (struct buf_pool): a few idle buffers that all threads share instead of
+ *   freeing them, so memory a thread is done with serves the next thread that needs
+ *   it (thread-safe; what a pool keeps lives as long as the process).
  */
 #ifndef LGTM_BUF_H
 #define LGTM_BUF_H
@@ -42,25 +39,6 @@ void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 /* Hand the memory to the caller (who frees it with free()); the buffer becomes empty. */
 char *buf_steal(struct buf *b, size_t *len);
-
-/* A per-thread spare buffer: for buffers of a few hundred KiB used over and over by
- * the same threads (request bodies, decoded batches), which malloc serves from fresh
- * mmap'd pages every time, each page a fault. Define one statically per use:
- *   static struct buf_spare spare = BUF_SPARE_INIT(1 << 20);
- * where the argument is the most memory a thread keeps. */
-struct buf_spare {
-	pthread_key_t key;
-	bool ok;     /* key made */
-	size_t max;
-};
-
-#define BUF_SPARE_INIT(max_bytes) { 0, false, (max_bytes) }
-
-/* The calling thread's spare memory as an empty buffer (a zeroed one when it has none). */
-struct buf buf_spare_take(struct buf_spare *sp);
-/* Keep b's memory as the thread's spare if it is larger than what the thread keeps and
- * at most the spare's max, else free it; b becomes empty either way. */
-void buf_spare_give(struct buf_spare *sp, struct buf *b);
 
 /* Up to `keep` idle buffers (at most BUF_POOL_MAX) of at most max bytes each, shared by
  * all threads: for big buffers of requests that give them back before the request
