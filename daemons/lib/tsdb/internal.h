@@ -188,14 +188,19 @@ bool tsdb_plist_contains(const uint64_t *v, size_t n, uint64_t x);
 /* ---- index.c: label name -> value -> refs ------------------------------------------- */
 
 /* A value owns its refs (sorted) and the one copy of its string; series labels point
- * at `s`, so the entry is found back from a label with TSDB_CONTAINER_OF. */
+ * at `s`, so the entry is found back from a label with TSDB_CONTAINER_OF. A list of
+ * more than one ref holds them in 32 bits while they fit (a head creates 4 billion
+ * series before they do not), in 64 from the first that does not: half the size for
+ * the index's largest part. */
 struct tsdb_ix_value {
 	uint32_t n, cap;
 	union {
-		uint64_t one;   /* cap <= 1: the ref is stored inline */
-		uint64_t *many;
+		uint64_t one;      /* cap <= 1: the ref is stored inline */
+		uint32_t *narrow;  /* cap > 1 and !wide */
+		uint64_t *wide;
 	} p;
 	uint8_t mark; /* truncation scratch */
+	uint8_t wide;
 	char s[];
 };
 
@@ -298,8 +303,8 @@ void tsdb_chunk_store_wrote(struct tsdb_chunk_store *cs, const void *p, size_t l
  * the pointer returned, until released. NULL as for a reservation. */
 const uint8_t *tsdb_chunk_store_put(struct tsdb_chunk_store *cs, const void *data, size_t len);
 bool tsdb_chunk_store_owns(const struct tsdb_chunk_store *cs, const void *p);
-/* Release a reservation or a chunk put earlier, once no reader can still read it (a
- * grave's fn_ctx, ctx = the store). */
+/* Release a reservation or a chunk put earlier, once no reader can still read it
+ * (ctx = the store). */
 void tsdb_chunk_store_release(void *ctx, void *p);
 /* Chunks put and reservations taken, not yet released (tests, status). */
 size_t tsdb_chunk_store_live(const struct tsdb_chunk_store *cs);
@@ -493,9 +498,38 @@ struct tsdb_lock {
 	pthread_mutex_t mu;
 } __attribute__((aligned(64)));
 
+/* ---- series_table.c: the head's tables of series ------------------------------------ */
+
+/* A slot: the series pointer and a 16-bit tag of its key (0: empty). */
+struct tsdb_stab {
+	uint64_t *slot;
+	uint32_t mask; /* capacity - 1 (0 when empty) */
+	uint32_t n;
+};
+
+/* Which key of a series a table is by. */
+enum tsdb_stab_key {
+	TSDB_STAB_REF,
+	TSDB_STAB_HASH,
+};
+
+/* 0, or -1 when out of memory or s is beyond 48-bit addresses. */
+int tsdb_stab_insert(struct tsdb_stab *t, enum tsdb_stab_key by, struct tsdb_series *s);
+/* The series with that key for which eq(s, arg) holds (eq NULL: keys are unique). */
+struct tsdb_series *tsdb_stab_find(const struct tsdb_stab *t, enum tsdb_stab_key by,
+				   uint64_t key,
+				   bool (*eq)(const struct tsdb_series *s, const void *arg),
+				   const void *arg);
+bool tsdb_stab_remove(struct tsdb_stab *t, enum tsdb_stab_key by, const struct tsdb_series *s);
+/* Slot i's series or NULL (i <= mask, slot not NULL), for walks of the whole table. */
+struct tsdb_series *tsdb_stab_at(const struct tsdb_stab *t, uint32_t i);
+/* Start loading key's home slot; safe without the table's lock (a hint only). */
+void tsdb_stab_prefetch(const struct tsdb_stab *t, uint64_t key);
+void tsdb_stab_free(struct tsdb_stab *t);
+
 struct tsdb_stripe {
 	pthread_mutex_t mu;
-	struct tsdb_ptab tab;
+	struct tsdb_stab tab;
 	uint64_t appended; /* atomic */
 } __attribute__((aligned(64)));
 
@@ -545,10 +579,12 @@ void tsdb_series_free_in(void *h, void *p);
  * (counted in h). minv is the lowest timestamp allowed in order. */
 int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
 		       int64_t minv, bool any_order, char *err, size_t errlen);
-/* Drop closed chunks and out-of-order samples wholly before mint into g (which must
- * have room for nclosed entries); parked chunks go back to h's store. */
-void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint,
-		      struct tsdb_grave *g);
+/* Free closed chunks and drop out-of-order samples wholly before mint, at once;
+ * parked chunks go back to h's store. Only once no reader reads below mint (readers
+ * copy only what overlaps their range, which starts at the head's floor or later),
+ * so no grave is needed: the one copy of 20k chunk pointers was a cut's largest
+ * transient allocation. */
+void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint);
 /* No sample at or after mint (the open chunk is kept until the series goes). */
 bool tsdb_series_empty_since(const struct tsdb_series *s, int64_t mint);
 bool tsdb_series_never_sampled(const struct tsdb_series *s);

@@ -350,17 +350,15 @@ int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, do
 	return refuse(&h->rej_order, TSDB_EOUT_OF_ORDER, "out of order sample", err, errlen);
 }
 
-void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint,
-		      struct tsdb_grave *g)
+void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint)
 {
 	uint32_t k = 0;
 
 	while (k < s->nclosed && s->closed[k].maxt < mint) {
 		if (s->closed[k].parked)
-			tsdb_grave_add_ctx(g, tsdb_chunk_store_release, h->store,
-					   s->closed[k].data);
+			tsdb_chunk_store_release(h->store, s->closed[k].data);
 		else
-			tsdb_grave_add(g, free, s->closed[k].data);
+			free(s->closed[k].data);
 		k++;
 	}
 	if (k) {
