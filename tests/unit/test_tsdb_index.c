@@ -395,7 +395,8 @@ static void test_postings_wide_refs(void **state)
 {
 	static const uint64_t seq[] = { 5, 3, (1ULL << 33), 7, 2, (1ULL << 32) + 1, 4,
 					UINT32_MAX, 1, (1ULL << 32) };
-	struct label in[2] = { { "a", "x" }, { "a", "y" } }, out[2], kept[N(seq)];
+	struct label in[2] = { { "a", "x" }, { "a", "y" } };
+	const char *out[2], *kept[N(seq)];
 	struct tsdb_index ix;
 	struct tsdb_reclaim rc;
 	struct tsdb_grave *g = calloc(1, sizeof(*g));
@@ -417,11 +418,13 @@ static void test_postings_wide_refs(void **state)
 	assert_int_equal(tsdb_ix_add(&ix, &(struct labels){ &in[1], 1 }, 1ULL << 40, out), 0);
 	assert_int_equal(tsdb_ix_add(&ix, &(struct labels){ &in[1], 1 }, 9, out), 0);
 	check_postings(&ix, "y", (uint64_t[]){ 9, 1ULL << 40 }, 2);
-	tsdb_ix_undo(&ix, &(struct labels){ out, 1 }, 1ULL << 40);
+	assert_string_equal(out[0], "y");
+	assert_string_equal(tsdb_ix_name_of(out[0]), "a");
+	tsdb_ix_undo(&ix, (struct tsdb_ix_set){ out, 1 }, 1ULL << 40);
 	check_postings(&ix, "y", (uint64_t[]){ 9 }, 1);
 	/* Truncation's removal keeps the rest sorted. */
-	assert_int_equal(tsdb_ix_remove(&ix, dead, N(dead), (struct labels[]){ { kept, 1 } }, 1,
-					g), 0);
+	assert_int_equal(tsdb_ix_remove(&ix, dead, N(dead), (struct tsdb_ix_set[]){ { kept, 1 } },
+					1, g), 0);
 	for (size_t i = 0; i < n; i++)
 		if (!bsearch(&model[i], dead, N(dead), sizeof(*dead), cmp_ref))
 			model[w++] = model[i];

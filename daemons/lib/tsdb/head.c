@@ -31,9 +31,7 @@
 
 static bool series_has_labels(const struct tsdb_series *e, const void *arg)
 {
-	struct labels ls = tsdb_series_labels(e);
-
-	return labels_equal(&ls, arg);
+	return tsdb_series_has_labels(e, arg);
 }
 
 static struct tsdb_stripe *hash_stripe(struct tsdb_head *h, uint64_t hash)
@@ -275,14 +273,12 @@ static struct tsdb_series *create_locked(struct tsdb_head *h, struct tsdb_stripe
 {
 	struct tsdb_series *s = tsdb_series_new(ref, c->hash, c->ls.n);
 	struct tsdb_stripe *rs = ref_stripe(h, ref);
-	struct labels own;
 	int rc;
 
 	if (!s)
 		return NULL;
-	if (tsdb_ix_add(&h->ix, &c->ls, ref, s->labels) < 0)
+	if (tsdb_ix_add(&h->ix, &c->ls, ref, s->values) < 0)
 		goto fail;
-	own = tsdb_series_labels(s);
 	if (tsdb_stab_insert(&hs->tab, TSDB_STAB_HASH, s) < 0)
 		goto fail_ix;
 	pthread_mutex_lock(&rs->mu);
@@ -296,7 +292,7 @@ static struct tsdb_series *create_locked(struct tsdb_head *h, struct tsdb_stripe
 	__atomic_fetch_add(&h->created, 1, __ATOMIC_RELAXED);
 	return s;
 fail_ix:
-	tsdb_ix_undo(&h->ix, &own, ref);
+	tsdb_ix_undo(&h->ix, tsdb_series_set(s), ref);
 fail:
 	tsdb_series_free(s);
 	return NULL;
@@ -668,13 +664,13 @@ static int cmp_ref(const void *a, const void *b)
 static int forget(struct tsdb_head *h, const struct doomed *d, struct tsdb_grave *g)
 {
 	uint64_t *refs = malloc((d->n + 1) * sizeof(*refs));
-	struct labels *sets = malloc((d->n + 1) * sizeof(*sets));
+	struct tsdb_ix_set *sets = malloc((d->n + 1) * sizeof(*sets));
 	int rc = -1;
 
 	if (refs && sets) {
 		for (size_t i = 0; i < d->n; i++) {
 			refs[i] = d->v[i]->ref;
-			sets[i] = tsdb_series_labels(d->v[i]);
+			sets[i] = tsdb_series_set(d->v[i]);
 		}
 		qsort(refs, d->n, sizeof(*refs), cmp_ref);
 		rc = tsdb_ix_remove(&h->ix, refs, d->n, sets, d->n, g);

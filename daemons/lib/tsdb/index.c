@@ -2,10 +2,11 @@
  * The head's inverted index: label name -> label value -> sorted refs.
  *
  * The index doubles as the head's string table: each (name, value) pair is stored once,
- * in the entry that owns its postings, and series labels point at those strings. An
- * entry lives as long as some series carries the pair (its refs are the reference
- * count), and truncation finds the entries of dead series straight from their label
- * pointers, so it never scans the whole index.
+ * in the entry that owns its postings (which points at its name's), and a series
+ * keeps only pointers to its values' strings. An entry lives as long as some series
+ * carries the pair (its refs are the reference count), and truncation finds the
+ * entries of dead series straight from their label pointers, so it never scans the
+ * whole index.
  *
  * Refs are handed out in increasing order, so adding a ref is nearly always an append;
  * concurrent creators can still arrive slightly out of order, which a short insertion
@@ -230,6 +231,7 @@ static struct tsdb_ix_value *value_get(struct tsdb_ix_name *nm, const char *valu
 	if (!v)
 		return NULL;
 	memcpy(v->s, value, len + 1);
+	v->name = nm->s;
 	if (tsdb_ptab_insert(&nm->values, h, v) < 0) {
 		free(v);
 		return NULL;
@@ -238,7 +240,7 @@ static struct tsdb_ix_value *value_get(struct tsdb_ix_name *nm, const char *valu
 }
 
 static int add_one(struct tsdb_index *ix, const struct label *l, uint64_t ref,
-		   struct label *out)
+		   const char **out)
 {
 	struct tsdb_ix_name *nm = name_get(ix, l->name);
 	struct tsdb_ix_value *v;
@@ -249,8 +251,7 @@ static int add_one(struct tsdb_index *ix, const struct label *l, uint64_t ref,
 	pthread_rwlock_wrlock(&nm->lock);
 	v = value_get(nm, l->value);
 	if (v && refs_insert(v, ref) == 0) {
-		out->name = nm->s;
-		out->value = v->s;
+		*out = v->s;
 		rc = 0;
 	}
 	pthread_rwlock_unlock(&nm->lock);
@@ -260,10 +261,10 @@ static int add_one(struct tsdb_index *ix, const struct label *l, uint64_t ref,
 
 /* Undo add_one. An entry left empty stays until a truncation passes by: readers may
  * already hold its string, and listings skip empty entries. */
-static void unadd_one(struct tsdb_index *ix, const struct label *l, uint64_t ref)
+static void unadd_one(struct tsdb_index *ix, const char *value, uint64_t ref)
 {
-	struct tsdb_ix_name *nm = TSDB_CONTAINER_OF(l->name, struct tsdb_ix_name, s);
-	struct tsdb_ix_value *v = TSDB_CONTAINER_OF(l->value, struct tsdb_ix_value, s);
+	struct tsdb_ix_value *v = TSDB_CONTAINER_OF(value, struct tsdb_ix_value, s);
+	struct tsdb_ix_name *nm = TSDB_CONTAINER_OF(v->name, struct tsdb_ix_name, s);
 
 	pthread_rwlock_wrlock(&nm->lock);
 	refs_remove_one(v, ref);
@@ -271,7 +272,7 @@ static void unadd_one(struct tsdb_index *ix, const struct label *l, uint64_t ref
 }
 
 int tsdb_ix_add(struct tsdb_index *ix, const struct labels *ls, uint64_t ref,
-		struct label *out)
+		const char **out)
 {
 	struct tsdb_plist *all = &ix->all;
 	size_t i;
@@ -297,16 +298,16 @@ int tsdb_ix_add(struct tsdb_index *ix, const struct labels *ls, uint64_t ref,
 		return 0;
 fail:
 	while (i-- > 0)
-		unadd_one(ix, &out[i], ref);
+		unadd_one(ix, out[i], ref);
 	return -1;
 }
 
-void tsdb_ix_undo(struct tsdb_index *ix, const struct labels *ls, uint64_t ref)
+void tsdb_ix_undo(struct tsdb_index *ix, struct tsdb_ix_set set, uint64_t ref)
 {
 	struct tsdb_plist *all = &ix->all;
 
-	for (size_t i = 0; i < ls->n; i++)
-		unadd_one(ix, &ls->v[i], ref);
+	for (size_t i = 0; i < set.n; i++)
+		unadd_one(ix, set.v[i], ref);
 	pthread_rwlock_wrlock(&ix->all_lock);
 	for (size_t i = all->n; i > 0; i--) {
 		if (all->v[i - 1] == ref) {
@@ -352,7 +353,7 @@ static void drop_empty_names(struct tsdb_index *ix, struct tsdb_ix_name **names,
 }
 
 int tsdb_ix_remove(struct tsdb_index *ix, const uint64_t *dead, size_t ndead,
-		   const struct labels *sets, size_t nsets, struct tsdb_grave *g)
+		   const struct tsdb_ix_set *sets, size_t nsets, struct tsdb_grave *g)
 {
 	struct tsdb_ix_value **vals = NULL;
 	struct tsdb_ix_name **names = NULL;
@@ -369,9 +370,9 @@ int tsdb_ix_remove(struct tsdb_index *ix, const uint64_t *dead, size_t ndead,
 	for (size_t i = 0; i < nsets; i++) {
 		for (size_t j = 0; j < sets[i].n; j++) {
 			struct tsdb_ix_value *v =
-				TSDB_CONTAINER_OF(sets[i].v[j].value, struct tsdb_ix_value, s);
+				TSDB_CONTAINER_OF(sets[i].v[j], struct tsdb_ix_value, s);
 			struct tsdb_ix_name *nm =
-				TSDB_CONTAINER_OF(sets[i].v[j].name, struct tsdb_ix_name, s);
+				TSDB_CONTAINER_OF(v->name, struct tsdb_ix_name, s);
 
 			if (!v->mark) {
 				v->mark = 1;

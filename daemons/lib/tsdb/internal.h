@@ -199,10 +199,17 @@ struct tsdb_ix_value {
 		uint32_t *narrow;  /* cap > 1 and !wide */
 		uint64_t *wide;
 	} p;
-	uint8_t mark; /* truncation scratch */
+	const char *name; /* its name's string (the name entry's s) */
+	uint8_t mark;     /* truncation scratch */
 	uint8_t wide;
 	char s[];
 };
+
+/* The name of a label whose value is an index string (a series' label). */
+static inline const char *tsdb_ix_name_of(const char *value)
+{
+	return TSDB_CONTAINER_OF(value, struct tsdb_ix_value, s)->name;
+}
 
 struct tsdb_ix_name {
 	pthread_rwlock_t lock; /* the values table and every value's refs */
@@ -220,18 +227,25 @@ struct tsdb_index {
 
 int tsdb_ix_init(struct tsdb_index *ix);
 void tsdb_ix_destroy(struct tsdb_index *ix);
+/* A series' labels as the index holds them: its values' strings in the index (each
+ * value's entry knows its name, tsdb_ix_name_of). */
+struct tsdb_ix_set {
+	const char *const *v;
+	size_t n;
+};
+
 /* Index `ref` under every label of the sorted set `ls`, and point out[i] at the
- * index's own copies of the strings. */
+ * index's own copy of label i's value. */
 int tsdb_ix_add(struct tsdb_index *ix, const struct labels *ls, uint64_t ref,
-		struct label *out);
-/* Take `ref` back out of the postings of `ls` (index strings) and the all-list;
- * entries left empty stay (listings skip them) since readers may hold their strings. */
-void tsdb_ix_undo(struct tsdb_index *ix, const struct labels *ls, uint64_t ref);
-/* Forget the series `dead` (sorted refs) whose label arrays are `sets`; entries left
+		const char **out);
+/* Take `ref` back out of the postings of `set` and the all-list; entries left empty
+ * stay (listings skip them) since readers may hold their strings. */
+void tsdb_ix_undo(struct tsdb_index *ix, struct tsdb_ix_set set, uint64_t ref);
+/* Forget the series `dead` (sorted refs) whose labels are `sets`; entries left
  * without refs go to the grave. Returns -1 on allocation failure (index unchanged
  * for the rest: stale refs are harmless, lookups skip them). */
 int tsdb_ix_remove(struct tsdb_index *ix, const uint64_t *dead, size_t ndead,
-		   const struct labels *sets, size_t nsets, struct tsdb_grave *g);
+		   const struct tsdb_ix_set *sets, size_t nsets, struct tsdb_grave *g);
 /* Refs of name=value (appended to out). */
 int tsdb_ix_postings(struct tsdb_index *ix, const char *name, const char *value,
 		     struct tsdb_plist *out);
@@ -488,7 +502,8 @@ struct tsdb_series {
 	uint8_t dead;                 /* removed by truncation */
 	/* Immutable: */
 	uint16_t nlabels;
-	struct label labels[];        /* point into the index */
+	const char *values[];         /* the labels' values in the index, which knows
+				       * their names: 8 bytes a label, not 16 */
 };
 
 /* Series locks are pooled: a series' lock is the head's lock for its ref. Sharing a
@@ -558,10 +573,16 @@ static inline pthread_mutex_t *tsdb_series_mu(struct tsdb_head *h, const struct 
 	return &h->locks[s->ref & h->smask].mu;
 }
 
-static inline struct labels tsdb_series_labels(const struct tsdb_series *s)
+static inline struct tsdb_ix_set tsdb_series_set(const struct tsdb_series *s)
 {
-	return (struct labels){ (struct label *)s->labels, s->nlabels };
+	return (struct tsdb_ix_set){ s->values, s->nlabels };
 }
+
+/* A series' labels into out (room for s->nlabels), strings in the index. */
+void tsdb_series_labels(const struct tsdb_series *s, struct label *out);
+/* labels_compare() and labels_equal() of a series' labels and a set. */
+int tsdb_series_compare(const struct tsdb_series *a, const struct tsdb_series *b);
+bool tsdb_series_has_labels(const struct tsdb_series *s, const struct labels *ls);
 
 /* Series by ref, or NULL; only for readers (the pointer lives until they leave). */
 struct tsdb_series *tsdb_head_series_by_ref(struct tsdb_head *h, uint64_t ref);

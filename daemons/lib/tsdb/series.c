@@ -41,7 +41,7 @@
 
 struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels)
 {
-	struct tsdb_series *s = calloc(1, sizeof(*s) + nlabels * sizeof(struct label));
+	struct tsdb_series *s = calloc(1, sizeof(*s) + nlabels * sizeof(s->values[0]));
 
 	if (!s)
 		return NULL;
@@ -50,6 +50,43 @@ struct tsdb_series *tsdb_series_new(uint64_t ref, uint64_t hash, size_t nlabels)
 	s->nlabels = (uint16_t)nlabels;
 	tsdb_xor_appender_init(&s->app);
 	return s;
+}
+
+void tsdb_series_labels(const struct tsdb_series *s, struct label *out)
+{
+	for (uint16_t i = 0; i < s->nlabels; i++)
+		out[i] = (struct label){ tsdb_ix_name_of(s->values[i]), s->values[i] };
+}
+
+int tsdb_series_compare(const struct tsdb_series *a, const struct tsdb_series *b)
+{
+	uint16_t n = a->nlabels < b->nlabels ? a->nlabels : b->nlabels;
+
+	for (uint16_t i = 0; i < n; i++) {
+		const char *x = a->values[i], *y = b->values[i];
+		int c;
+
+		if (x == y)
+			continue; /* interned: the same pair */
+		c = strcmp(tsdb_ix_name_of(x), tsdb_ix_name_of(y));
+		if (c)
+			return c;
+		c = strcmp(x, y);
+		if (c)
+			return c;
+	}
+	return a->nlabels < b->nlabels ? -1 : a->nlabels > b->nlabels;
+}
+
+bool tsdb_series_has_labels(const struct tsdb_series *s, const struct labels *ls)
+{
+	if (ls->n != s->nlabels)
+		return false;
+	for (uint16_t i = 0; i < s->nlabels; i++)
+		if (strcmp(ls->v[i].value, s->values[i]) != 0 ||
+		    strcmp(ls->v[i].name, tsdb_ix_name_of(s->values[i])) != 0)
+			return false;
+	return true;
 }
 
 void tsdb_series_free_in(void *h, void *p)
