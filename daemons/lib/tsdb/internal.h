@@ -475,7 +475,8 @@ static inline uint16_t tsdb_chunk_samples(const struct tsdb_chunk_meta *c)
 
 struct tsdb_closed_chunk {
 	int64_t mint, maxt;
-	uint8_t *data; /* immutable; freed (or released to the store) through the grave */
+	uint8_t *data; /* immutable; freed (or released to the store) by truncation or
+			* with its series */
 	uint32_t len;
 	uint8_t parked; /* data is in the head's chunk store, not on the heap */
 };
