@@ -369,6 +369,71 @@ static void test_index_listing(void **state)
 	free(m);
 }
 
+/* The index's postings of one value, checked against a sorted model. */
+static void check_postings(struct tsdb_index *ix, const char *value, const uint64_t *want,
+			   size_t n)
+{
+	struct tsdb_plist got = { 0 };
+
+	assert_int_equal(tsdb_ix_postings(ix, "a", value, &got), 0);
+	assert_int_equal(got.n, n);
+	if (n)
+		assert_memory_equal(got.v, want, n * sizeof(*want));
+	tsdb_plist_free(&got);
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Lists hold refs in 32 bits while they fit: refs past 2^32, in any order, widen them
+ * without losing or reordering any (an inline wide ref included). */
+static void test_postings_wide_refs(void **state)
+{
+	static const uint64_t seq[] = { 5, 3, (1ULL << 33), 7, 2, (1ULL << 32) + 1, 4,
+					UINT32_MAX, 1, (1ULL << 32) };
+	struct label in[2] = { { "a", "x" }, { "a", "y" } };
+	const char *out[2], *kept[N(seq)];
+	struct tsdb_index ix;
+	struct tsdb_reclaim rc;
+	struct tsdb_grave *g = calloc(1, sizeof(*g));
+	uint64_t model[N(seq)], dead[3] = { 3, (1ULL << 32) + 1, (1ULL << 33) };
+	size_t n = 0, w = 0;
+
+	assert_non_null(g);
+	assert_int_equal(tsdb_ix_init(&ix), 0);
+	assert_int_equal(tsdb_reclaim_init(&rc), 0);
+	for (size_t i = 0; i < N(seq); i++) {
+		struct labels ls = { &in[0], 1 };
+
+		assert_int_equal(tsdb_ix_add(&ix, &ls, seq[i], &kept[i]), 0);
+		model[n++] = seq[i];
+		qsort(model, n, sizeof(*model), cmp_ref);
+		check_postings(&ix, "x", model, n);
+	}
+	/* An inline 64-bit ref, then a small one. */
+	assert_int_equal(tsdb_ix_add(&ix, &(struct labels){ &in[1], 1 }, 1ULL << 40, out), 0);
+	assert_int_equal(tsdb_ix_add(&ix, &(struct labels){ &in[1], 1 }, 9, out), 0);
+	check_postings(&ix, "y", (uint64_t[]){ 9, 1ULL << 40 }, 2);
+	assert_string_equal(out[0], "y");
+	assert_string_equal(tsdb_ix_name_of(out[0]), "a");
+	tsdb_ix_undo(&ix, (struct tsdb_ix_set){ out, 1 }, 1ULL << 40);
+	check_postings(&ix, "y", (uint64_t[]){ 9 }, 1);
+	/* Truncation's removal keeps the rest sorted. */
+	assert_int_equal(tsdb_ix_remove(&ix, dead, N(dead), (struct tsdb_ix_set[]){ { kept, 1 } },
+					1, g), 0);
+	for (size_t i = 0; i < n; i++)
+		if (!bsearch(&model[i], dead, N(dead), sizeof(*dead), cmp_ref))
+			model[w++] = model[i];
+	check_postings(&ix, "x", model, w);
+	tsdb_reclaim_retire(&rc, g);
+	tsdb_reclaim_destroy(&rc);
+	tsdb_ix_destroy(&ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_postings_ops),
 		cmocka_unit_test(test_select_against_brute_force),
 		cmocka_unit_test(test_index_listing),
+		cmocka_unit_test(test_postings_wide_refs),
 	};
 	int rc = cmocka_run_group_tests_name("tsdb_index", tests, NULL, NULL);
 

@@ -20,9 +20,10 @@
  * the store writes closed chunks with pwrite(2) and takes no open chunks' bytes.
  *
  * The file is cut into segments filled in turn; each counts its live chunks. A
- * segment whose chunks were all released (head truncation, through the reclaim
- * graves, so no reader can still see them; an open chunk's bytes, which readers copy
- * under the series lock, at once) has its blocks punched out and is filled again
+ * segment whose chunks were all released (head truncation, once no reader reads
+ * below the cut, or a removed series' grave, so no reader can still see them; an open
+ * chunk's bytes, which readers copy under the series lock, at once) has its blocks
+ * punched out and is filled again
  * later. Chunks are released roughly in the order they were closed, so segments empty
  * in turn; when none is free the caller keeps the chunk on the heap, as it does when
  * the store cannot be created.

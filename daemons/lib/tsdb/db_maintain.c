@@ -66,6 +66,8 @@ static bool keep_series(void *ctx, uint64_t ref)
 
 	if (tsdb_head_series_exists(db->head, ref))
 		return true;
+	if (!db->nremap)
+		return false; /* remap is NULL then: bsearch must not see it */
 	r = bsearch(&ref, db->remap, db->nremap, sizeof(*db->remap), cmp_remap_key);
 	return r && tsdb_head_series_exists(db->head, r->to);
 }

@@ -6,6 +6,7 @@
  * (filled from the same log just before) gives the labels back.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tsdb/db_internal.h"
@@ -85,12 +86,19 @@ int tsdb_db_replay_exemplar(struct tsdb_db *db, uint64_t ref, const struct tsdb_
 	struct tsdb_series *s = tsdb_head_series_by_ref(db->head, ref);
 	struct tsdb_exemplar ex = { e->labels, e->t, e->v };
 	struct labels ls;
-	int rc;
+	int rc, ok;
 
 	if (!s)
 		return 1;
-	ls = tsdb_series_labels(s);
-	if (tsdb_exemplars_replay(db->exemplars, &ls, &ex, &rc, err, errlen) < 0)
+	ls = (struct labels){ malloc((s->nlabels + 1) * sizeof(*ls.v)), s->nlabels };
+	if (!ls.v) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	tsdb_series_labels(s, ls.v);
+	ok = tsdb_exemplars_replay(db->exemplars, &ls, &ex, &rc, err, errlen);
+	free(ls.v);
+	if (ok < 0)
 		return -1;
 	if (rc == 0)
 		db->replay.exemplars++;

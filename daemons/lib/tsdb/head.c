@@ -8,7 +8,10 @@
  * and its own lock it is marked dead and leaves the label table (so nobody finds it by
  * labels); then it leaves the ref table; a lock/unlock of the series waits out any
  * appender that found it just before; the index forgets it; and its memory goes to a
- * grave that is freed once the queriers that might still read it are closed.
+ * grave that is freed once the queriers that might still read it are closed. Chunks
+ * wholly before the cut are freed at once instead, as Prometheus' head does: the
+ * truncation first waits out every reader of a range below the cut, and readers
+ * (their range starts at the head's floor or later) copy only chunks in range.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +29,9 @@
 
 /* --- tables ------------------------------------------------------------------------- */
 
-static bool series_has_labels(const void *e, const void *arg)
+static bool series_has_labels(const struct tsdb_series *e, const void *arg)
 {
-	struct labels ls = tsdb_series_labels(e);
-
-	return labels_equal(&ls, arg);
+	return tsdb_series_has_labels(e, arg);
 }
 
 static struct tsdb_stripe *hash_stripe(struct tsdb_head *h, uint64_t hash)
@@ -46,7 +47,7 @@ static struct tsdb_stripe *ref_stripe(struct tsdb_head *h, uint64_t ref)
 /* Called with the ref stripe held. */
 static struct tsdb_series *find_ref(struct tsdb_stripe *st, uint64_t ref)
 {
-	return tsdb_ptab_find(&st->tab, ref, NULL, NULL);
+	return tsdb_stab_find(&st->tab, TSDB_STAB_REF, ref, NULL, NULL);
 }
 
 struct tsdb_series *tsdb_head_series_by_ref(struct tsdb_head *h, uint64_t ref)
@@ -77,7 +78,7 @@ static void stripes_free(struct tsdb_stripe *st, unsigned n)
 	if (!st)
 		return;
 	for (unsigned i = 0; i < n; i++) {
-		tsdb_ptab_free(&st[i].tab);
+		tsdb_stab_free(&st[i].tab);
 		pthread_mutex_destroy(&st[i].mu);
 	}
 	free(st);
@@ -171,10 +172,10 @@ void tsdb_head_free(struct tsdb_head *h)
 	if (!h)
 		return;
 	for (uint32_t i = 0; i <= h->smask; i++) {
-		struct tsdb_ptab *t = &h->by_ref[i].tab;
+		struct tsdb_stab *t = &h->by_ref[i].tab;
 
 		for (uint32_t j = 0; t->slot && j <= t->mask; j++)
-			tsdb_series_free(t->slot[j].e);
+			tsdb_series_free(tsdb_stab_at(t, j));
 	}
 	stripes_free(h->by_hash, h->smask + 1);
 	stripes_free(h->by_ref, h->smask + 1);
@@ -252,7 +253,8 @@ static void lset_free(struct lset *c)
 /* Called with hs (the label set's hash stripe) held. */
 static struct tsdb_series *find_labels(struct tsdb_stripe *hs, const struct lset *c)
 {
-	return tsdb_ptab_find(&hs->tab, c->hash, series_has_labels, &c->ls);
+	return tsdb_stab_find(&hs->tab, TSDB_STAB_HASH, c->hash, series_has_labels,
+			      &c->ls);
 }
 
 static void raise_ref(struct tsdb_head *h, uint64_t next)
@@ -271,28 +273,26 @@ static struct tsdb_series *create_locked(struct tsdb_head *h, struct tsdb_stripe
 {
 	struct tsdb_series *s = tsdb_series_new(ref, c->hash, c->ls.n);
 	struct tsdb_stripe *rs = ref_stripe(h, ref);
-	struct labels own;
 	int rc;
 
 	if (!s)
 		return NULL;
-	if (tsdb_ix_add(&h->ix, &c->ls, ref, s->labels) < 0)
+	if (tsdb_ix_add(&h->ix, &c->ls, ref, s->values) < 0)
 		goto fail;
-	own = tsdb_series_labels(s);
-	if (tsdb_ptab_insert(&hs->tab, c->hash, s) < 0)
+	if (tsdb_stab_insert(&hs->tab, TSDB_STAB_HASH, s) < 0)
 		goto fail_ix;
 	pthread_mutex_lock(&rs->mu);
-	rc = tsdb_ptab_insert(&rs->tab, ref, s);
+	rc = tsdb_stab_insert(&rs->tab, TSDB_STAB_REF, s);
 	pthread_mutex_unlock(&rs->mu);
 	if (rc < 0) {
-		tsdb_ptab_remove(&hs->tab, c->hash, s);
+		tsdb_stab_remove(&hs->tab, TSDB_STAB_HASH, s);
 		goto fail_ix;
 	}
 	__atomic_fetch_add(&h->nseries, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->created, 1, __ATOMIC_RELAXED);
 	return s;
 fail_ix:
-	tsdb_ix_undo(&h->ix, &own, ref);
+	tsdb_ix_undo(&h->ix, tsdb_series_set(s), ref);
 fail:
 	tsdb_series_free(s);
 	return NULL;
@@ -437,7 +437,7 @@ void tsdb_head_prefetch(struct tsdb_head *h, uint64_t ref, int stage)
 		return;
 	}
 	if (stage == 1) {
-		tsdb_ptab_prefetch(&rs->tab, ref);
+		tsdb_stab_prefetch(&rs->tab, ref);
 		return;
 	}
 	/* The later stages find the series as an append does (its stripe and slot are in
@@ -628,16 +628,16 @@ static int sweep_stripe(struct tsdb_head *h, struct tsdb_stripe *hs, int64_t min
 
 	pthread_mutex_lock(&hs->mu);
 	for (uint32_t j = 0; hs->tab.slot && j <= hs->tab.mask && rc == 0; j++) {
-		struct tsdb_series *s = hs->tab.slot[j].e;
+		struct tsdb_series *s = tsdb_stab_at(&hs->tab, j);
 
 		if (!s)
 			continue;
 		pthread_mutex_lock(tsdb_series_mu(h, s));
-		/* Room for its chunks and for every doomed series so far plus this one (they
-		 * are buried last), so nothing below can fail. */
-		rc = tsdb_grave_reserve(g, s->nclosed + d->n + 1);
+		/* Room for every doomed series so far plus this one (they are buried
+		 * last), so nothing below can fail. */
+		rc = tsdb_grave_reserve(g, d->n + 1);
 		if (rc == 0) {
-			tsdb_series_trim(h, s, mint, g);
+			tsdb_series_trim(h, s, mint);
 			if (tsdb_series_empty_since(s, mint) &&
 			    !(tsdb_series_never_sampled(s) && s->ref >= watermark)) {
 				rc = doomed_push(d, s);
@@ -648,7 +648,7 @@ static int sweep_stripe(struct tsdb_head *h, struct tsdb_stripe *hs, int64_t min
 		pthread_mutex_unlock(tsdb_series_mu(h, s));
 	}
 	for (size_t k = first; k < d->n; k++)
-		tsdb_ptab_remove(&hs->tab, d->v[k]->hash, d->v[k]);
+		tsdb_stab_remove(&hs->tab, TSDB_STAB_HASH, d->v[k]);
 	pthread_mutex_unlock(&hs->mu);
 	return rc;
 }
@@ -664,13 +664,13 @@ static int cmp_ref(const void *a, const void *b)
 static int forget(struct tsdb_head *h, const struct doomed *d, struct tsdb_grave *g)
 {
 	uint64_t *refs = malloc((d->n + 1) * sizeof(*refs));
-	struct labels *sets = malloc((d->n + 1) * sizeof(*sets));
+	struct tsdb_ix_set *sets = malloc((d->n + 1) * sizeof(*sets));
 	int rc = -1;
 
 	if (refs && sets) {
 		for (size_t i = 0; i < d->n; i++) {
 			refs[i] = d->v[i]->ref;
-			sets[i] = tsdb_series_labels(d->v[i]);
+			sets[i] = tsdb_series_set(d->v[i]);
 		}
 		qsort(refs, d->n, sizeof(*refs), cmp_ref);
 		rc = tsdb_ix_remove(&h->ix, refs, d->n, sets, d->n, g);
@@ -710,7 +710,7 @@ int tsdb_head_truncate(struct tsdb_head *h, int64_t mint, uint64_t *removed, cha
 		struct tsdb_stripe *rs = ref_stripe(h, s->ref);
 
 		pthread_mutex_lock(&rs->mu);
-		tsdb_ptab_remove(&rs->tab, s->ref, s);
+		tsdb_stab_remove(&rs->tab, TSDB_STAB_REF, s);
 		pthread_mutex_unlock(&rs->mu);
 		/* An appender that found it before it left the table is done after this. */
 		pthread_mutex_lock(tsdb_series_mu(h, s));

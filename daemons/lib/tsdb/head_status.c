@@ -96,7 +96,7 @@ static uint64_t count_chunks(struct tsdb_head *h)
 
 		pthread_mutex_lock(&st->mu);
 		for (uint32_t j = 0; st->tab.slot && j <= st->tab.mask; j++) {
-			struct tsdb_series *s = st->tab.slot[j].e;
+			struct tsdb_series *s = tsdb_stab_at(&st->tab, j);
 
 			if (!s)
 				continue;

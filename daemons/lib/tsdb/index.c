@@ -2,16 +2,18 @@
  * The head's inverted index: label name -> label value -> sorted refs.
  *
  * The index doubles as the head's string table: each (name, value) pair is stored once,
- * in the entry that owns its postings, and series labels point at those strings. An
- * entry lives as long as some series carries the pair (its refs are the reference
- * count), and truncation finds the entries of dead series straight from their label
- * pointers, so it never scans the whole index.
+ * in the entry that owns its postings (which points at its name's), and a series
+ * keeps only pointers to its values' strings. An entry lives as long as some series
+ * carries the pair (its refs are the reference count), and truncation finds the
+ * entries of dead series straight from their label pointers, so it never scans the
+ * whole index.
  *
  * Refs are handed out in increasing order, so adding a ref is nearly always an append;
  * concurrent creators can still arrive slightly out of order, which a short insertion
  * handles. A singleton list is stored inline (high-cardinality labels cost no extra
- * allocation). Locks: `lock` guards the names table; each name has its own rwlock for
- * its values and their refs; `all_lock` guards the list of every ref.
+ * allocation), longer ones in 32 bits a ref while refs fit. Locks: `lock` guards the
+ * names table; each name has its own rwlock for its values and their refs; `all_lock`
+ * guards the list of every ref.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,34 @@ static bool name_eq(const void *e, const void *key)
 	return strcmp(((const struct tsdb_ix_name *)e)->s, key) == 0;
 }
 
-static uint64_t *refs(struct tsdb_ix_value *v)
+static uint64_t ref_at(const struct tsdb_ix_value *v, uint32_t i)
 {
-	return v->cap <= 1 ? &v->p.one : v->p.many;
+	if (v->cap <= 1)
+		return v->p.one;
+	return v->wide ? v->p.wide[i] : v->p.narrow[i];
+}
+
+/* r fits the list's width (refs_insert widened it first). */
+static void ref_set(struct tsdb_ix_value *v, uint32_t i, uint64_t r)
+{
+	if (v->cap <= 1)
+		v->p.one = r;
+	else if (v->wide)
+		v->p.wide[i] = r;
+	else
+		v->p.narrow[i] = (uint32_t)r;
+}
+
+/* Append a value's refs to out. */
+static int refs_append(const struct tsdb_ix_value *v, struct tsdb_plist *out)
+{
+	if (v->n == 0)
+		return 0;
+	if (tsdb_plist_reserve(out, v->n) < 0)
+		return -1;
+	for (uint32_t i = 0; i < v->n; i++)
+		out->v[out->n++] = ref_at(v, i);
+	return 0;
 }
 
 int tsdb_ix_init(struct tsdb_index *ix)
@@ -50,7 +77,7 @@ static void value_free(void *p)
 	struct tsdb_ix_value *v = p;
 
 	if (v->cap > 1)
-		free(v->p.many);
+		free(v->p.wide);
 	free(v);
 }
 
@@ -83,45 +110,66 @@ void tsdb_ix_destroy(struct tsdb_index *ix)
 
 /* --- adding ------------------------------------------------------------------------- */
 
+/* Room for cap refs, 64-bit ones if wide; the refs are kept. */
+static int refs_resize(struct tsdb_ix_value *v, uint32_t cap, bool wide)
+{
+	void *nr;
+
+	if (v->cap > 1 && (bool)v->wide == wide) {
+		nr = realloc(v->p.wide, (size_t)cap * (wide ? 8 : 4));
+		if (!nr)
+			return -1;
+		v->p.wide = nr;
+		v->cap = cap;
+		return 0;
+	}
+	nr = malloc((size_t)cap * (wide ? 8 : 4));
+	if (!nr)
+		return -1;
+	for (uint32_t i = 0; i < v->n; i++) {
+		if (wide)
+			((uint64_t *)nr)[i] = ref_at(v, i);
+		else
+			((uint32_t *)nr)[i] = (uint32_t)ref_at(v, i);
+	}
+	if (v->cap > 1)
+		free(v->p.wide);
+	v->p.wide = nr;
+	v->cap = cap;
+	v->wide = wide;
+	return 0;
+}
+
 static int refs_insert(struct tsdb_ix_value *v, uint64_t ref)
 {
-	uint64_t *r;
-	size_t pos;
+	bool wide = v->wide || ref > UINT32_MAX ||
+		    (v->cap == 1 && v->n && v->p.one > UINT32_MAX);
+	uint32_t pos;
 
-	if (v->n == v->cap) {
-		uint32_t cap = v->cap == 0 ? 1 : v->cap < 4 ? 4 : v->cap * 2;
-		uint64_t *nr;
+	if (v->cap == 0) {
+		v->cap = 1;
+	} else if (v->n == v->cap || (wide && !v->wide && v->cap > 1)) {
+		uint32_t cap = v->n < v->cap ? v->cap : v->cap < 4 ? 4 : v->cap * 2;
 
-		if (cap == 1) {
-			v->cap = 1;
-		} else {
-			nr = v->cap <= 1 ? malloc(cap * sizeof(*nr))
-					 : realloc(v->p.many, cap * sizeof(*nr));
-			if (!nr)
-				return -1;
-			if (v->cap == 1)
-				nr[0] = v->p.one;
-			v->p.many = nr;
-			v->cap = cap;
-		}
+		if (refs_resize(v, cap, wide) < 0)
+			return -1;
 	}
-	r = refs(v);
 	pos = v->n;
-	while (pos > 0 && r[pos - 1] > ref)
+	while (pos > 0 && ref_at(v, pos - 1) > ref) {
+		ref_set(v, pos, ref_at(v, pos - 1));
 		pos--;
-	memmove(r + pos + 1, r + pos, (v->n - pos) * sizeof(*r));
-	r[pos] = ref;
+	}
+	ref_set(v, pos, ref);
 	v->n++;
 	return 0;
 }
 
 static void refs_remove_one(struct tsdb_ix_value *v, uint64_t ref)
 {
-	uint64_t *r = refs(v);
-
 	for (uint32_t i = v->n; i > 0; i--) {
-		if (r[i - 1] == ref) {
-			memmove(r + i - 1, r + i, (v->n - i) * sizeof(*r));
+		if (ref_at(v, i - 1) == ref) {
+			for (uint32_t j = i; j < v->n; j++)
+				ref_set(v, j - 1, ref_at(v, j));
 			v->n--;
 			return;
 		}
@@ -183,6 +231,7 @@ static struct tsdb_ix_value *value_get(struct tsdb_ix_name *nm, const char *valu
 	if (!v)
 		return NULL;
 	memcpy(v->s, value, len + 1);
+	v->name = nm->s;
 	if (tsdb_ptab_insert(&nm->values, h, v) < 0) {
 		free(v);
 		return NULL;
@@ -191,7 +240,7 @@ static struct tsdb_ix_value *value_get(struct tsdb_ix_name *nm, const char *valu
 }
 
 static int add_one(struct tsdb_index *ix, const struct label *l, uint64_t ref,
-		   struct label *out)
+		   const char **out)
 {
 	struct tsdb_ix_name *nm = name_get(ix, l->name);
 	struct tsdb_ix_value *v;
@@ -202,8 +251,7 @@ static int add_one(struct tsdb_index *ix, const struct label *l, uint64_t ref,
 	pthread_rwlock_wrlock(&nm->lock);
 	v = value_get(nm, l->value);
 	if (v && refs_insert(v, ref) == 0) {
-		out->name = nm->s;
-		out->value = v->s;
+		*out = v->s;
 		rc = 0;
 	}
 	pthread_rwlock_unlock(&nm->lock);
@@ -213,10 +261,10 @@ static int add_one(struct tsdb_index *ix, const struct label *l, uint64_t ref,
 
 /* Undo add_one. An entry left empty stays until a truncation passes by: readers may
  * already hold its string, and listings skip empty entries. */
-static void unadd_one(struct tsdb_index *ix, const struct label *l, uint64_t ref)
+static void unadd_one(struct tsdb_index *ix, const char *value, uint64_t ref)
 {
-	struct tsdb_ix_name *nm = TSDB_CONTAINER_OF(l->name, struct tsdb_ix_name, s);
-	struct tsdb_ix_value *v = TSDB_CONTAINER_OF(l->value, struct tsdb_ix_value, s);
+	struct tsdb_ix_value *v = TSDB_CONTAINER_OF(value, struct tsdb_ix_value, s);
+	struct tsdb_ix_name *nm = TSDB_CONTAINER_OF(v->name, struct tsdb_ix_name, s);
 
 	pthread_rwlock_wrlock(&nm->lock);
 	refs_remove_one(v, ref);
@@ -224,7 +272,7 @@ static void unadd_one(struct tsdb_index *ix, const struct label *l, uint64_t ref
 }
 
 int tsdb_ix_add(struct tsdb_index *ix, const struct labels *ls, uint64_t ref,
-		struct label *out)
+		const char **out)
 {
 	struct tsdb_plist *all = &ix->all;
 	size_t i;
@@ -250,16 +298,16 @@ int tsdb_ix_add(struct tsdb_index *ix, const struct labels *ls, uint64_t ref,
 		return 0;
 fail:
 	while (i-- > 0)
-		unadd_one(ix, &out[i], ref);
+		unadd_one(ix, out[i], ref);
 	return -1;
 }
 
-void tsdb_ix_undo(struct tsdb_index *ix, const struct labels *ls, uint64_t ref)
+void tsdb_ix_undo(struct tsdb_index *ix, struct tsdb_ix_set set, uint64_t ref)
 {
 	struct tsdb_plist *all = &ix->all;
 
-	for (size_t i = 0; i < ls->n; i++)
-		unadd_one(ix, &ls->v[i], ref);
+	for (size_t i = 0; i < set.n; i++)
+		unadd_one(ix, set.v[i], ref);
 	pthread_rwlock_wrlock(&ix->all_lock);
 	for (size_t i = all->n; i > 0; i--) {
 		if (all->v[i - 1] == ref) {
@@ -275,12 +323,14 @@ void tsdb_ix_undo(struct tsdb_index *ix, const struct labels *ls, uint64_t ref)
 
 static void filter_refs(struct tsdb_ix_value *v, const uint64_t *dead, size_t ndead)
 {
-	uint64_t *r = refs(v);
 	uint32_t w = 0;
 
-	for (uint32_t i = 0; i < v->n; i++)
-		if (!tsdb_plist_contains(dead, ndead, r[i]))
-			r[w++] = r[i];
+	for (uint32_t i = 0; i < v->n; i++) {
+		uint64_t r = ref_at(v, i);
+
+		if (!tsdb_plist_contains(dead, ndead, r))
+			ref_set(v, w++, r);
+	}
 	v->n = w;
 }
 
@@ -303,7 +353,7 @@ static void drop_empty_names(struct tsdb_index *ix, struct tsdb_ix_name **names,
 }
 
 int tsdb_ix_remove(struct tsdb_index *ix, const uint64_t *dead, size_t ndead,
-		   const struct labels *sets, size_t nsets, struct tsdb_grave *g)
+		   const struct tsdb_ix_set *sets, size_t nsets, struct tsdb_grave *g)
 {
 	struct tsdb_ix_value **vals = NULL;
 	struct tsdb_ix_name **names = NULL;
@@ -320,9 +370,9 @@ int tsdb_ix_remove(struct tsdb_index *ix, const uint64_t *dead, size_t ndead,
 	for (size_t i = 0; i < nsets; i++) {
 		for (size_t j = 0; j < sets[i].n; j++) {
 			struct tsdb_ix_value *v =
-				TSDB_CONTAINER_OF(sets[i].v[j].value, struct tsdb_ix_value, s);
+				TSDB_CONTAINER_OF(sets[i].v[j], struct tsdb_ix_value, s);
 			struct tsdb_ix_name *nm =
-				TSDB_CONTAINER_OF(sets[i].v[j].name, struct tsdb_ix_name, s);
+				TSDB_CONTAINER_OF(v->name, struct tsdb_ix_name, s);
 
 			if (!v->mark) {
 				v->mark = 1;
@@ -388,7 +438,7 @@ int tsdb_ix_postings(struct tsdb_index *ix, const char *name, const char *value,
 		return 0;
 	v = tsdb_ptab_find(&nm->values, tsdb_hash_str(value), value_eq, value);
 	if (v)
-		rc = tsdb_plist_append(out, refs(v), v->n);
+		rc = refs_append(v, out);
 	pthread_rwlock_unlock(&nm->lock);
 	return rc;
 }
@@ -406,7 +456,7 @@ int tsdb_ix_postings_where(struct tsdb_index *ix, const char *name,
 		struct tsdb_ix_value *v = nm->values.slot[i].e;
 
 		if (v && v->n && pred(arg, v->s) == want)
-			rc = tsdb_plist_append(out, refs(v), v->n);
+			rc = refs_append(v, out);
 	}
 	pthread_rwlock_unlock(&nm->lock);
 	return rc;

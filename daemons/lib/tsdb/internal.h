@@ -188,16 +188,28 @@ bool tsdb_plist_contains(const uint64_t *v, size_t n, uint64_t x);
 /* ---- index.c: label name -> value -> refs ------------------------------------------- */
 
 /* A value owns its refs (sorted) and the one copy of its string; series labels point
- * at `s`, so the entry is found back from a label with TSDB_CONTAINER_OF. */
+ * at `s`, so the entry is found back from a label with TSDB_CONTAINER_OF. A list of
+ * more than one ref holds them in 32 bits while they fit (a head creates 4 billion
+ * series before they do not), in 64 from the first that does not: half the size for
+ * the index's largest part. */
 struct tsdb_ix_value {
 	uint32_t n, cap;
 	union {
-		uint64_t one;   /* cap <= 1: the ref is stored inline */
-		uint64_t *many;
+		uint64_t one;      /* cap <= 1: the ref is stored inline */
+		uint32_t *narrow;  /* cap > 1 and !wide */
+		uint64_t *wide;
 	} p;
-	uint8_t mark; /* truncation scratch */
+	const char *name; /* its name's string (the name entry's s) */
+	uint8_t mark;     /* truncation scratch */
+	uint8_t wide;
 	char s[];
 };
+
+/* The name of a label whose value is an index string (a series' label). */
+static inline const char *tsdb_ix_name_of(const char *value)
+{
+	return TSDB_CONTAINER_OF(value, struct tsdb_ix_value, s)->name;
+}
 
 struct tsdb_ix_name {
 	pthread_rwlock_t lock; /* the values table and every value's refs */
@@ -215,18 +227,25 @@ struct tsdb_index {
 
 int tsdb_ix_init(struct tsdb_index *ix);
 void tsdb_ix_destroy(struct tsdb_index *ix);
+/* A series' labels as the index holds them: its values' strings in the index (each
+ * value's entry knows its name, tsdb_ix_name_of). */
+struct tsdb_ix_set {
+	const char *const *v;
+	size_t n;
+};
+
 /* Index `ref` under every label of the sorted set `ls`, and point out[i] at the
- * index's own copies of the strings. */
+ * index's own copy of label i's value. */
 int tsdb_ix_add(struct tsdb_index *ix, const struct labels *ls, uint64_t ref,
-		struct label *out);
-/* Take `ref` back out of the postings of `ls` (index strings) and the all-list;
- * entries left empty stay (listings skip them) since readers may hold their strings. */
-void tsdb_ix_undo(struct tsdb_index *ix, const struct labels *ls, uint64_t ref);
-/* Forget the series `dead` (sorted refs) whose label arrays are `sets`; entries left
+		const char **out);
+/* Take `ref` back out of the postings of `set` and the all-list; entries left empty
+ * stay (listings skip them) since readers may hold their strings. */
+void tsdb_ix_undo(struct tsdb_index *ix, struct tsdb_ix_set set, uint64_t ref);
+/* Forget the series `dead` (sorted refs) whose labels are `sets`; entries left
  * without refs go to the grave. Returns -1 on allocation failure (index unchanged
  * for the rest: stale refs are harmless, lookups skip them). */
 int tsdb_ix_remove(struct tsdb_index *ix, const uint64_t *dead, size_t ndead,
-		   const struct labels *sets, size_t nsets, struct tsdb_grave *g);
+		   const struct tsdb_ix_set *sets, size_t nsets, struct tsdb_grave *g);
 /* Refs of name=value (appended to out). */
 int tsdb_ix_postings(struct tsdb_index *ix, const char *name, const char *value,
 		     struct tsdb_plist *out);
@@ -298,8 +317,8 @@ void tsdb_chunk_store_wrote(struct tsdb_chunk_store *cs, const void *p, size_t l
  * the pointer returned, until released. NULL as for a reservation. */
 const uint8_t *tsdb_chunk_store_put(struct tsdb_chunk_store *cs, const void *data, size_t len);
 bool tsdb_chunk_store_owns(const struct tsdb_chunk_store *cs, const void *p);
-/* Release a reservation or a chunk put earlier, once no reader can still read it (a
- * grave's fn_ctx, ctx = the store). */
+/* Release a reservation or a chunk put earlier, once no reader can still read it
+ * (ctx = the store). */
 void tsdb_chunk_store_release(void *ctx, void *p);
 /* Chunks put and reservations taken, not yet released (tests, status). */
 size_t tsdb_chunk_store_live(const struct tsdb_chunk_store *cs);
@@ -456,7 +475,8 @@ static inline uint16_t tsdb_chunk_samples(const struct tsdb_chunk_meta *c)
 
 struct tsdb_closed_chunk {
 	int64_t mint, maxt;
-	uint8_t *data; /* immutable; freed (or released to the store) through the grave */
+	uint8_t *data; /* immutable; freed (or released to the store) by truncation or
+			* with its series */
 	uint32_t len;
 	uint8_t parked; /* data is in the head's chunk store, not on the heap */
 };
@@ -483,7 +503,8 @@ struct tsdb_series {
 	uint8_t dead;                 /* removed by truncation */
 	/* Immutable: */
 	uint16_t nlabels;
-	struct label labels[];        /* point into the index */
+	const char *values[];         /* the labels' values in the index, which knows
+				       * their names: 8 bytes a label, not 16 */
 };
 
 /* Series locks are pooled: a series' lock is the head's lock for its ref. Sharing a
@@ -493,9 +514,38 @@ struct tsdb_lock {
 	pthread_mutex_t mu;
 } __attribute__((aligned(64)));
 
+/* ---- series_table.c: the head's tables of series ------------------------------------ */
+
+/* A slot: the series pointer and a 16-bit tag of its key (0: empty). */
+struct tsdb_stab {
+	uint64_t *slot;
+	uint32_t mask; /* capacity - 1 (0 when empty) */
+	uint32_t n;
+};
+
+/* Which key of a series a table is by. */
+enum tsdb_stab_key {
+	TSDB_STAB_REF,
+	TSDB_STAB_HASH,
+};
+
+/* 0, or -1 when out of memory or s is beyond 48-bit addresses. */
+int tsdb_stab_insert(struct tsdb_stab *t, enum tsdb_stab_key by, struct tsdb_series *s);
+/* The series with that key for which eq(s, arg) holds (eq NULL: keys are unique). */
+struct tsdb_series *tsdb_stab_find(const struct tsdb_stab *t, enum tsdb_stab_key by,
+				   uint64_t key,
+				   bool (*eq)(const struct tsdb_series *s, const void *arg),
+				   const void *arg);
+bool tsdb_stab_remove(struct tsdb_stab *t, enum tsdb_stab_key by, const struct tsdb_series *s);
+/* Slot i's series or NULL (i <= mask, slot not NULL), for walks of the whole table. */
+struct tsdb_series *tsdb_stab_at(const struct tsdb_stab *t, uint32_t i);
+/* Start loading key's home slot; safe without the table's lock (a hint only). */
+void tsdb_stab_prefetch(const struct tsdb_stab *t, uint64_t key);
+void tsdb_stab_free(struct tsdb_stab *t);
+
 struct tsdb_stripe {
 	pthread_mutex_t mu;
-	struct tsdb_ptab tab;
+	struct tsdb_stab tab;
 	uint64_t appended; /* atomic */
 } __attribute__((aligned(64)));
 
@@ -524,10 +574,16 @@ static inline pthread_mutex_t *tsdb_series_mu(struct tsdb_head *h, const struct 
 	return &h->locks[s->ref & h->smask].mu;
 }
 
-static inline struct labels tsdb_series_labels(const struct tsdb_series *s)
+static inline struct tsdb_ix_set tsdb_series_set(const struct tsdb_series *s)
 {
-	return (struct labels){ (struct label *)s->labels, s->nlabels };
+	return (struct tsdb_ix_set){ s->values, s->nlabels };
 }
+
+/* A series' labels into out (room for s->nlabels), strings in the index. */
+void tsdb_series_labels(const struct tsdb_series *s, struct label *out);
+/* labels_compare() and labels_equal() of a series' labels and a set. */
+int tsdb_series_compare(const struct tsdb_series *a, const struct tsdb_series *b);
+bool tsdb_series_has_labels(const struct tsdb_series *s, const struct labels *ls);
 
 /* Series by ref, or NULL; only for readers (the pointer lives until they leave). */
 struct tsdb_series *tsdb_head_series_by_ref(struct tsdb_head *h, uint64_t ref);
@@ -545,10 +601,12 @@ void tsdb_series_free_in(void *h, void *p);
  * (counted in h). minv is the lowest timestamp allowed in order. */
 int tsdb_series_append(struct tsdb_head *h, struct tsdb_series *s, int64_t t, double v,
 		       int64_t minv, bool any_order, char *err, size_t errlen);
-/* Drop closed chunks and out-of-order samples wholly before mint into g (which must
- * have room for nclosed entries); parked chunks go back to h's store. */
-void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint,
-		      struct tsdb_grave *g);
+/* Free closed chunks and drop out-of-order samples wholly before mint, at once;
+ * parked chunks go back to h's store. Only once no reader reads below mint (readers
+ * copy only what overlaps their range, which starts at the head's floor or later),
+ * so no grave is needed: the one copy of 20k chunk pointers was a cut's largest
+ * transient allocation. */
+void tsdb_series_trim(struct tsdb_head *h, struct tsdb_series *s, int64_t mint);
 /* No sample at or after mint (the open chunk is kept until the series goes). */
 bool tsdb_series_empty_since(const struct tsdb_series *s, int64_t mint);
 bool tsdb_series_never_sampled(const struct tsdb_series *s);

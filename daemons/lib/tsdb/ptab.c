@@ -1,13 +1,11 @@
 /*
- * An open-addressing hash table of (64-bit key, pointer) with linear probing. The head
- * keeps every series in two of these (by label hash and by ref) and the index keeps
- * names and values in them. Keys sit in the slots so a probe never touches an element
- * it does not want (each such touch is a cache miss on the append path); elements whose
- * keys can collide (hashes) are confirmed with the caller's eq. Deletion shifts later
- * entries back instead of leaving tombstones, so lookups never slow down after churn.
- * Grows at 7/8 load: a probe compares keys in the slots, 4 to a cache line, so a
- * longer run costs little, and the head's two tables (2 x 16 bytes a series at full
- * load) took a third more at 3/4 (~0.5 MiB per 20k series).
+ * An open-addressing hash table of (64-bit key, pointer) with linear probing. The index
+ * keeps names and values in these (the head's series tables are series_table.c, half
+ * the size a slot). Keys sit in the slots so a probe never touches an element it does
+ * not want (each such touch is a cache miss); elements whose keys can collide (hashes)
+ * are confirmed with the caller's eq. Deletion shifts later entries back instead of
+ * leaving tombstones, so lookups never slow down after churn. Grows at 7/8 load: a
+ * probe compares keys in the slots, 4 to a cache line, so a longer run costs little.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -29,6 +29,7 @@ struct head_set {
 	struct tsdb_snap_set s; /* first */
 	struct head_set *next;
 	struct tsdb_head *h;
+	struct arena *arena; /* the querier's */
 	struct tsdb_series **series;
 	size_t n, i;
 };
@@ -41,10 +42,8 @@ static int oom(char *err, size_t errlen)
 
 static int cmp_series(const void *a, const void *b)
 {
-	struct labels x = tsdb_series_labels(*(struct tsdb_series *const *)a);
-	struct labels y = tsdb_series_labels(*(struct tsdb_series *const *)b);
-
-	return labels_compare(&x, &y);
+	return tsdb_series_compare(*(struct tsdb_series *const *)a,
+				   *(struct tsdb_series *const *)b);
 }
 
 /* The live series for a sorted ref list, in an arena array. */
@@ -101,7 +100,12 @@ static bool set_next(struct tsdb_series_set *base)
 			return tsdb_snap_set_fail(&hs->s, "out of memory");
 		if (rc == 0)
 			continue;
-		hs->s.cur = tsdb_series_labels(s);
+		/* In the arena: callers may keep a series' labels until the querier closes. */
+		hs->s.cur.v = arena_alloc(hs->arena, (s->nlabels + 1) * sizeof(*hs->s.cur.v));
+		if (!hs->s.cur.v)
+			return tsdb_snap_set_fail(&hs->s, "out of memory");
+		tsdb_series_labels(s, hs->s.cur.v);
+		hs->s.cur.n = s->nlabels;
 		return true;
 	}
 	return false;
@@ -127,6 +131,7 @@ static int hq_select(struct tsdb_querier *q, const struct tsdb_matcher *ms, size
 		return oom(err, errlen);
 	qsort(hs->series, hs->n, sizeof(*hs->series), cmp_series);
 	hs->h = hq->h;
+	hs->arena = q->arena;
 	hs->next = hq->sets;
 	hq->sets = hs;
 	*out = &hs->s.ss;
@@ -169,14 +174,13 @@ static int collect(struct head_querier *hq, const char *name, const struct tsdb_
 	if (!out->v)
 		return oom(err, errlen);
 	for (size_t i = 0; i < count; i++) {
-		struct labels ls = tsdb_series_labels(ser[i]);
-		const char *v;
+		for (size_t j = 0; j < ser[i]->nlabels; j++) {
+			const char *ln = tsdb_ix_name_of(ser[i]->values[j]);
 
-		if (!name) {
-			for (size_t j = 0; j < ls.n; j++)
-				out->v[out->n++] = ls.v[j].name;
-		} else if ((v = labels_get(&ls, name))) {
-			out->v[out->n++] = v;
+			if (!name)
+				out->v[out->n++] = ln;
+			else if (strcmp(ln, name) == 0)
+				out->v[out->n++] = ser[i]->values[j];
 		}
 	}
 	tsdb_strings_unique_interned(out);
@@ -267,7 +271,8 @@ static int walk(struct tsdb_head *h, int64_t mint, int64_t maxt, bool sorted,
 	struct tsdb_plist all = { 0 };
 	struct tsdb_snap snap = { .pread = true };
 	struct tsdb_series **ser;
-	size_t n;
+	struct label *lv = NULL;
+	size_t n, cap = 0;
 	int rc = tsdb_ix_all(&h->ix, &all);
 
 	if (rc == 0)
@@ -279,21 +284,27 @@ static int walk(struct tsdb_head *h, int64_t mint, int64_t maxt, bool sorted,
 	}
 	qsort(ser, n, sizeof(*ser), sorted ? cmp_series : cmp_series_ref);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct labels ls = tsdb_series_labels(ser[i]);
+		struct labels ls = { lv, ser[i]->nlabels };
 		struct tsdb_head_series view;
 		int got = tsdb_series_snapshot(h, ser[i], mint, maxt, false, &snap);
 
+		/* One array for every series' labels: fn copies what it keeps. */
+		if (got > 0 && tsdb_grow((void **)&lv, &cap, ls.n, sizeof(*lv)) < 0)
+			got = -1;
 		if (got < 0) {
 			*failed = true;
 			rc = TSDB_EFAIL;
 		}
 		if (got <= 0)
 			continue;
+		ls.v = lv;
+		tsdb_series_labels(ser[i], lv);
 		view = (struct tsdb_head_series){ ser[i]->ref, &ls, snap.chunks, snap.nchunks,
 						  snap.ooo, snap.nooo };
 		rc = fn(arg, &view);
 	}
 	tsdb_snap_free(&snap);
+	free(lv);
 	return rc;
 }
 
