@@ -90,9 +90,11 @@ int main(int argc, char **argv)
 	 * 8 per core); memory one arena frees cannot serve another's allocations, so the
 	 * head's series and chunks, spread over the HTTP threads' arenas, pinned ~6 MiB
 	 * more at peak (20k series). Allocations on the request path are few (arenas of
-	 * our own), so two arenas cost no measurable contention. MALLOC_ARENA_MAX wins. */
+	 * our own, pooled buffers), so one arena costs no measurable contention: with one
+	 * the ingestion benchmark peaked at 19.1-19.4 MiB and 0.92-1.02 CPU s per M
+	 * samples, with two at 19.0-20.5 MiB and 0.99-1.11. MALLOC_ARENA_MAX wins. */
 	if (!getenv("MALLOC_ARENA_MAX"))
-		mallopt(M_ARENA_MAX, 2);
+		mallopt(M_ARENA_MAX, 1);
 	/* Big buffers (request bodies, decoded batches, block writer sections) come from
 	 * mmap and go back whole. Left to itself, glibc raises this threshold to the size
 	 * of the largest buffer freed (up to 32 MiB): later ones then come from the heap
