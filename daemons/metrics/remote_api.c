@@ -2,7 +2,9 @@
  * Remote-write and remote-read handlers. Decoding and validation live in the shared
  * `remote` module, storage in `tsdb/db`; this file maps their outcomes to HTTP.
  */
+#include <semaphore.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "http/http.h"
 #include "log/log.h"
@@ -17,6 +19,12 @@
 struct remote_api {
 	struct tsdb_db *db;
 	struct remote_series_cache *cache;
+	/* At most one request per core between decoding and written(): the HTTP threads
+	 * outnumber the cores (they wait for fsyncs), and each decoding request holds its
+	 * decoded body, batch and arena (~500 KiB for 2000 series) that more decoders at
+	 * once than cores would only hold longer, not finish sooner. */
+	sem_t decoders;
+	bool gate;
 	struct metric_child *invalid_labels;
 	struct metric_child *rejected;
 };
@@ -33,7 +41,24 @@ struct write_call {
 	struct remote_write_batch batch;
 	uint64_t *refs;
 	bool learned;
+	bool gated; /* holds a place in api->decoders */
 };
+
+static void gate_enter(struct write_call *c)
+{
+	if (!c->api->gate)
+		return;
+	while (sem_wait(&c->api->decoders) != 0)
+		; /* EINTR */
+	c->gated = true;
+}
+
+static void gate_leave(struct write_call *c)
+{
+	if (c->gated)
+		sem_post(&c->api->decoders);
+	c->gated = false;
+}
 
 static int lazy_labels(void *arg, size_t i, struct arena *a, struct labels *out)
 {
@@ -70,6 +95,7 @@ static void written(void *arg)
 	http_req_body_free(c->req);
 	arena_free(c->scratch);
 	c->scratch = NULL;
+	gate_leave(c);
 }
 
 static void handle_write(struct http_req *req, void *ctx)
@@ -86,6 +112,7 @@ static void handle_write(struct http_req *req, void *ctx)
 		http_reply_text(req, 500, "out of memory");
 		return;
 	}
+	gate_enter(&c);
 	body = http_req_body(req, &len);
 	if (remote_write_decode(body, len, http_req_header(req, "Content-Encoding"), NULL,
 				c.api->cache, c.scratch, batch, err, sizeof(err)) < 0) {
@@ -124,6 +151,7 @@ static void handle_write(struct http_req *req, void *ctx)
 	}
 	http_reply(req, 204, NULL, NULL, 0);
 out:
+	gate_leave(&c);
 	buf_free(&res.errors);
 	remote_write_batch_free(batch);
 	arena_free(c.scratch);
@@ -164,7 +192,11 @@ int remote_api_register(struct runtime *rt, struct tsdb_db *db, char *err, size_
 	struct metrics_registry *r = runtime_metrics(rt);
 	struct metric *inv, *rej;
 
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
 	g_api.db = db;
+	/* Without a semaphore (it cannot fail for these values) requests are not gated. */
+	g_api.gate = sem_init(&g_api.decoders, 0, cores > 0 ? (unsigned)cores : 1) == 0;
 	/* Without the cache (no memory for it) every series is decoded and looked up. */
 	g_api.cache = remote_series_cache_new();
 	inv = metrics_counter(r, "prometheus_api_remote_write_invalid_labels_samples_total",
@@ -185,4 +217,7 @@ void remote_api_close(void)
 {
 	remote_series_cache_free(g_api.cache);
 	g_api.cache = NULL;
+	if (g_api.gate)
+		sem_destroy(&g_api.decoders);
+	g_api.gate = false;
 }
