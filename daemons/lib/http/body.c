@@ -28,17 +28,12 @@
 
 static struct buf_pool decoded_pool = BUF_POOL_INIT(POOL_KEEP, POOL_MAX);
 
-void http_body_release(struct http_req *r)
+void http_req_body_free(struct http_req *r)
 {
 	if (r->decoded)
 		buf_pool_give(&decoded_pool, &r->body);
 	else
 		buf_free(&r->body);
-}
-
-void http_req_body_free(struct http_req *r)
-{
-	http_body_release(r);
 }
 
 static size_t max_body(const struct http_req *r)

@@ -299,7 +299,7 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	if (r->stage == HTTP_STAGE_QUEUED)
 		observe(r);
-	http_body_release(r);
+	http_req_body_free(r);
 	free(r->resp_body);
 	arena_free(r->arena);
 	pthread_mutex_lock(&s->mu);

@@ -111,7 +111,8 @@ const char *http_req_header(const struct http_req *r, const char *name); /* case
 /* The body after Content-Encoding decoding; never NULL (empty body: len 0). */
 const void *http_req_body(const struct http_req *r, size_t *len);
 /* Let go of the body before the request ends (a handler done with it that still has
- * to wait, e.g. for an fsync); http_req_body() then gives an empty body. */
+ * to wait, e.g. for an fsync); http_req_body() then gives an empty body. The server
+ * calls it at every request's end; a decoded body goes back to a shared pool. */
 void http_req_body_free(struct http_req *r);
 struct arena *http_req_arena(struct http_req *r);
 const char *http_req_remote_addr(const struct http_req *r);

@@ -176,9 +176,6 @@ size_t http_discard_cap(const struct http_req *r);
 bool http_body_feed(struct http_req *r, const char *data, size_t len);
 /* Decode Content-Encoding; 0 or a status to refuse with. */
 int http_body_finish(struct http_req *r);
-/* Free the body at the request's end (a decoded one may go back to the pool of
- * decoded bodies). */
-void http_body_release(struct http_req *r);
 
 /* response.c: turn the recorded reply into an MHD response and queue it. */
 enum MHD_Result http_response_queue(struct http_req *r);
